@@ -1,0 +1,30 @@
+/* diag.h: compiler diagnostics. Every stage reports problems here instead of
+ * printing; the driver prints them sorted by position as
+ * `file:line:col: error: message` and exits 1 when there was any error.
+ * Several errors per file are collected (a stage keeps going after one). */
+#ifndef SF_COMPILER_DIAG_H
+#define SF_COMPILER_DIAG_H
+
+#include <stdio.h>
+
+typedef struct sf_diag_entry {
+    int line, col;
+    char *msg;
+} sf_diag_entry;
+
+typedef struct sf_diag {
+    const char *filename;
+    sf_diag_entry *v;
+    int n, cap;
+} sf_diag;
+
+void sf_diag_init(sf_diag *d, const char *filename);
+void sf_diag_free(sf_diag *d);
+/* Record an error at line:col (1-based; col 0 when unknown). */
+void sf_diag_error(sf_diag *d, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int sf_diag_count(const sf_diag *d);
+/* Print all errors, sorted by position, one per line. */
+void sf_diag_print(const sf_diag *d, FILE *out);
+
+#endif

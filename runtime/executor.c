@@ -1,0 +1,1710 @@
+/* executor.c: transactions, the block-running loop, commit, events on the
+ * wire, and the client operations create / call / get (see executor.h). */
+#include "executor.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "mpread.h"
+#include "stateflow/sf_value.h"
+
+#define SMALL_ARGS 12
+#define TX_LINEAR_MAX 8 /* below this many instances, look up linearly */
+
+struct sf_executor {
+    sf_pyapp *app;
+    sf_pycodec *codec;
+    sf_store *store;
+    sf_executor_limits lim;
+    uint64_t next_txid;
+    sf_tx tx;                 /* the transaction of sf_exec_op_run (reused) */
+    sf_event ev;
+    sf_buf scratch;           /* keys being encoded, messages */
+    sf_buf state;             /* states being committed */
+    sf_buf result;            /* sf_exec_request: the result's msgpack */
+    sf_buf copybuf;           /* values crossing between instances */
+    size_t *offs;             /* commit: (instance, offset, length) triples */
+    size_t offs_cap;
+    PyObject *empty_tuple;
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        fprintf(stderr, "stateflow: out of memory\n");
+        abort();
+    }
+    return q;
+}
+
+/* ---- msgpack writing (the few headers the executor writes itself) ------- */
+
+static void mp_put_byte(sf_buf *b, unsigned c)
+{
+    char ch = (char)(unsigned char)c;
+    sf_buf_append(b, &ch, 1);
+}
+
+static void mp_put_be(sf_buf *b, uint64_t v, int bytes)
+{
+    char tmp[8];
+    for (int i = 0; i < bytes; i++)
+        tmp[i] = (char)(unsigned char)(v >> (8 * (bytes - 1 - i)));
+    sf_buf_append(b, tmp, (size_t)bytes);
+}
+
+static void mp_put_hdr(sf_buf *b, uint32_t n, unsigned fix, unsigned fixmax, unsigned c16,
+                       unsigned c32)
+{
+    if (n <= fixmax)
+        mp_put_byte(b, fix | n);
+    else if (n <= 0xffff) {
+        mp_put_byte(b, c16);
+        mp_put_be(b, n, 2);
+    } else {
+        mp_put_byte(b, c32);
+        mp_put_be(b, n, 4);
+    }
+}
+
+static void mp_put_array(sf_buf *b, uint32_t n) { mp_put_hdr(b, n, 0x90, 15, 0xdc, 0xdd); }
+static void mp_put_map(sf_buf *b, uint32_t n) { mp_put_hdr(b, n, 0x80, 15, 0xde, 0xdf); }
+
+static void mp_put_str(sf_buf *b, const char *s, size_t n)
+{
+    if (n <= 31)
+        mp_put_byte(b, 0xa0 | (unsigned)n);
+    else if (n <= 0xff) {
+        mp_put_byte(b, 0xd9);
+        mp_put_be(b, n, 1);
+    } else if (n <= 0xffff) {
+        mp_put_byte(b, 0xda);
+        mp_put_be(b, n, 2);
+    } else {
+        mp_put_byte(b, 0xdb);
+        mp_put_be(b, n, 4);
+    }
+    sf_buf_append(b, s, n);
+}
+
+static void mp_put_uint(sf_buf *b, uint64_t v)
+{
+    if (v <= 0x7f)
+        mp_put_byte(b, (unsigned)v);
+    else if (v <= 0xff) {
+        mp_put_byte(b, 0xcc);
+        mp_put_be(b, v, 1);
+    } else if (v <= 0xffff) {
+        mp_put_byte(b, 0xcd);
+        mp_put_be(b, v, 2);
+    } else if (v <= 0xffffffffu) {
+        mp_put_byte(b, 0xce);
+        mp_put_be(b, v, 4);
+    } else {
+        mp_put_byte(b, 0xcf);
+        mp_put_be(b, v, 8);
+    }
+}
+
+static void mp_put_nil(sf_buf *b) { mp_put_byte(b, 0xc0); }
+
+static void mp_put_ext_hdr(sf_buf *b, int8_t type, size_t n)
+{
+    switch (n) {
+    case 1: mp_put_byte(b, 0xd4); break;
+    case 2: mp_put_byte(b, 0xd5); break;
+    case 4: mp_put_byte(b, 0xd6); break;
+    case 8: mp_put_byte(b, 0xd7); break;
+    case 16: mp_put_byte(b, 0xd8); break;
+    default:
+        if (n <= 0xff) {
+            mp_put_byte(b, 0xc7);
+            mp_put_be(b, n, 1);
+        } else if (n <= 0xffff) {
+            mp_put_byte(b, 0xc8);
+            mp_put_be(b, n, 2);
+        } else {
+            mp_put_byte(b, 0xc9);
+            mp_put_be(b, n, 4);
+        }
+    }
+    mp_put_byte(b, (unsigned char)type);
+}
+
+/* Append the reference ext [entity, key] (key: msgpack bytes). */
+static void mp_put_ref(sf_buf *b, sf_buf *tmp, const char *entity, const char *key, size_t keylen)
+{
+    sf_buf_reset(tmp);
+    mp_put_array(tmp, 2);
+    mp_put_str(tmp, entity, strlen(entity));
+    sf_buf_append(tmp, key, keylen);
+    mp_put_ext_hdr(b, SF_EXT_REF, tmp->len);
+    sf_buf_append(b, tmp->data, tmp->len);
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+void sf_tx_init(sf_tx *tx)
+{
+    memset(tx, 0, sizeof(*tx));
+    sf_buf_init(&tx->keys);
+    sf_buf_init(&tx->err_type);
+    sf_buf_init(&tx->err_msg);
+}
+
+void sf_tx_reset(sf_tx *tx, uint64_t txid)
+{
+    for (int i = 0; i < tx->ninsts; i++)
+        Py_CLEAR(tx->insts[i].obj);
+    tx->ninsts = 0;
+    if (tx->index)
+        for (size_t i = 0; i < tx->icap; i++)
+            tx->index[i] = -1;
+    sf_buf_reset(&tx->keys);
+    sf_buf_reset(&tx->err_type);
+    sf_buf_reset(&tx->err_msg);
+    tx->steps = 0;
+    tx->txid = txid;
+}
+
+void sf_tx_free(sf_tx *tx)
+{
+    sf_tx_reset(tx, 0);
+    free(tx->insts);
+    free(tx->index);
+    sf_buf_free(&tx->keys);
+    sf_buf_free(&tx->err_type);
+    sf_buf_free(&tx->err_msg);
+    memset(tx, 0, sizeof(*tx));
+}
+
+static int tx_fail(sf_tx *tx, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int tx_fail(sf_tx *tx, const char *type, const char *fmt, ...)
+{
+    sf_buf_reset(&tx->err_type);
+    sf_buf_puts(&tx->err_type, type);
+    sf_buf_reset(&tx->err_msg);
+    va_list ap;
+    va_start(ap, fmt);
+    sf_buf_vprintf(&tx->err_msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int tx_fail_py(sf_tx *tx)
+{
+    sf_pyrt_fetch_error(&tx->err_type, &tx->err_msg);
+    return -1;
+}
+
+static int inst_matches(const sf_tx *tx, const sf_txinst *t, int entity, uint64_t h,
+                        const char *key, size_t keylen)
+{
+    return t->hash == h && t->entity == entity && t->key_len == keylen &&
+           !(t->flags & SF_TXI_PENDING) &&
+           memcmp(tx->keys.data + t->key_off, key, keylen) == 0;
+}
+
+static void index_insert(sf_tx *tx, int j)
+{
+    size_t mask = tx->icap - 1, i = (size_t)tx->insts[j].hash & mask;
+    while (tx->index[i] >= 0)
+        i = (i + 1) & mask;
+    tx->index[i] = j;
+}
+
+static void index_rebuild(sf_tx *tx, size_t cap)
+{
+    tx->index = xrealloc(tx->index, cap * sizeof(int));
+    tx->icap = cap;
+    for (size_t i = 0; i < cap; i++)
+        tx->index[i] = -1;
+    for (int j = 0; j < tx->ninsts; j++)
+        if (!(tx->insts[j].flags & SF_TXI_PENDING))
+            index_insert(tx, j);
+}
+
+static int tx_find(const sf_tx *tx, int entity, uint64_t h, const char *key, size_t keylen)
+{
+    if (tx->ninsts > TX_LINEAR_MAX && tx->index) {
+        size_t mask = tx->icap - 1;
+        for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+            int j = tx->index[i];
+            if (j < 0)
+                return -1;
+            if (inst_matches(tx, &tx->insts[j], entity, h, key, keylen))
+                return j;
+        }
+    }
+    for (int j = 0; j < tx->ninsts; j++)
+        if (inst_matches(tx, &tx->insts[j], entity, h, key, keylen))
+            return j;
+    return -1;
+}
+
+static int tx_add(sf_tx *tx, int entity, uint64_t h, const char *key, size_t keylen,
+                  unsigned flags)
+{
+    if (tx->ninsts == tx->cap) {
+        tx->cap = tx->cap ? tx->cap * 2 : 8;
+        tx->insts = xrealloc(tx->insts, (size_t)tx->cap * sizeof(sf_txinst));
+    }
+    int j = tx->ninsts++;
+    sf_txinst *t = &tx->insts[j];
+    t->entity = entity;
+    t->hash = h;
+    t->key_off = tx->keys.len;
+    t->key_len = keylen;
+    t->obj = NULL;
+    t->flags = flags;
+    sf_buf_append(&tx->keys, key, keylen);
+    if (tx->ninsts > TX_LINEAR_MAX) {
+        if (!tx->index || (size_t)tx->ninsts * 2 > tx->icap)
+            index_rebuild(tx, tx->icap ? tx->icap * 2 : 64);
+        else if (!(flags & SF_TXI_PENDING))
+            index_insert(tx, j);
+    }
+    return j;
+}
+
+int sf_tx_instance(sf_tx *tx, int entity, const char *key, size_t keylen)
+{
+    uint64_t h = sf_store_hash((uint32_t)entity, key, keylen);
+    int j = tx_find(tx, entity, h, key, keylen);
+    return j >= 0 ? j : tx_add(tx, entity, h, key, keylen, 0);
+}
+
+/* Give a pending (created) instance its key. */
+static void tx_set_key(sf_tx *tx, int j, const char *key, size_t keylen)
+{
+    sf_txinst *t = &tx->insts[j];
+    t->key_off = tx->keys.len;
+    t->key_len = keylen;
+    t->hash = sf_store_hash((uint32_t)t->entity, key, keylen);
+    t->flags &= ~(unsigned)SF_TXI_PENDING;
+    sf_buf_append(&tx->keys, key, keylen);
+    if (tx->ninsts > TX_LINEAR_MAX && tx->index)
+        index_insert(tx, j);
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+void sf_event_init(sf_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    sf_buf_init(&ev->reqid);
+}
+
+void sf_event_clear(sf_event *ev)
+{
+    Py_CLEAR(ev->args);
+    Py_CLEAR(ev->frame);
+    for (int i = 0; i < ev->depth; i++) {
+        Py_CLEAR(ev->stack[i].bind);
+        Py_CLEAR(ev->stack[i].frame);
+    }
+    ev->depth = 0;
+    ev->kind = SF_EVENT_INVOKE;
+    ev->inst = ev->method = ev->block = 0;
+    ev->txid = 0;
+    sf_buf_reset(&ev->reqid);
+}
+
+void sf_event_free(sf_event *ev)
+{
+    sf_event_clear(ev);
+    free(ev->stack);
+    sf_buf_free(&ev->reqid);
+    memset(ev, 0, sizeof(*ev));
+}
+
+static void event_push(sf_event *ev, int inst, int method, int block, PyObject *bind,
+                       PyObject *frame)
+{
+    if (ev->depth == ev->cap) {
+        ev->cap = ev->cap ? ev->cap * 2 : 8;
+        ev->stack = xrealloc(ev->stack, (size_t)ev->cap * sizeof(sf_cont));
+    }
+    sf_cont *c = &ev->stack[ev->depth++];
+    c->inst = inst;
+    c->method = method;
+    c->block = block;
+    Py_XINCREF(bind);
+    c->bind = bind;
+    Py_INCREF(frame);
+    c->frame = frame;
+}
+
+/* ---- names and messages ------------------------------------------------- */
+
+static const char *entity_name(const sf_executor *ex, int e)
+{
+    return ex->app->entities[e].ir->name;
+}
+
+/* The JSON text of a msgpack key, for messages. */
+static const char *key_text(sf_buf *tmp, const char *key, size_t keylen)
+{
+    char err[64];
+    sf_buf_reset(tmp);
+    if (sf_msgpack_to_json(key, keylen, tmp, err, sizeof err) < 0) {
+        sf_buf_reset(tmp);
+        sf_buf_puts(tmp, "?");
+    }
+    return tmp->data;
+}
+
+static int fail_not_found_key(sf_executor *ex, sf_tx *tx, int entity, const char *key,
+                              size_t keylen)
+{
+    sf_buf tmp;
+    sf_buf_init(&tmp);
+    tx_fail(tx, "NotFound", "%s %s not found", entity_name(ex, entity),
+            key_text(&tmp, key, keylen));
+    sf_buf_free(&tmp);
+    return -1;
+}
+
+/* ---- instances ---------------------------------------------------------- */
+
+/* A new instance of pe's class without running __init__, with dict as its
+ * __dict__ (borrowed). */
+static PyObject *instance_new(sf_executor *ex, const sf_pyentity *pe, PyObject *dict)
+{
+    PyTypeObject *tp = (PyTypeObject *)pe->cls;
+    PyObject *o = tp->tp_new(tp, ex->empty_tuple, NULL);
+    if (!o)
+        return NULL;
+    if (dict && PyObject_GenericSetDict(o, dict, NULL) < 0) {
+        Py_DECREF(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int inst_load(sf_executor *ex, sf_tx *tx, int j)
+{
+    sf_txinst *t = &tx->insts[j];
+    if (t->flags & SF_TXI_LOADED)
+        return 0;
+    const char *key = tx->keys.data + t->key_off;
+    sf_store_item it;
+    if (!sf_store_get_h(ex->store, t->hash, (uint32_t)t->entity, key, t->key_len, &it))
+        return fail_not_found_key(ex, tx, t->entity, key, t->key_len);
+    char err[256];
+    PyObject *d = sf_pycodec_decode(ex->codec, it.val, it.vallen, err, sizeof err);
+    if (!d)
+        return tx_fail(tx, "InternalError", "stored state of %s is unreadable: %s",
+                       entity_name(ex, t->entity), err);
+    if (!PyDict_CheckExact(d)) {
+        Py_DECREF(d);
+        return tx_fail(tx, "InternalError", "stored state of %s is not a map",
+                       entity_name(ex, t->entity));
+    }
+    PyObject *o = instance_new(ex, &ex->app->entities[t->entity], d);
+    Py_DECREF(d);
+    if (!o)
+        return tx_fail_py(tx);
+    t = &tx->insts[j];
+    t->obj = o;
+    t->flags |= SF_TXI_LOADED;
+    return 0;
+}
+
+/* ---- calls -------------------------------------------------------------- */
+
+/* An entity instance (`self` passed as an argument or returned) stands for a
+ * reference to itself. Returns a new reference: v itself, or a Ref. */
+static PyObject *as_ref(sf_executor *ex, PyObject *v)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    if (t->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        for (int e = 0; e < ex->app->nentities; e++) {
+            const sf_pyentity *pe = &ex->app->entities[e];
+            if ((PyObject *)t != pe->cls)
+                continue;
+            PyObject *key = PyObject_CallOneArg(pe->key_fn, v);
+            if (!key)
+                return NULL;
+            PyObject *r = sf_pycodec_ref_new(ex->codec, pe->ir->name, key);
+            Py_DECREF(key);
+            return r;
+        }
+    Py_INCREF(v);
+    return v;
+}
+
+/* args with entity instances replaced by references (new reference). */
+static PyObject *args_as_refs(sf_executor *ex, PyObject *args)
+{
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(args);
+    PyObject **items = PySequence_Fast_ITEMS(args);
+    Py_ssize_t i = 0;
+    for (; i < n; i++) {
+        PyTypeObject *t = Py_TYPE(items[i]);
+        if ((t->tp_flags & Py_TPFLAGS_HEAPTYPE) && !sf_pycodec_is_ref(ex->codec, items[i]))
+            break;
+    }
+    if (i == n) {
+        Py_INCREF(args);
+        return args;
+    }
+    PyObject *out = PyList_New(n);
+    if (!out)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        PyObject *r = as_ref(ex, items[i]);
+        if (!r) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, r);
+    }
+    return out;
+}
+
+/* fn(self, *args); args is a list or tuple. */
+static PyObject *call_with_self(PyObject *fn, PyObject *self, PyObject *args)
+{
+    Py_ssize_t n = args ? PySequence_Fast_GET_SIZE(args) : 0;
+    PyObject **items = args ? PySequence_Fast_ITEMS(args) : NULL;
+    PyObject *small[SMALL_ARGS + 1], **argv = small;
+    if (n > SMALL_ARGS) {
+        argv = PyMem_Malloc((size_t)(n + 1) * sizeof(PyObject *));
+        if (!argv)
+            return PyErr_NoMemory();
+    }
+    argv[0] = self;
+    for (Py_ssize_t i = 0; i < n; i++)
+        argv[i + 1] = items[i];
+    PyObject *r = PyObject_Vectorcall(fn, argv, (size_t)(n + 1), NULL);
+    if (argv != small)
+        PyMem_Free(argv);
+    return r;
+}
+
+/* Values passed to or returned from ANOTHER instance are copies, as they
+ * would be between processes (and must be storable, as they would have to
+ * be encoded): immutable scalars are shared, anything else goes through
+ * the codec. Returns a new reference, or NULL with the error set in tx. */
+static int is_scalar(sf_executor *ex, PyObject *v)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    return t == &PyLong_Type || t == &PyUnicode_Type || v == Py_None || t == &PyBool_Type ||
+           t == &PyFloat_Type || t == &PyBytes_Type || sf_pycodec_is_ref(ex->codec, v);
+}
+
+static PyObject *value_copy(sf_executor *ex, sf_tx *tx, PyObject *v, const char *where)
+{
+    if (is_scalar(ex, v)) {
+        Py_INCREF(v);
+        return v;
+    }
+    char err[512];
+    sf_buf *b = &ex->copybuf;
+    sf_buf_reset(b);
+    if (sf_pycodec_encode(ex->codec, v, where, b, err, sizeof err) < 0) {
+        tx_fail(tx, "TypeError", "%s", err);
+        return NULL;
+    }
+    PyObject *c = sf_pycodec_decode(ex->codec, b->data, b->len, err, sizeof err);
+    if (!c)
+        tx_fail(tx, "InternalError", "%s: %s", where, err);
+    return c;
+}
+
+/* The arguments of a call to another instance (args: list or tuple). */
+static PyObject *args_copy(sf_executor *ex, sf_tx *tx, PyObject *args)
+{
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(args);
+    PyObject **items = PySequence_Fast_ITEMS(args);
+    Py_ssize_t i = 0;
+    while (i < n && is_scalar(ex, items[i]))
+        i++;
+    if (i == n) {
+        Py_INCREF(args);
+        return args;
+    }
+    PyObject *out = PyList_New(n);
+    if (!out) {
+        tx_fail_py(tx);
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        char where[32];
+        snprintf(where, sizeof where, "argument %zd", i + 1);
+        PyObject *c = value_copy(ex, tx, items[i], where);
+        if (!c) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, c);
+    }
+    return out;
+}
+
+/* "'a'", "'a' and 'b'", "'a', 'b', and 'c'" as CPython writes them. */
+static void put_name_list(sf_buf *b, const sf_pymethod *pm, int from, int to)
+{
+    int n = to - from;
+    for (int i = from; i < to; i++) {
+        if (i > from)
+            sf_buf_puts(b, n == 2 ? " and " : (i == to - 1 ? ", and " : ", "));
+        sf_buf_printf(b, "'%s'", pm->ir->params[i].name);
+    }
+}
+
+/* The frame of block 0 of a split method from positional arguments, with
+ * CPython's messages for a wrong count. Omitted parameters get their default
+ * (pyrt.h), or stay unbound when the module gave none. */
+static PyObject *build_frame(sf_executor *ex, sf_tx *tx, const sf_pyentity *pe,
+                             const sf_pymethod *pm, PyObject *args)
+{
+    Py_ssize_t n = args ? PySequence_Fast_GET_SIZE(args) : 0;
+    PyObject **items = args ? PySequence_Fast_ITEMS(args) : NULL;
+    if (n > pm->nparams || n < pm->nrequired) {
+        sf_buf *b = &ex->scratch;
+        sf_buf_reset(b);
+        sf_buf_printf(b, "%s.%s() ", pe->ir->name, pm->ir->name);
+        if (n > pm->nparams) {
+            if (pm->nrequired == pm->nparams)
+                sf_buf_printf(b, "takes %d positional argument%s but %zd %s given",
+                              pm->nparams + 1, pm->nparams == 0 ? "" : "s", n + 1,
+                              n == 0 ? "was" : "were");
+            else
+                sf_buf_printf(b, "takes from %d to %d positional arguments but %zd were given",
+                              pm->nrequired + 1, pm->nparams + 1, n + 1);
+        } else {
+            int missing = pm->nrequired - (int)n;
+            sf_buf_printf(b, "missing %d required positional argument%s: ", missing,
+                          missing == 1 ? "" : "s");
+            put_name_list(b, pm, (int)n, pm->nrequired);
+        }
+        tx_fail(tx, "TypeError", "%s", b->data);
+        return NULL;
+    }
+    PyObject *f = _PyDict_NewPresized(pm->nparams);
+    if (!f) {
+        tx_fail_py(tx);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (PyDict_SetItem(f, pm->params[i], items[i]) < 0)
+            goto pyfail;
+    if (n < pm->nparams && pm->defaults) {
+        Py_ssize_t nd = PyTuple_GET_SIZE(pm->defaults), first = pm->nparams - nd;
+        for (Py_ssize_t i = n > first ? n : first; i < pm->nparams; i++)
+            if (PyDict_SetItem(f, pm->params[i], PyTuple_GET_ITEM(pm->defaults, i - first)) < 0)
+                goto pyfail;
+    }
+    return f;
+pyfail:
+    Py_DECREF(f);
+    tx_fail_py(tx);
+    return NULL;
+}
+
+static int method_by_name(const sf_pyentity *pe, PyObject *name)
+{
+    for (int i = 0; i < pe->nmethods; i++)
+        if (pe->methods[i].name == name)
+            return i;
+    if (!PyUnicode_Check(name))
+        return -1;
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+    if (!s) {
+        PyErr_Clear();
+        return -1;
+    }
+    return sf_pyapp_method_index(pe, s, (size_t)n);
+}
+
+static int bad_result(sf_executor *ex, sf_tx *tx, const sf_pyentity *pe,
+                      const sf_pymethod *pm, int block, const char *why)
+{
+    (void)ex;
+    return tx_fail(tx, "InternalError",
+                   "%s.%s block %d returned a malformed block result (%s)", pe->ir->name,
+                   pm->ir->name, block, why);
+}
+
+/* Resolve the target of a call exit: None or the instance itself (self), a
+ * Ref, or an entity instance of this transaction. */
+static int resolve_target(sf_executor *ex, sf_tx *tx, int self_inst, PyObject *target)
+{
+    if (target == Py_None || target == tx->insts[self_inst].obj)
+        return self_inst;
+    PyObject *ref = target;
+    if (!sf_pycodec_is_ref(ex->codec, target)) {
+        for (int j = 0; j < tx->ninsts; j++)
+            if (tx->insts[j].obj == target)
+                return j;
+        ref = as_ref(ex, target);
+        if (!ref)
+            return tx_fail_py(tx);
+        if (!sf_pycodec_is_ref(ex->codec, ref)) {
+            Py_DECREF(ref);
+            return tx_fail(tx, "TypeError",
+                           "remote call target must be an entity reference, not %s",
+                           Py_TYPE(target)->tp_name);
+        }
+    } else
+        Py_INCREF(ref);
+    const char *en = sf_pycodec_ref_entity(ref);
+    int e = sf_pyapp_entity_index(ex->app, en, strlen(en));
+    if (e < 0) {
+        tx_fail(tx, "NotFound", "unknown entity '%s'", en);
+        Py_DECREF(ref);
+        return -1;
+    }
+    char err[256];
+    sf_buf *kb = &ex->scratch;
+    sf_buf_reset(kb);
+    int rc = sf_pycodec_encode(ex->codec, sf_pycodec_ref_key(ref), "key", kb, err, sizeof err);
+    Py_DECREF(ref);
+    if (rc < 0)
+        return tx_fail(tx, "TypeError", "%s", err);
+    return sf_tx_instance(tx, e, kb->data, kb->len);
+}
+
+int sf_exec_event(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **result)
+{
+    PyObject *value = NULL, *r = NULL;
+    *result = NULL;
+    for (;;) {
+        if (++tx->steps > ex->lim.max_steps) {
+            tx_fail(tx, "RuntimeError", "request exceeded step limit (%llu block executions)",
+                    (unsigned long long)ex->lim.max_steps);
+            goto fail;
+        }
+        int self_inst = ev->inst;
+        if (inst_load(ex, tx, self_inst) < 0)
+            goto fail;
+        sf_txinst *ti = &tx->insts[self_inst];
+        const sf_pyentity *pe = &ex->app->entities[ti->entity];
+        const sf_pymethod *pm = &pe->methods[ev->method];
+        if (!(pm->ir->flags & SF_METHOD_READ_ONLY))
+            ti->flags |= SF_TXI_WRITTEN;
+        PyObject *self = ti->obj;
+
+        if (ev->kind == SF_EVENT_INVOKE) {
+            if (!pm->blocks) {
+                r = call_with_self(pm->fn, self, ev->args);
+                Py_CLEAR(ev->args);
+                value = r ? as_ref(ex, r) : NULL;
+                Py_CLEAR(r);
+                if (!value) {
+                    tx_fail_py(tx);
+                    goto fail;
+                }
+                goto returned;
+            }
+            PyObject *f = build_frame(ex, tx, pe, pm, ev->args);
+            Py_CLEAR(ev->args);
+            if (!f)
+                goto fail;
+            ev->kind = SF_EVENT_RESUME;
+            ev->block = 0;
+            ev->frame = f;
+        }
+
+        /* RESUME: run one block */
+        int block = ev->block;
+        PyObject *argv[2] = {self, ev->frame};
+        r = PyObject_Vectorcall(pm->blocks[block], argv, 2, NULL);
+        Py_CLEAR(ev->frame);
+        if (!r) {
+            tx_fail_py(tx);
+            goto fail;
+        }
+        if (!PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) < 2 ||
+            !PyLong_CheckExact(PyTuple_GET_ITEM(r, 0))) {
+            bad_result(ex, tx, pe, pm, block, "not a tuple starting with 0, 1 or 2");
+            goto fail;
+        }
+        long tag = PyLong_AsLong(PyTuple_GET_ITEM(r, 0));
+        Py_ssize_t size = PyTuple_GET_SIZE(r);
+        if (tag == 0 && size == 2) {
+            value = as_ref(ex, PyTuple_GET_ITEM(r, 1));
+            Py_CLEAR(r);
+            if (!value) {
+                tx_fail_py(tx);
+                goto fail;
+            }
+            goto returned;
+        }
+        if (tag == 2 && size == 3) {
+            PyObject *k = PyTuple_GET_ITEM(r, 1), *f = PyTuple_GET_ITEM(r, 2);
+            long kb = PyLong_CheckExact(k) ? PyLong_AsLong(k) : -1;
+            if (kb < 0 || kb >= pm->nblocks || !PyDict_CheckExact(f)) {
+                PyErr_Clear();
+                bad_result(ex, tx, pe, pm, block, "bad jump");
+                goto fail;
+            }
+            ev->block = (int)kb;
+            Py_INCREF(f);
+            ev->frame = f;
+            Py_CLEAR(r);
+            continue;
+        }
+        if (tag == 1 && size == 7) {
+            PyObject *target = PyTuple_GET_ITEM(r, 1), *mname = PyTuple_GET_ITEM(r, 2),
+                     *args = PyTuple_GET_ITEM(r, 3), *k = PyTuple_GET_ITEM(r, 4),
+                     *bind = PyTuple_GET_ITEM(r, 5), *f = PyTuple_GET_ITEM(r, 6);
+            long kb = PyLong_CheckExact(k) ? PyLong_AsLong(k) : -1;
+            if (kb < 0 || kb >= pm->nblocks || !PyDict_CheckExact(f) ||
+                !(bind == Py_None || PyUnicode_CheckExact(bind)) ||
+                !(PyTuple_CheckExact(args) || PyList_CheckExact(args)) ||
+                !PyUnicode_CheckExact(mname)) {
+                PyErr_Clear();
+                bad_result(ex, tx, pe, pm, block, "bad call");
+                goto fail;
+            }
+            if (ev->depth >= ex->lim.max_depth) {
+                tx_fail(tx, "RecursionError", "call depth limit (%d) exceeded",
+                        ex->lim.max_depth);
+                goto fail;
+            }
+            int tinst = resolve_target(ex, tx, self_inst, target);
+            if (tinst < 0)
+                goto fail;
+            const sf_pyentity *te = &ex->app->entities[tx->insts[tinst].entity];
+            int tm = method_by_name(te, mname);
+            if (tm < 0 || (te->methods[tm].ir->flags & SF_METHOD_INIT)) {
+                const char *mn = PyUnicode_AsUTF8(mname);
+                if (!mn)
+                    PyErr_Clear();
+                tx_fail(tx, "NotFound", "unknown method '%s.%s'", te->ir->name, mn ? mn : "?");
+                goto fail;
+            }
+            event_push(ev, self_inst, ev->method, (int)kb, bind == Py_None ? NULL : bind, f);
+            ev->kind = SF_EVENT_INVOKE;
+            ev->inst = tinst;
+            ev->method = tm;
+            PyObject *a = args_as_refs(ex, args);
+            Py_CLEAR(r);
+            if (!a) {
+                tx_fail_py(tx);
+                goto fail;
+            }
+            if (tinst != self_inst) {
+                ev->args = args_copy(ex, tx, a);
+                Py_DECREF(a);
+                if (!ev->args)
+                    goto fail;
+            } else
+                ev->args = a;
+            continue;
+        }
+        bad_result(ex, tx, pe, pm, block, "unknown tag or wrong length");
+        goto fail;
+
+    returned:
+        if (ev->depth == 0) {
+            *result = value;
+            sf_event_clear(ev);
+            return 0;
+        }
+        {
+            sf_cont *c = &ev->stack[--ev->depth];
+            int callee = ev->inst;
+            PyObject *bind = c->bind;
+            c->bind = NULL;
+            ev->kind = SF_EVENT_RESUME;
+            ev->inst = c->inst;
+            ev->method = c->method;
+            ev->block = c->block;
+            ev->frame = c->frame; /* owned by ev from here on */
+            c->frame = NULL;
+            if (callee != ev->inst) {
+                PyObject *cp = value_copy(ex, tx, value, "return value");
+                Py_CLEAR(value);
+                if (!cp) {
+                    Py_XDECREF(bind);
+                    goto fail;
+                }
+                value = cp;
+            }
+            int rc = bind ? PyDict_SetItem(ev->frame, bind, value) : 0;
+            Py_CLEAR(value);
+            Py_XDECREF(bind);
+            if (rc < 0) {
+                tx_fail_py(tx);
+                goto fail;
+            }
+        }
+    }
+fail:
+    Py_XDECREF(r);
+    Py_XDECREF(value);
+    sf_event_clear(ev);
+    return -1;
+}
+
+/* ---- commit ------------------------------------------------------------- */
+
+/* Encode the __dict__ of instance j as a msgpack map. */
+static int encode_state(sf_executor *ex, sf_tx *tx, int j, sf_buf *out)
+{
+    sf_txinst *t = &tx->insts[j];
+    PyObject *d = PyObject_GenericGetDict(t->obj, NULL);
+    if (!d)
+        return tx_fail_py(tx);
+    if (!PyDict_Check(d)) {
+        Py_DECREF(d);
+        return tx_fail(tx, "TypeError", "%s: __dict__ is not a dict", entity_name(ex, t->entity));
+    }
+    mp_put_map(out, (uint32_t)PyDict_GET_SIZE(d));
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    char err[512];
+    while (PyDict_Next(d, &pos, &k, &v)) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_Check(k) ? PyUnicode_AsUTF8AndSize(k, &n) : NULL;
+        if (!s) {
+            PyErr_Clear();
+            Py_DECREF(d);
+            return tx_fail(tx, "TypeError", "%s: attribute names must be str",
+                           entity_name(ex, t->entity));
+        }
+        mp_put_str(out, s, (size_t)n);
+        if (sf_pycodec_encode(ex->codec, v, "attribute", out, err, sizeof err) < 0) {
+            /* Again with the attribute's name, for the message. */
+            char where[300];
+            snprintf(where, sizeof where, "attribute '%s'", s);
+            sf_buf_reset(&ex->scratch);
+            sf_pycodec_encode(ex->codec, v, where, &ex->scratch, err, sizeof err);
+            Py_DECREF(d);
+            sf_buf tmp;
+            sf_buf_init(&tmp);
+            tx_fail(tx, "TypeError", "%s %s: %s", entity_name(ex, t->entity),
+                    key_text(&tmp, tx->keys.data + t->key_off, t->key_len), err);
+            sf_buf_free(&tmp);
+            return -1;
+        }
+    }
+    Py_DECREF(d);
+    return 0;
+}
+
+int sf_tx_commit(sf_executor *ex, sf_tx *tx)
+{
+    sf_buf_reset(&ex->state);
+    size_t nw = 0;
+    for (int j = 0; j < tx->ninsts; j++) {
+        sf_txinst *t = &tx->insts[j];
+        if (!(t->flags & (SF_TXI_WRITTEN | SF_TXI_CREATED)) || !(t->flags & SF_TXI_LOADED))
+            continue;
+        if (t->flags & SF_TXI_PENDING) {
+            tx_fail(tx, "InternalError", "%s instance still under construction at commit",
+                    entity_name(ex, t->entity));
+            return -1;
+        }
+        if ((nw + 1) * 3 > ex->offs_cap) {
+            ex->offs_cap = ex->offs_cap ? ex->offs_cap * 2 : 48;
+            ex->offs = xrealloc(ex->offs, ex->offs_cap * sizeof(size_t));
+        }
+        size_t off = ex->state.len;
+        if (encode_state(ex, tx, j, &ex->state) < 0)
+            return -1;
+        ex->offs[nw * 3] = (size_t)j;
+        ex->offs[nw * 3 + 1] = off;
+        ex->offs[nw * 3 + 2] = ex->state.len - off;
+        nw++;
+    }
+    for (size_t w = 0; w < nw; w++) {
+        const sf_txinst *t = &tx->insts[ex->offs[w * 3]];
+        sf_store_put_h(ex->store, t->hash, (uint32_t)t->entity, tx->keys.data + t->key_off,
+                       t->key_len, ex->state.data + ex->offs[w * 3 + 1], ex->offs[w * 3 + 2]);
+    }
+    sf_tx_reset(tx, tx->txid);
+    return 0;
+}
+
+/* ---- the executor ------------------------------------------------------- */
+
+sf_executor *sf_executor_new(sf_pyapp *app, sf_pycodec *codec, sf_store *store, char *err,
+                             size_t errlen)
+{
+    if (!app || !codec || !store) {
+        snprintf(err, errlen, "executor: missing application, codec or store");
+        return NULL;
+    }
+    sf_executor *ex = xrealloc(NULL, sizeof(*ex));
+    memset(ex, 0, sizeof(*ex));
+    ex->app = app;
+    ex->codec = codec;
+    ex->store = store;
+    ex->lim.max_depth = SF_EXEC_DEFAULT_MAX_DEPTH;
+    ex->lim.max_steps = SF_EXEC_DEFAULT_MAX_STEPS;
+    sf_tx_init(&ex->tx);
+    sf_event_init(&ex->ev);
+    sf_buf_init(&ex->scratch);
+    sf_buf_init(&ex->state);
+    sf_buf_init(&ex->result);
+    sf_buf_init(&ex->copybuf);
+    ex->empty_tuple = PyTuple_New(0);
+    if (!ex->empty_tuple) {
+        sf_pyrt_error_string(err, errlen);
+        sf_executor_free(ex);
+        return NULL;
+    }
+    return ex;
+}
+
+void sf_executor_free(sf_executor *ex)
+{
+    if (!ex)
+        return;
+    sf_event_free(&ex->ev);
+    sf_tx_free(&ex->tx);
+    sf_buf_free(&ex->scratch);
+    sf_buf_free(&ex->state);
+    sf_buf_free(&ex->result);
+    sf_buf_free(&ex->copybuf);
+    free(ex->offs);
+    Py_XDECREF(ex->empty_tuple);
+    free(ex);
+}
+
+void sf_executor_set_limits(sf_executor *ex, const sf_executor_limits *lim)
+{
+    ex->lim = *lim;
+    if (ex->lim.max_depth <= 0)
+        ex->lim.max_depth = SF_EXEC_DEFAULT_MAX_DEPTH;
+    if (ex->lim.max_steps == 0)
+        ex->lim.max_steps = SF_EXEC_DEFAULT_MAX_STEPS;
+}
+
+sf_store *sf_executor_store(sf_executor *ex) { return ex->store; }
+
+
+/* ---- client operations: argument checks (tests/diff/plain.py) ----------- */
+
+/* What a parameter's annotation checks: kind is one of the SF_TYPE_ kinds
+ * INT, FLOAT, STR, BOOL, BYTES, LIST, DICT, ENTITY, or SF_TYPE_ANY for "not
+ * checked"; optional also accepts None. */
+typedef struct argchk {
+    sf_type_kind kind;
+    const char *entity;
+    int optional;
+} argchk;
+
+static argchk classify(const sf_type *t, int depth)
+{
+    argchk c = {SF_TYPE_ANY, NULL, 0};
+    if (!t || depth > SF_IR_MAX_TYPE_DEPTH)
+        return c;
+    switch (t->kind) {
+    case SF_TYPE_INT: case SF_TYPE_FLOAT: case SF_TYPE_STR: case SF_TYPE_BOOL:
+    case SF_TYPE_BYTES: case SF_TYPE_LIST: case SF_TYPE_DICT:
+        c.kind = t->kind;
+        break;
+    case SF_TYPE_ENTITY:
+        if (t->entity) {
+            c.kind = SF_TYPE_ENTITY;
+            c.entity = t->entity;
+        }
+        break;
+    case SF_TYPE_OPTIONAL:
+        if (t->nargs >= 1 && t->args) {
+            argchk in = classify(t->args[0], depth + 1);
+            if (in.kind != SF_TYPE_ANY) {
+                in.optional = 1;
+                return in;
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    return c;
+}
+
+static void describe(sf_buf *b, const argchk *c)
+{
+    if (c->kind == SF_TYPE_ENTITY)
+        sf_buf_printf(b, "a reference to %s", c->entity);
+    else
+        sf_buf_puts(b, sf_type_kind_name(c->kind));
+    if (c->optional)
+        sf_buf_puts(b, " or None");
+}
+
+static int accepts(sf_executor *ex, const argchk *c, PyObject *v)
+{
+    if (v == Py_None)
+        return c->optional;
+    switch (c->kind) {
+    case SF_TYPE_INT: return PyLong_CheckExact(v);
+    case SF_TYPE_FLOAT: return PyLong_CheckExact(v) || PyFloat_CheckExact(v);
+    case SF_TYPE_STR: return PyUnicode_CheckExact(v);
+    case SF_TYPE_BOOL: return PyBool_Check(v);
+    case SF_TYPE_BYTES: return PyBytes_CheckExact(v);
+    case SF_TYPE_LIST: return PyList_CheckExact(v);
+    case SF_TYPE_DICT: return PyDict_CheckExact(v);
+    case SF_TYPE_ENTITY:
+        return sf_pycodec_is_ref(ex->codec, v) && strcmp(sf_pycodec_ref_entity(v), c->entity) == 0;
+    default: return 1;
+    }
+}
+
+static void value_type_name(sf_executor *ex, sf_buf *b, PyObject *v)
+{
+    if (v == Py_None)
+        sf_buf_puts(b, "None");
+    else if (sf_pycodec_is_ref(ex->codec, v))
+        sf_buf_printf(b, "a reference to %s", sf_pycodec_ref_entity(v));
+    else
+        sf_buf_puts(b, Py_TYPE(v)->tp_name);
+}
+
+/* Methods a client may call: not generated, not a dunder, not internal. */
+static int client_callable(const sf_ir_method *m)
+{
+    const char *n = m->name;
+    size_t len = strlen(n);
+    if (strncmp(n, "_sf_", 4) == 0 || (len >= 4 && n[0] == '_' && n[1] == '_' &&
+                                       n[len - 1] == '_' && n[len - 2] == '_'))
+        return 0;
+    return !(m->flags & (SF_METHOD_INTERNAL | SF_METHOD_ACCESSOR | SF_METHOD_INIT));
+}
+
+static void put_label(sf_buf *b, const sf_pyentity *pe, const sf_pymethod *pm)
+{
+    sf_buf_reset(b);
+    if (pm->ir->flags & SF_METHOD_INIT)
+        sf_buf_printf(b, "%s()", pe->ir->name);
+    else
+        sf_buf_printf(b, "%s.%s()", pe->ir->name, pm->ir->name);
+}
+
+static int check_args(sf_executor *ex, sf_tx *tx, const sf_pyentity *pe, const sf_pymethod *pm,
+                      PyObject *args)
+{
+    Py_ssize_t n = PyList_GET_SIZE(args);
+    int lo = pm->nrequired, hi = pm->nparams;
+    sf_buf *b = &ex->scratch;
+    if (n < lo || n > hi) {
+        put_label(b, pe, pm);
+        if (lo == hi)
+            sf_buf_printf(b, " expects %d argument%s, got %zd", lo, lo == 1 ? "" : "s", n);
+        else
+            sf_buf_printf(b, " expects %d to %d arguments, got %zd", lo, hi, n);
+        return tx_fail(tx, "TypeError", "%s", b->data);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        argchk c = classify(pm->ir->params[i].type, 0);
+        PyObject *v = PyList_GET_ITEM(args, i);
+        if (c.kind == SF_TYPE_ANY || accepts(ex, &c, v))
+            continue;
+        put_label(b, pe, pm);
+        sf_buf_printf(b, " argument '%s' must be ", pm->ir->params[i].name);
+        describe(b, &c);
+        sf_buf_puts(b, ", got ");
+        value_type_name(ex, b, v);
+        return tx_fail(tx, "TypeError", "%s", b->data);
+    }
+    return 0;
+}
+
+/* Every reference in the arguments (in lists and dict values, depth first)
+ * must name a known entity and an instance that exists. */
+static int check_refs(sf_executor *ex, sf_tx *tx, PyObject *v, int depth)
+{
+    if (depth > SF_VALUE_MAX_DEPTH + 1)
+        return 0;
+    if (PyList_CheckExact(v) || PyTuple_CheckExact(v)) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (check_refs(ex, tx, PySequence_Fast_GET_ITEM(v, i), depth + 1) < 0)
+                return -1;
+        return 0;
+    }
+    if (PyDict_CheckExact(v)) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *x;
+        while (PyDict_Next(v, &pos, &k, &x))
+            if (check_refs(ex, tx, x, depth + 1) < 0)
+                return -1;
+        return 0;
+    }
+    if (!sf_pycodec_is_ref(ex->codec, v))
+        return 0;
+    const char *en = sf_pycodec_ref_entity(v);
+    int e = sf_pyapp_entity_index(ex->app, en, strlen(en));
+    if (e < 0)
+        return tx_fail(tx, "NotFound", "unknown entity '%s'", en);
+    char err[256];
+    sf_buf *kb = &ex->scratch;
+    sf_buf_reset(kb);
+    if (sf_pycodec_encode(ex->codec, sf_pycodec_ref_key(v), "key", kb, err, sizeof err) < 0)
+        return tx_fail(tx, "BadRequest", "%s", err);
+    if (!sf_store_contains(ex->store, (uint32_t)e, kb->data, kb->len)) {
+        sf_buf kcopy;
+        sf_buf_init(&kcopy);
+        sf_buf_append(&kcopy, kb->data, kb->len);
+        fail_not_found_key(ex, tx, e, kcopy.data, kcopy.len);
+        sf_buf_free(&kcopy);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- client operations -------------------------------------------------- */
+
+/* Decode the msgpack argument array into a list. */
+static PyObject *decode_args(sf_executor *ex, sf_tx *tx, const sf_exec_op *op)
+{
+    if (!op->args || op->args_len == 0)
+        return PyList_New(0);
+    char err[256];
+    PyObject *a = sf_pycodec_decode(ex->codec, op->args, op->args_len, err, sizeof err);
+    if (!a) {
+        tx_fail(tx, "BadRequest", "args: %s", err);
+        return NULL;
+    }
+    if (!PyList_CheckExact(a)) {
+        Py_DECREF(a);
+        tx_fail(tx, "BadRequest", "field 'args' must be an array");
+        return NULL;
+    }
+    return a;
+}
+
+static int encode_result(sf_executor *ex, sf_tx *tx, PyObject *v, sf_buf *result)
+{
+    char err[512];
+    size_t mark = result->len;
+    if (sf_pycodec_encode(ex->codec, v, "return value", result, err, sizeof err) < 0) {
+        result->len = mark;
+        if (result->data)
+            result->data[mark] = '\0';
+        return tx_fail(tx, "TypeError", "%s", err);
+    }
+    return 0;
+}
+
+static int op_get(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf_buf *result)
+{
+    if (!op->key || op->key_len == 0)
+        return tx_fail(tx, "BadRequest", "missing field 'key'");
+    sf_store_item it;
+    if (!sf_store_get(ex->store, (uint32_t)e, op->key, op->key_len, &it))
+        return fail_not_found_key(ex, tx, e, op->key, op->key_len);
+    sf_buf_append(result, it.val, it.vallen);
+    return 0;
+}
+
+static int unknown_method(sf_executor *ex, sf_tx *tx, const sf_pyentity *pe, const char *name,
+                          size_t len)
+{
+    sf_buf *b = &ex->scratch;
+    sf_buf_reset(b);
+    sf_buf_append(b, name, len);
+    return tx_fail(tx, "NotFound", "unknown method '%s.%s'", pe->ir->name, b->data);
+}
+
+static int op_call(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf_buf *result)
+{
+    const sf_pyentity *pe = &ex->app->entities[e];
+    if (!op->method)
+        return tx_fail(tx, "BadRequest", "field 'method' must be a string");
+    if (!op->key || op->key_len == 0)
+        return tx_fail(tx, "BadRequest", "missing field 'key'");
+    int m = sf_pyapp_method_index(pe, op->method, op->method_len);
+    if (m < 0 || !client_callable(pe->methods[m].ir))
+        return unknown_method(ex, tx, pe, op->method, op->method_len);
+    PyObject *args = decode_args(ex, tx, op);
+    if (!args)
+        return -1;
+    int j;
+    if (check_args(ex, tx, pe, &pe->methods[m], args) < 0 ||
+        inst_load(ex, tx, (j = sf_tx_instance(tx, e, op->key, op->key_len))) < 0 ||
+        check_refs(ex, tx, args, 0) < 0) {
+        Py_DECREF(args);
+        return -1;
+    }
+    sf_event *ev = &ex->ev;
+    sf_event_clear(ev);
+    ev->txid = tx->txid;
+    ev->kind = SF_EVENT_INVOKE;
+    ev->inst = j;
+    ev->method = m;
+    ev->args = args;
+    PyObject *v;
+    if (sf_exec_event(ex, tx, ev, &v) < 0)
+        return -1;
+    int rc = encode_result(ex, tx, v, result);
+    Py_DECREF(v);
+    if (rc < 0)
+        return -1;
+    return sf_tx_commit(ex, tx);
+}
+
+static int op_create(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf_buf *result)
+{
+    const sf_pyentity *pe = &ex->app->entities[e];
+    if (pe->init < 0)
+        return unknown_method(ex, tx, pe, "__init__", 8);
+    const sf_pymethod *init = &pe->methods[pe->init];
+    PyObject *args = decode_args(ex, tx, op);
+    if (!args)
+        return -1;
+    if (check_args(ex, tx, pe, init, args) < 0 || check_refs(ex, tx, args, 0) < 0) {
+        Py_DECREF(args);
+        return -1;
+    }
+    int j;
+    if (init->blocks) {
+        /* Split __init__: run its blocks on a bare instance. */
+        PyObject *o = instance_new(ex, pe, NULL);
+        if (!o) {
+            Py_DECREF(args);
+            return tx_fail_py(tx);
+        }
+        j = tx_add(tx, e, 0, "", 0, SF_TXI_PENDING | SF_TXI_LOADED | SF_TXI_CREATED);
+        tx->insts[j].obj = o;
+        sf_event *ev = &ex->ev;
+        sf_event_clear(ev);
+        ev->txid = tx->txid;
+        ev->kind = SF_EVENT_INVOKE;
+        ev->inst = j;
+        ev->method = pe->init;
+        ev->args = args;
+        PyObject *v;
+        if (sf_exec_event(ex, tx, ev, &v) < 0)
+            return -1;
+        Py_DECREF(v);
+    } else {
+        PyObject *t = PyList_AsTuple(args);
+        Py_DECREF(args);
+        PyObject *o = t ? PyObject_Call(pe->cls, t, NULL) : NULL;
+        Py_XDECREF(t);
+        if (!o)
+            return tx_fail_py(tx);
+        j = tx_add(tx, e, 0, "", 0, SF_TXI_PENDING | SF_TXI_LOADED | SF_TXI_CREATED);
+        tx->insts[j].obj = o;
+    }
+    PyObject *key = PyObject_CallOneArg(pe->key_fn, tx->insts[j].obj);
+    if (!key)
+        return tx_fail_py(tx);
+    char err[512];
+    sf_buf *kb = &ex->scratch;
+    sf_buf_reset(kb);
+    int rc = sf_pycodec_encode(ex->codec, key, "key", kb, err, sizeof err);
+    Py_DECREF(key);
+    if (rc < 0)
+        return tx_fail(tx, "TypeError", "%s", err);
+    uint64_t h = sf_store_hash((uint32_t)e, kb->data, kb->len);
+    if (tx_find(tx, e, h, kb->data, kb->len) >= 0 ||
+        sf_store_get_h(ex->store, h, (uint32_t)e, kb->data, kb->len, NULL)) {
+        sf_buf tmp;
+        sf_buf_init(&tmp);
+        tx_fail(tx, "AlreadyExists", "%s %s already exists", pe->ir->name,
+                key_text(&tmp, kb->data, kb->len));
+        sf_buf_free(&tmp);
+        return -1;
+    }
+    tx_set_key(tx, j, kb->data, kb->len);
+    mp_put_ref(result, &ex->state, pe->ir->name, kb->data, kb->len);
+    return sf_tx_commit(ex, tx);
+}
+
+int sf_exec_op_run(sf_executor *ex, const sf_exec_op *op, sf_buf *result, const char **err_type,
+                   const char **err_msg)
+{
+    sf_tx *tx = &ex->tx;
+    sf_tx_reset(tx, ++ex->next_txid);
+    size_t mark = result->len;
+    int e = op->entity ? sf_pyapp_entity_index(ex->app, op->entity, op->entity_len) : -1;
+    int rc;
+    if (e < 0) {
+        sf_buf *b = &ex->scratch;
+        sf_buf_reset(b);
+        sf_buf_append(b, op->entity ? op->entity : "", op->entity ? op->entity_len : 0);
+        rc = tx_fail(tx, "NotFound", "unknown entity '%s'", b->data);
+    } else if (op->op == SF_OP_GET)
+        rc = op_get(ex, tx, e, op, result);
+    else if (op->op == SF_OP_CALL)
+        rc = op_call(ex, tx, e, op, result);
+    else if (op->op == SF_OP_CREATE)
+        rc = op_create(ex, tx, e, op, result);
+    else
+        rc = tx_fail(tx, "BadRequest", "unknown op");
+    if (rc == 0)
+        return 0;
+    result->len = mark;
+    if (result->data)
+        result->data[mark] = '\0';
+    if (tx->err_type.len == 0)
+        tx_fail(tx, "InternalError", "unknown error");
+    /* Abort: drop every instance of the transaction; the error stays. */
+    for (int i = 0; i < tx->ninsts; i++)
+        Py_CLEAR(tx->insts[i].obj);
+    tx->ninsts = 0;
+    if (tx->index)
+        for (size_t i = 0; i < tx->icap; i++)
+            tx->index[i] = -1;
+    *err_type = tx->err_type.data;
+    *err_msg = tx->err_msg.data;
+    return -1;
+}
+
+int sf_exec_request(sf_executor *ex, const sf_request *req, sf_buf *reply_json)
+{
+    sf_exec_op op = {
+        .op = req->op,
+        .entity = req->entity,
+        .entity_len = req->entity ? strlen(req->entity) : 0,
+        .key = req->key.len ? req->key.data : NULL,
+        .key_len = req->key.len,
+        .method = req->method,
+        .method_len = req->method ? strlen(req->method) : 0,
+        .args = req->args.len ? req->args.data : NULL,
+        .args_len = req->args.len,
+    };
+    const char *et, *em;
+    sf_buf_reset(&ex->result);
+    if (sf_exec_op_run(ex, &op, &ex->result, &et, &em) < 0) {
+        sf_reply_error_json(reply_json, req->id_json, et, em);
+        return 1;
+    }
+    return sf_reply_ok_json(reply_json, req->id_json, ex->result.data, ex->result.len) < 0 ? 1 : 0;
+}
+
+/* ---- events on the wire ------------------------------------------------- */
+
+#define EVENT_WIRE_VERSION 1
+
+static int ev_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int ev_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* entity name, key and method name of (inst, method). */
+static int put_target(sf_executor *ex, const sf_tx *tx, int inst, int method, sf_buf *out,
+                      char *err, size_t errlen)
+{
+    if (inst < 0 || inst >= tx->ninsts)
+        return ev_err(err, errlen, "event names an instance outside its transaction");
+    const sf_txinst *t = &tx->insts[inst];
+    if (t->flags & SF_TXI_PENDING)
+        return ev_err(err, errlen, "event names an instance under construction (no key yet)");
+    const sf_pyentity *pe = &ex->app->entities[t->entity];
+    if (method < 0 || method >= pe->nmethods)
+        return ev_err(err, errlen, "event names a method outside its entity");
+    mp_put_str(out, pe->ir->name, strlen(pe->ir->name));
+    sf_buf_append(out, tx->keys.data + t->key_off, t->key_len);
+    const char *mn = pe->methods[method].ir->name;
+    mp_put_str(out, mn, strlen(mn));
+    return 0;
+}
+
+static int put_frame(sf_executor *ex, PyObject *frame, sf_buf *out, char *err, size_t errlen)
+{
+    if (!frame || !PyDict_CheckExact(frame))
+        return ev_err(err, errlen, "event frame is not a dict");
+    return sf_pycodec_encode(ex->codec, frame, "frame", out, err, errlen);
+}
+
+int sf_event_encode(sf_executor *ex, const sf_tx *tx, const sf_event *ev, sf_buf *out,
+                    char *err, size_t errlen)
+{
+    size_t mark = out->len;
+    mp_put_array(out, 10);
+    mp_put_uint(out, EVENT_WIRE_VERSION);
+    mp_put_uint(out, ev->txid);
+    if (ev->reqid.len)
+        sf_buf_append(out, ev->reqid.data, ev->reqid.len);
+    else
+        mp_put_nil(out);
+    mp_put_uint(out, (uint64_t)ev->kind);
+    if (put_target(ex, tx, ev->inst, ev->method, out, err, errlen) < 0)
+        goto fail;
+    if (ev->kind == SF_EVENT_INVOKE) {
+        mp_put_uint(out, 0);
+        PyObject *a = ev->args;
+        if (!a || !(PyList_CheckExact(a) || PyTuple_CheckExact(a))) {
+            ev_err(err, errlen, "event arguments are not a list or tuple");
+            goto fail;
+        }
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(a);
+        mp_put_array(out, (uint32_t)n);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            char where[32];
+            snprintf(where, sizeof where, "argument %zd", i + 1);
+            if (sf_pycodec_encode(ex->codec, PySequence_Fast_GET_ITEM(a, i), where, out, err,
+                                  errlen) < 0)
+                goto fail;
+        }
+    } else if (ev->kind == SF_EVENT_RESUME) {
+        mp_put_uint(out, (uint64_t)ev->block);
+        if (put_frame(ex, ev->frame, out, err, errlen) < 0)
+            goto fail;
+    } else {
+        ev_err(err, errlen, "bad event kind %d", (int)ev->kind);
+        goto fail;
+    }
+    mp_put_array(out, (uint32_t)ev->depth);
+    for (int i = 0; i < ev->depth; i++) {
+        const sf_cont *c = &ev->stack[i];
+        mp_put_array(out, 6);
+        if (put_target(ex, tx, c->inst, c->method, out, err, errlen) < 0)
+            goto fail;
+        mp_put_uint(out, (uint64_t)c->block);
+        if (c->bind) {
+            Py_ssize_t n;
+            const char *s = PyUnicode_AsUTF8AndSize(c->bind, &n);
+            if (!s) {
+                PyErr_Clear();
+                ev_err(err, errlen, "continuation bind name is not a string");
+                goto fail;
+            }
+            mp_put_str(out, s, (size_t)n);
+        } else
+            mp_put_nil(out);
+        if (put_frame(ex, c->frame, out, err, errlen) < 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    out->len = mark;
+    if (out->data)
+        out->data[mark] = '\0';
+    return -1;
+}
+
+/* Reader state for decoding. */
+typedef struct evr {
+    const char *d;
+    size_t len, pos;
+    char *err;
+    size_t errlen;
+} evr;
+
+static int rd_item(evr *r, sf_mp_item *it, const char *what)
+{
+    if (sf_mp_read(r->d, r->len, &r->pos, it) < 0)
+        return ev_err(r->err, r->errlen, "event: truncated or malformed at %s", what);
+    return 0;
+}
+
+static int rd_uint(evr *r, uint64_t max, uint64_t *v, const char *what)
+{
+    sf_mp_item it;
+    if (rd_item(r, &it, what) < 0)
+        return -1;
+    if (it.kind == SF_MP_INT && it.v.i >= 0 && (uint64_t)it.v.i <= max)
+        *v = (uint64_t)it.v.i;
+    else if (it.kind == SF_MP_UINT && it.v.u <= max)
+        *v = it.v.u;
+    else
+        return ev_err(r->err, r->errlen, "event: %s must be an integer in 0..%llu", what,
+                      (unsigned long long)max);
+    return 0;
+}
+
+/* The span of the next value (not decoded). */
+static int rd_span(evr *r, const char **p, size_t *n, const char *what)
+{
+    char e[128];
+    if (r->pos >= r->len || sf_msgpack_value_len(r->d + r->pos, r->len - r->pos, n, e, sizeof e) < 0)
+        return ev_err(r->err, r->errlen, "event: bad %s: %s", what,
+                      r->pos >= r->len ? "truncated" : e);
+    *p = r->d + r->pos;
+    r->pos += *n;
+    return 0;
+}
+
+/* Decode the next value with pycodec. */
+static PyObject *rd_py(sf_executor *ex, evr *r, const char *what)
+{
+    const char *p;
+    size_t n;
+    if (rd_span(r, &p, &n, what) < 0)
+        return NULL;
+    char e[256];
+    PyObject *o = sf_pycodec_decode(ex->codec, p, n, e, sizeof e);
+    if (!o)
+        ev_err(r->err, r->errlen, "event: bad %s: %s", what, e);
+    return o;
+}
+
+/* entity, key, method -> instance index in tx and method index. */
+static int rd_target(sf_executor *ex, sf_tx *tx, evr *r, int *inst, int *method)
+{
+    sf_mp_item it;
+    if (rd_item(r, &it, "entity") < 0)
+        return -1;
+    if (it.kind != SF_MP_STR)
+        return ev_err(r->err, r->errlen, "event: entity must be a string");
+    int e = sf_pyapp_entity_index(ex->app, it.data, it.n);
+    if (e < 0)
+        return ev_err(r->err, r->errlen, "event: unknown entity '%.*s'", (int)(it.n > 64 ? 64 : it.n),
+                      it.data);
+    const char *kp;
+    size_t kn;
+    if (rd_span(r, &kp, &kn, "key") < 0)
+        return -1;
+    if (rd_item(r, &it, "method") < 0)
+        return -1;
+    if (it.kind != SF_MP_STR)
+        return ev_err(r->err, r->errlen, "event: method must be a string");
+    int m = sf_pyapp_method_index(&ex->app->entities[e], it.data, it.n);
+    if (m < 0)
+        return ev_err(r->err, r->errlen, "event: unknown method '%s.%.*s'",
+                      ex->app->entities[e].ir->name, (int)(it.n > 64 ? 64 : it.n), it.data);
+    *inst = sf_tx_instance(tx, e, kp, kn);
+    *method = m;
+    return 0;
+}
+
+static int check_block(sf_executor *ex, sf_tx *tx, evr *r, int inst, int method, uint64_t block)
+{
+    const sf_pymethod *pm = &ex->app->entities[tx->insts[inst].entity].methods[method];
+    if (!pm->blocks)
+        return ev_err(r->err, r->errlen, "event: %s is not split into blocks", pm->ir->name);
+    if (block >= (uint64_t)pm->nblocks)
+        return ev_err(r->err, r->errlen, "event: %s has no block %llu", pm->ir->name,
+                      (unsigned long long)block);
+    return 0;
+}
+
+static PyObject *rd_frame(sf_executor *ex, evr *r)
+{
+    PyObject *f = rd_py(ex, r, "frame");
+    if (f && !PyDict_CheckExact(f)) {
+        Py_DECREF(f);
+        ev_err(r->err, r->errlen, "event: frame must be a map");
+        return NULL;
+    }
+    return f;
+}
+
+int sf_event_decode(sf_executor *ex, sf_tx *tx, const char *data, size_t len, sf_event *ev,
+                    char *err, size_t errlen)
+{
+    sf_event_clear(ev);
+    evr r = {data, len, 0, err, errlen};
+    sf_mp_item it;
+    uint64_t v;
+    if (rd_item(&r, &it, "event") < 0)
+        return -1;
+    if (it.kind != SF_MP_ARRAY || it.n != 10)
+        return ev_err(err, errlen, "event: expected an array of 10 items");
+    if (rd_uint(&r, UINT32_MAX, &v, "version") < 0)
+        return -1;
+    if (v != EVENT_WIRE_VERSION)
+        return ev_err(err, errlen, "event: unsupported version %llu", (unsigned long long)v);
+    if (rd_uint(&r, UINT64_MAX, &ev->txid, "txid") < 0)
+        goto fail;
+    const char *p;
+    size_t n;
+    if (rd_span(&r, &p, &n, "request id") < 0)
+        goto fail;
+    if (!(n == 1 && (unsigned char)p[0] == 0xc0))
+        sf_buf_append(&ev->reqid, p, n);
+    if (rd_uint(&r, 1, &v, "kind") < 0)
+        goto fail;
+    ev->kind = (sf_event_kind)v;
+    if (rd_target(ex, tx, &r, &ev->inst, &ev->method) < 0)
+        goto fail;
+    if (rd_uint(&r, INT32_MAX, &v, "block") < 0)
+        goto fail;
+    if (ev->kind == SF_EVENT_INVOKE) {
+        if (v != 0) {
+            ev_err(err, errlen, "event: an invoke starts at block 0");
+            goto fail;
+        }
+        ev->args = rd_py(ex, &r, "arguments");
+        if (!ev->args)
+            goto fail;
+        if (!PyList_CheckExact(ev->args)) {
+            ev_err(err, errlen, "event: arguments must be an array");
+            goto fail;
+        }
+        if (ex->app->entities[tx->insts[ev->inst].entity].methods[ev->method].ir->flags &
+            SF_METHOD_INIT) {
+            ev_err(err, errlen, "event: cannot invoke __init__");
+            goto fail;
+        }
+    } else {
+        if (check_block(ex, tx, &r, ev->inst, ev->method, v) < 0)
+            goto fail;
+        ev->block = (int)v;
+        if (!(ev->frame = rd_frame(ex, &r)))
+            goto fail;
+    }
+    if (rd_item(&r, &it, "stack") < 0)
+        goto fail;
+    if (it.kind != SF_MP_ARRAY) {
+        ev_err(err, errlen, "event: stack must be an array");
+        goto fail;
+    }
+    if (it.n > (uint32_t)ex->lim.max_depth) {
+        ev_err(err, errlen, "event: stack deeper than %d", ex->lim.max_depth);
+        goto fail;
+    }
+    uint32_t depth = it.n;
+    for (uint32_t i = 0; i < depth; i++) {
+        sf_mp_item c;
+        if (rd_item(&r, &c, "continuation") < 0)
+            goto fail;
+        if (c.kind != SF_MP_ARRAY || c.n != 6) {
+            ev_err(err, errlen, "event: a continuation is an array of 6 items");
+            goto fail;
+        }
+        int inst, method;
+        if (rd_target(ex, tx, &r, &inst, &method) < 0 || rd_uint(&r, INT32_MAX, &v, "block") < 0 ||
+            check_block(ex, tx, &r, inst, method, v) < 0)
+            goto fail;
+        int block = (int)v;
+        sf_mp_item b;
+        if (rd_item(&r, &b, "bind") < 0)
+            goto fail;
+        PyObject *bind = NULL;
+        if (b.kind == SF_MP_STR) {
+            bind = PyUnicode_DecodeUTF8(b.data, b.n, NULL);
+            if (!bind) {
+                PyErr_Clear();
+                ev_err(err, errlen, "event: bind name is not UTF-8");
+                goto fail;
+            }
+            PyUnicode_InternInPlace(&bind);
+        } else if (b.kind != SF_MP_NIL) {
+            ev_err(err, errlen, "event: bind must be a string or nil");
+            goto fail;
+        }
+        PyObject *frame = rd_frame(ex, &r);
+        if (!frame) {
+            Py_XDECREF(bind);
+            goto fail;
+        }
+        event_push(ev, inst, method, block, bind, frame);
+        Py_XDECREF(bind);
+        Py_DECREF(frame);
+    }
+    if (r.pos != len) {
+        ev_err(err, errlen, "event: %zu trailing bytes", len - r.pos);
+        goto fail;
+    }
+    return 0;
+fail:
+    sf_event_clear(ev);
+    return -1;
+}

@@ -1,0 +1,513 @@
+/* pyrt.c: starts the runtime's embedded CPython (isolated, hash seed 0) and
+ * loads an IR's generated module, resolving every class, method and block
+ * function once (see pyrt.h). */
+#include "pyrt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p) {
+        fprintf(stderr, "stateflow: out of memory\n");
+        abort();
+    }
+    return p;
+}
+
+/* ---- interpreter -------------------------------------------------------- */
+
+static int apply_flags(unsigned flags, char *err, size_t errlen)
+{
+    if (flags & SF_PYRT_STDOUT_TO_STDERR) {
+        PyObject *e = PySys_GetObject("stderr"); /* borrowed */
+        if (!e || PySys_SetObject("stdout", e) < 0) {
+            PyErr_Clear();
+            set_err(err, errlen, "python: cannot redirect sys.stdout");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int sf_pyrt_start(unsigned flags, char *err, size_t errlen)
+{
+    if (Py_IsInitialized())
+        return apply_flags(flags, err, errlen);
+
+    PyConfig config;
+    PyConfig_InitIsolatedConfig(&config);
+    config.use_hash_seed = 1;
+    config.hash_seed = 0;
+    config.site_import = 0;
+    config.write_bytecode = 0;
+    config.install_signal_handlers = 0;
+    config.parse_argv = 0;
+    config.user_site_directory = 0;
+    PyStatus st = PyConfig_SetString(&config, &config.program_name, L"stateflow");
+    if (!PyStatus_Exception(st))
+        st = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(st)) {
+        set_err(err, errlen, "python: cannot start the interpreter: %s%s%s",
+                st.func ? st.func : "", st.func ? ": " : "", st.err_msg ? st.err_msg : "error");
+        return -1;
+    }
+    return apply_flags(flags, err, errlen);
+}
+
+void sf_pyrt_stop(void)
+{
+    if (Py_IsInitialized())
+        Py_FinalizeEx();
+}
+
+static void put_str(sf_buf *b, PyObject *s, const char *fallback)
+{
+    Py_ssize_t n = 0;
+    const char *u = s ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
+    if (u)
+        sf_buf_append(b, u, (size_t)n);
+    else {
+        PyErr_Clear();
+        sf_buf_puts(b, fallback);
+    }
+}
+
+void sf_pyrt_fetch_error(sf_buf *type, sf_buf *msg)
+{
+    sf_buf_reset(type);
+    sf_buf_reset(msg);
+    PyObject *et = NULL, *exc = NULL, *tb = NULL;
+    PyErr_Fetch(&et, &exc, &tb);
+    if (!et) {
+        sf_buf_puts(type, "SystemError");
+        sf_buf_puts(msg, "unknown error");
+        return;
+    }
+    PyErr_NormalizeException(&et, &exc, &tb);
+    Py_XDECREF(tb);
+    Py_XDECREF(et);
+    if (!exc) {
+        PyErr_Clear();
+        sf_buf_puts(type, "SystemError");
+        sf_buf_puts(msg, "unknown error");
+        return;
+    }
+    sf_buf_puts(type, Py_TYPE(exc)->tp_name ? Py_TYPE(exc)->tp_name : "Exception");
+    /* tp_name of a heap type is its __name__; a static type may carry a
+     * module prefix ("socket.timeout"): keep what follows the last dot, as
+     * type(e).__name__ does. */
+    char *dot = strrchr(type->data, '.');
+    if (dot) {
+        size_t n = strlen(dot + 1);
+        memmove(type->data, dot + 1, n + 1);
+        type->len = n;
+    }
+    PyObject *s = PyObject_Str(exc);
+    if (!s)
+        PyErr_Clear();
+    put_str(msg, s, "");
+    Py_XDECREF(s);
+    Py_DECREF(exc);
+}
+
+void sf_pyrt_error_string(char *err, size_t errlen)
+{
+    sf_buf t, m;
+    sf_buf_init(&t);
+    sf_buf_init(&m);
+    sf_pyrt_fetch_error(&t, &m);
+    set_err(err, errlen, "%s%s%s", t.data, m.len ? ": " : "", m.data);
+    sf_buf_free(&t);
+    sf_buf_free(&m);
+}
+
+/* ---- the application ---------------------------------------------------- */
+
+/* Defaults of a split method whose class kept no function of that name:
+ * evaluated from the signature in the original source (ir->source), once,
+ * in the generated module's globals with the class namespace in front, as
+ * Python evaluates them at def time. Annotations are dropped first. */
+static const char DEFAULTS_HELPER[] =
+    "def _sf_defaults(source, filename, cls_name, meth, g, cls_ns):\n"
+    "    import ast\n"
+    "    tree = ast.parse(source, filename)\n"
+    "    for node in ast.walk(tree):\n"
+    "        if not (isinstance(node, ast.ClassDef) and node.name == cls_name):\n"
+    "            continue\n"
+    "        for f in node.body:\n"
+    "            if isinstance(f, ast.FunctionDef) and f.name == meth:\n"
+    "                a = f.args\n"
+    "                for x in a.posonlyargs + a.args + a.kwonlyargs:\n"
+    "                    x.annotation = None\n"
+    "                for x in (a.vararg, a.kwarg):\n"
+    "                    if x is not None:\n"
+    "                        x.annotation = None\n"
+    "                fn = ast.FunctionDef(name='_sf_sig', args=a, body=[ast.Pass()],\n"
+    "                                     decorator_list=[], returns=None, type_comment=None)\n"
+    "                mod = ast.Module(body=[fn], type_ignores=[])\n"
+    "                ast.fix_missing_locations(mod)\n"
+    "                ns = dict(cls_ns)\n"
+    "                exec(compile(mod, filename, 'exec'), g, ns)\n"
+    "                return ns['_sf_sig'].__defaults__\n"
+    "    return None\n";
+
+static PyObject *defaults_from_source(const sf_ir *ir, PyObject *mod, PyObject *cls,
+                                      const char *cls_name, const char *meth, char *err,
+                                      size_t errlen)
+{
+    PyObject *ns = PyDict_New();
+    if (!ns)
+        goto pyfail;
+    PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins());
+    PyObject *r = PyRun_String(DEFAULTS_HELPER, Py_file_input, ns, ns);
+    if (!r) {
+        Py_DECREF(ns);
+        goto pyfail;
+    }
+    Py_DECREF(r);
+    PyObject *fn = PyDict_GetItemString(ns, "_sf_defaults"); /* borrowed */
+    PyObject *cls_ns = PyObject_GetAttrString(cls, "__dict__");
+    PyObject *d = fn && cls_ns
+                      ? PyObject_CallFunction(fn, "ssssOO", ir->source,
+                                              ir->filename ? ir->filename : "<stateflow>",
+                                              cls_name, meth, PyModule_GetDict(mod), cls_ns)
+                      : NULL;
+    Py_XDECREF(cls_ns);
+    Py_DECREF(ns);
+    if (!d)
+        goto pyfail;
+    if (d == Py_None || !PyTuple_Check(d)) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    return d;
+pyfail: {
+    char msg[300];
+    sf_pyrt_error_string(msg, sizeof msg);
+    set_err(err, errlen, "%s.%s: cannot evaluate the default values of its parameters: %s",
+            cls_name, meth, msg);
+    return NULL;
+}
+}
+
+static PyObject *intern(const char *s)
+{
+    return PyUnicode_InternFromString(s);
+}
+
+static void free_method(sf_pymethod *m)
+{
+    Py_XDECREF(m->name);
+    Py_XDECREF(m->fn);
+    Py_XDECREF(m->defaults);
+    for (int i = 0; i < m->nblocks; i++)
+        Py_XDECREF(m->blocks[i]);
+    free(m->blocks);
+    for (int i = 0; i < m->nparams; i++)
+        Py_XDECREF(m->params[i]);
+    free(m->params);
+}
+
+void sf_pyapp_free(sf_pyapp *app)
+{
+    if (!app)
+        return;
+    for (int i = 0; i < app->nentities; i++) {
+        sf_pyentity *e = &app->entities[i];
+        for (int j = 0; j < e->nmethods; j++)
+            free_method(&e->methods[j]);
+        free(e->methods);
+        Py_XDECREF(e->cls);
+        Py_XDECREF(e->name);
+        Py_XDECREF(e->key_fn);
+    }
+    free(app->entities);
+    if (app->module && app->ir && app->ir->module) {
+        PyObject *mods = PyImport_GetModuleDict(); /* borrowed */
+        PyObject *cur = mods ? PyDict_GetItemString(mods, app->ir->module) : NULL;
+        if (cur == app->module)
+            PyDict_DelItemString(mods, app->ir->module);
+        PyErr_Clear();
+    }
+    Py_XDECREF(app->module);
+    free(app);
+}
+
+/* Execute the generated module. */
+static PyObject *exec_module(const sf_ir *ir, char *err, size_t errlen)
+{
+    const char *filename = ir->filename && *ir->filename ? ir->filename : "<stateflow>";
+    PyObject *code = Py_CompileStringExFlags(ir->python, filename, Py_file_input, NULL, -1);
+    if (!code) {
+        char msg[512];
+        sf_pyrt_error_string(msg, sizeof msg);
+        set_err(err, errlen, "%s: generated module does not compile: %s", filename, msg);
+        return NULL;
+    }
+    PyObject *mod = PyModule_New(ir->module);
+    PyObject *mods = PyImport_GetModuleDict();
+    if (!mod || !mods) {
+        Py_DECREF(code);
+        Py_XDECREF(mod);
+        sf_pyrt_error_string(err, errlen);
+        return NULL;
+    }
+    PyObject *d = PyModule_GetDict(mod); /* borrowed */
+    PyObject *fn = PyUnicode_FromString(filename);
+    int bad = !fn || PyDict_SetItemString(d, "__builtins__", PyEval_GetBuiltins()) < 0 ||
+              PyDict_SetItemString(d, "__file__", fn) < 0 ||
+              PyDict_SetItemString(mods, ir->module, mod) < 0;
+    Py_XDECREF(fn);
+    if (bad) {
+        Py_DECREF(code);
+        Py_DECREF(mod);
+        sf_pyrt_error_string(err, errlen);
+        return NULL;
+    }
+    PyObject *r = PyEval_EvalCode(code, d, d);
+    Py_DECREF(code);
+    if (!r) {
+        char msg[512];
+        sf_pyrt_error_string(msg, sizeof msg);
+        set_err(err, errlen, "%s: executing the generated module failed: %s", filename, msg);
+        PyDict_DelItemString(mods, ir->module);
+        PyErr_Clear();
+        Py_DECREF(mod);
+        return NULL;
+    }
+    Py_DECREF(r);
+    return mod;
+}
+
+static int load_method(const sf_ir *ir, const sf_pyentity *pe, PyObject *mod, sf_pymethod *pm,
+                       char *err, size_t errlen)
+{
+    const sf_ir_method *m = pm->ir;
+    const char *ename = pe->ir->name;
+    if (!m->name || !*m->name) {
+        set_err(err, errlen, "entity %s: a method has no name", ename);
+        return -1;
+    }
+    if (!(pm->name = intern(m->name)))
+        goto pyfail;
+    if (m->nparams < 0) {
+        set_err(err, errlen, "%s.%s: bad parameter count", ename, m->name);
+        return -1;
+    }
+    pm->params = xcalloc((size_t)m->nparams, sizeof(PyObject *));
+    pm->nparams = m->nparams;
+    pm->nrequired = 0;
+    int seen_default = 0;
+    for (int i = 0; i < m->nparams; i++) {
+        const char *pn = m->params[i].name;
+        if (!pn || !*pn) {
+            set_err(err, errlen, "%s.%s: parameter %d has no name", ename, m->name, i + 1);
+            return -1;
+        }
+        if (!(pm->params[i] = intern(pn)))
+            goto pyfail;
+        if (m->params[i].has_default)
+            seen_default = 1;
+        else if (seen_default) {
+            set_err(err, errlen, "%s.%s: parameter '%s' without a default follows one with a default",
+                    ename, m->name, pn);
+            return -1;
+        } else
+            pm->nrequired++;
+    }
+    if (!(m->flags & SF_METHOD_SPLIT)) {
+        pm->fn = PyObject_GetAttr(pe->cls, pm->name);
+        if (!pm->fn) {
+            PyErr_Clear();
+            set_err(err, errlen, "%s: generated module: class %s has no method '%s'",
+                    ir->filename ? ir->filename : "?", ename, m->name);
+            return -1;
+        }
+        if (!PyCallable_Check(pm->fn)) {
+            set_err(err, errlen, "%s: generated module: %s.%s is not callable",
+                    ir->filename ? ir->filename : "?", ename, m->name);
+            return -1;
+        }
+        return 0;
+    }
+    if (m->nblocks <= 0) {
+        set_err(err, errlen, "%s.%s: split method without blocks", ename, m->name);
+        return -1;
+    }
+    /* Defaults of the parameters: from a function left in the class, else
+     * from the original source. */
+    if (pm->nrequired < pm->nparams) {
+        PyObject *orig = PyObject_GetAttr(pe->cls, pm->name);
+        if (!orig)
+            PyErr_Clear();
+        else {
+            if (PyFunction_Check(orig)) {
+                PyObject *d = PyFunction_GetDefaults(orig); /* borrowed */
+                if (d && PyTuple_Check(d)) {
+                    Py_INCREF(d);
+                    pm->defaults = d;
+                }
+            }
+            Py_DECREF(orig);
+        }
+        if (!pm->defaults && ir->source) {
+            char derr[512] = "";
+            pm->defaults = defaults_from_source(ir, mod, pe->cls, ename, m->name, derr, sizeof derr);
+            if (!pm->defaults && derr[0]) {
+                set_err(err, errlen, "%s", derr);
+                return -1;
+            }
+        }
+        if (pm->defaults && PyTuple_GET_SIZE(pm->defaults) > m->nparams - pm->nrequired) {
+            set_err(err, errlen, "%s.%s: %zd default values for %d optional parameters", ename,
+                    m->name, PyTuple_GET_SIZE(pm->defaults), m->nparams - pm->nrequired);
+            return -1;
+        }
+    }
+    pm->blocks = xcalloc((size_t)m->nblocks, sizeof(PyObject *));
+    pm->nblocks = m->nblocks;
+    for (int i = 0; i < m->nblocks; i++) {
+        const sf_ir_block *b = &m->blocks[i];
+        if (b->id < 0 || b->id >= m->nblocks || pm->blocks[b->id]) {
+            set_err(err, errlen, "%s.%s: block ids must be 0..%d, each once (got %d)", ename,
+                    m->name, m->nblocks - 1, b->id);
+            return -1;
+        }
+        if (!b->function || !*b->function) {
+            set_err(err, errlen, "%s.%s: block %d has no function", ename, m->name, b->id);
+            return -1;
+        }
+        PyObject *f = PyObject_GetAttrString(mod, b->function);
+        if (!f) {
+            PyErr_Clear();
+            set_err(err, errlen, "%s: generated module has no block function '%s' (%s.%s block %d)",
+                    ir->filename ? ir->filename : "?", b->function, ename, m->name, b->id);
+            return -1;
+        }
+        if (!PyCallable_Check(f)) {
+            Py_DECREF(f);
+            set_err(err, errlen, "%s: generated module: block function '%s' is not callable",
+                    ir->filename ? ir->filename : "?", b->function);
+            return -1;
+        }
+        pm->blocks[b->id] = f;
+    }
+    return 0;
+pyfail:
+    sf_pyrt_error_string(err, errlen);
+    return -1;
+}
+
+sf_pyapp *sf_pyapp_load(const sf_ir *ir, char *err, size_t errlen)
+{
+    if (!Py_IsInitialized()) {
+        set_err(err, errlen, "python: the interpreter is not running");
+        return NULL;
+    }
+    if (!ir || !ir->python || !ir->module || !*ir->module) {
+        set_err(err, errlen, "IR has no generated module");
+        return NULL;
+    }
+    if (ir->nentities < 0 || (ir->nentities > 0 && !ir->entities)) {
+        set_err(err, errlen, "IR: bad entity table");
+        return NULL;
+    }
+    sf_pyapp *app = xcalloc(1, sizeof(*app));
+    app->ir = ir;
+    app->module = exec_module(ir, err, errlen);
+    if (!app->module)
+        goto fail;
+    app->entities = xcalloc((size_t)ir->nentities, sizeof(sf_pyentity));
+    app->nentities = ir->nentities;
+    for (int i = 0; i < ir->nentities; i++) {
+        const sf_ir_entity *e = &ir->entities[i];
+        sf_pyentity *pe = &app->entities[i];
+        pe->ir = e;
+        pe->init = -1;
+        if (!e->name || !*e->name) {
+            set_err(err, errlen, "IR: entity %d has no name", i);
+            goto fail;
+        }
+        for (int j = 0; j < i; j++)
+            if (strcmp(ir->entities[j].name, e->name) == 0) {
+                set_err(err, errlen, "IR: entity %s defined twice", e->name);
+                goto fail;
+            }
+        if (!(pe->name = intern(e->name)))
+            goto pyfail;
+        pe->cls = PyObject_GetAttr(app->module, pe->name);
+        if (!pe->cls) {
+            PyErr_Clear();
+            set_err(err, errlen, "%s: generated module has no class '%s'",
+                    ir->filename ? ir->filename : "?", e->name);
+            goto fail;
+        }
+        if (!PyType_Check(pe->cls)) {
+            set_err(err, errlen, "%s: generated module: '%s' is not a class",
+                    ir->filename ? ir->filename : "?", e->name);
+            goto fail;
+        }
+        pe->key_fn = PyObject_GetAttrString(pe->cls, "__key__");
+        if (!pe->key_fn || !PyCallable_Check(pe->key_fn)) {
+            PyErr_Clear();
+            set_err(err, errlen, "%s: generated module: class %s has no __key__ method",
+                    ir->filename ? ir->filename : "?", e->name);
+            goto fail;
+        }
+        if (e->nmethods < 0 || (e->nmethods > 0 && !e->methods)) {
+            set_err(err, errlen, "IR: entity %s: bad method table", e->name);
+            goto fail;
+        }
+        pe->methods = xcalloc((size_t)e->nmethods, sizeof(sf_pymethod));
+        pe->nmethods = e->nmethods;
+        for (int j = 0; j < e->nmethods; j++) {
+            pe->methods[j].ir = &e->methods[j];
+            if (load_method(ir, pe, app->module, &pe->methods[j], err, errlen) < 0)
+                goto fail;
+            if (e->methods[j].flags & SF_METHOD_INIT)
+                pe->init = j;
+        }
+    }
+    return app;
+pyfail:
+    sf_pyrt_error_string(err, errlen);
+fail:
+    sf_pyapp_free(app);
+    return NULL;
+}
+
+int sf_pyapp_entity_index(const sf_pyapp *app, const char *name, size_t len)
+{
+    for (int i = 0; i < app->nentities; i++) {
+        const char *n = app->entities[i].ir->name;
+        if (strlen(n) == len && memcmp(n, name, len) == 0)
+            return i;
+    }
+    return -1;
+}
+
+int sf_pyapp_method_index(const sf_pyentity *e, const char *name, size_t len)
+{
+    for (int i = 0; i < e->nmethods; i++) {
+        const char *n = e->methods[i].ir->name;
+        if (strlen(n) == len && memcmp(n, name, len) == 0)
+            return i;
+    }
+    return -1;
+}

@@ -1,0 +1,319 @@
+/* request.c: parsing the JSON request object into sf_request and writing
+ * the JSON reply lines (request.h, DESIGN 4.5). The request text is turned
+ * into msgpack by the strict JSON parser (json.c) and the resulting map is
+ * checked member by member; when the strict parse fails, a lenient one is
+ * run only to recover the id for the error reply. */
+#include "request.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "mpread.h"
+
+#define SF_REQUEST_MAX_NAME 255
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+const char *sf_request_op_name(int op)
+{
+    switch (op) {
+    case SF_OP_CREATE: return "create";
+    case SF_OP_CALL: return "call";
+    case SF_OP_GET: return "get";
+    default: return "?";
+    }
+}
+
+enum { F_ID, F_OP, F_ENTITY, F_KEY, F_METHOD, F_ARGS, F__COUNT };
+static const char *const field_names[F__COUNT] = {"id", "op", "entity", "key", "method", "args"};
+
+typedef struct span {
+    const char *p;
+    size_t n;
+} span;
+
+/* Find the members of the top-level map. Returns 0, or -1 with a message. */
+static int collect(const sf_buf *m, span f[F__COUNT], char *err, size_t errlen)
+{
+    size_t pos = 0;
+    sf_mp_item it;
+    memset(f, 0, sizeof(span) * F__COUNT);
+    if (sf_mp_read(m->data, m->len, &pos, &it) < 0 || it.kind != SF_MP_MAP) {
+        set_err(err, errlen, "a request must be a JSON object");
+        return -1;
+    }
+    int rc = 0;
+    for (uint32_t i = 0; i < it.n; i++) {
+        sf_mp_item k;
+        if (sf_mp_read(m->data, m->len, &pos, &k) < 0 || k.kind != SF_MP_STR) {
+            set_err(err, errlen, "malformed request");
+            return -1;
+        }
+        size_t vlen;
+        if (sf_msgpack_value_len(m->data + pos, m->len - pos, &vlen, err, errlen) < 0)
+            return -1;
+        int which = -1;
+        for (int j = 0; j < F__COUNT; j++) {
+            if (strlen(field_names[j]) == k.n && memcmp(field_names[j], k.data, k.n) == 0) {
+                which = j;
+                break;
+            }
+        }
+        if (rc == 0) {
+            if (which < 0) {
+                sf_buf name;
+                sf_buf_init(&name);
+                sf_json_put_string(&name, k.data, k.n < 64 ? k.n : 64);
+                set_err(err, errlen, "unknown member %s in request (expected id, op, entity, key, method, args)",
+                        name.data);
+                sf_buf_free(&name);
+                rc = -1;
+            } else if (f[which].p) {
+                set_err(err, errlen, "duplicate member \"%s\" in request", field_names[which]);
+                rc = -1;
+            }
+        }
+        if (which >= 0 && !f[which].p) {
+            f[which].p = m->data + pos;
+            f[which].n = vlen;
+        }
+        pos += vlen;
+    }
+    return rc;
+}
+
+/* Set r->id_json from the id member. Returns 0, or -1 with a message. */
+static int take_id(const span *id, sf_request *r, char *err, size_t errlen)
+{
+    if (!id->p)
+        return 0;
+    sf_mp_item it;
+    size_t pos = 0;
+    if (sf_mp_read(id->p, id->n, &pos, &it) < 0 ||
+        (it.kind != SF_MP_STR && it.kind != SF_MP_INT && it.kind != SF_MP_UINT && it.kind != SF_MP_FLOAT)) {
+        set_err(err, errlen, "\"id\" must be a string or a number");
+        return -1;
+    }
+    sf_buf j;
+    sf_buf_init(&j);
+    if (sf_msgpack_to_json(id->p, id->n, &j, err, errlen) < 0) {
+        sf_buf_free(&j);
+        return -1;
+    }
+    if (j.len > SF_REQUEST_MAX_ID) {
+        sf_buf_free(&j);
+        set_err(err, errlen, "\"id\" too long (limit %d bytes)", SF_REQUEST_MAX_ID);
+        return -1;
+    }
+    r->id_json = sf_buf_steal(&j, NULL);
+    return 0;
+}
+
+/* A name member (entity, method): a non-empty string without NUL. */
+static int take_name(const span *s, const char *what, char **dst, char *err, size_t errlen)
+{
+    sf_mp_item it;
+    size_t pos = 0;
+    if (sf_mp_read(s->p, s->n, &pos, &it) < 0 || it.kind != SF_MP_STR) {
+        set_err(err, errlen, "\"%s\" must be a string", what);
+        return -1;
+    }
+    if (it.n == 0) {
+        set_err(err, errlen, "\"%s\" must not be empty", what);
+        return -1;
+    }
+    if (it.n > SF_REQUEST_MAX_NAME) {
+        set_err(err, errlen, "\"%s\" too long (limit %d bytes)", what, SF_REQUEST_MAX_NAME);
+        return -1;
+    }
+    if (memchr(it.data, '\0', it.n)) {
+        set_err(err, errlen, "\"%s\" must not contain NUL characters", what);
+        return -1;
+    }
+    char *p = malloc(it.n + 1);
+    if (!p) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(p, it.data, it.n);
+    p[it.n] = '\0';
+    *dst = p;
+    return 0;
+}
+
+static int check_request(const span f[F__COUNT], sf_request *r, char *err, size_t errlen)
+{
+    sf_mp_item it;
+    size_t pos = 0;
+    if (!f[F_OP].p) {
+        set_err(err, errlen, "missing \"op\" in request (create, call or get)");
+        return -1;
+    }
+    if (sf_mp_read(f[F_OP].p, f[F_OP].n, &pos, &it) < 0 || it.kind != SF_MP_STR) {
+        set_err(err, errlen, "\"op\" must be a string (create, call or get)");
+        return -1;
+    }
+    if (it.n == 6 && memcmp(it.data, "create", 6) == 0) {
+        r->op = SF_OP_CREATE;
+    } else if (it.n == 4 && memcmp(it.data, "call", 4) == 0) {
+        r->op = SF_OP_CALL;
+    } else if (it.n == 3 && memcmp(it.data, "get", 3) == 0) {
+        r->op = SF_OP_GET;
+    } else {
+        sf_buf name;
+        sf_buf_init(&name);
+        sf_json_put_string(&name, it.data, it.n < 64 ? it.n : 64);
+        set_err(err, errlen, "unknown op %s (expected create, call or get)", name.data);
+        sf_buf_free(&name);
+        return -1;
+    }
+    const char *opname = sf_request_op_name(r->op);
+    if (!f[F_ENTITY].p) {
+        set_err(err, errlen, "missing \"entity\" in request");
+        return -1;
+    }
+    if (take_name(&f[F_ENTITY], "entity", &r->entity, err, errlen) < 0)
+        return -1;
+    if (r->op == SF_OP_CREATE) {
+        if (f[F_KEY].p) {
+            set_err(err, errlen, "\"key\" is not allowed with op create (the key comes from __key__)");
+            return -1;
+        }
+    } else if (!f[F_KEY].p) {
+        set_err(err, errlen, "missing \"key\" (required with op %s)", opname);
+        return -1;
+    }
+    if (r->op == SF_OP_CALL) {
+        if (!f[F_METHOD].p) {
+            set_err(err, errlen, "missing \"method\" (required with op call)");
+            return -1;
+        }
+        if (take_name(&f[F_METHOD], "method", &r->method, err, errlen) < 0)
+            return -1;
+    } else if (f[F_METHOD].p) {
+        set_err(err, errlen, "\"method\" is not allowed with op %s", opname);
+        return -1;
+    }
+    if (f[F_ARGS].p) {
+        if (r->op == SF_OP_GET) {
+            set_err(err, errlen, "\"args\" is not allowed with op get");
+            return -1;
+        }
+        pos = 0;
+        if (sf_mp_read(f[F_ARGS].p, f[F_ARGS].n, &pos, &it) < 0 || it.kind != SF_MP_ARRAY) {
+            set_err(err, errlen, "\"args\" must be an array");
+            return -1;
+        }
+        sf_buf_append(&r->args, f[F_ARGS].p, f[F_ARGS].n);
+    } else {
+        sf_buf_append(&r->args, "\x90", 1);
+    }
+    if (f[F_KEY].p)
+        sf_buf_append(&r->key, f[F_KEY].p, f[F_KEY].n);
+    return 0;
+}
+
+int sf_request_parse_json(const char *text, size_t len, sf_request *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    sf_buf_init(&r->key);
+    sf_buf_init(&r->args);
+    sf_buf m;
+    sf_buf_init(&m);
+    span f[F__COUNT];
+    int rc;
+    if (sf_json_to_msgpack_ex(text, len, SF_JSON_ENVELOPE, &m, err, errlen) < 0) {
+        /* Recover the id for the error reply, if the text is JSON at all. */
+        sf_buf_reset(&m);
+        if (sf_json_to_msgpack_ex(text, len, SF_JSON_PLAIN | SF_JSON_ENVELOPE, &m, NULL, 0) == 0) {
+            (void)collect(&m, f, NULL, 0);
+            (void)take_id(&f[F_ID], r, NULL, 0);
+        }
+        rc = -1;
+    } else {
+        int crc = collect(&m, f, err, errlen);
+        /* the id first, so that every later error can be answered with it */
+        char iderr[128];
+        int idrc = take_id(&f[F_ID], r, iderr, sizeof iderr);
+        if (crc < 0) {
+            rc = -1;
+        } else if (idrc < 0) {
+            set_err(err, errlen, "%s", iderr);
+            rc = -1;
+        } else {
+            rc = check_request(f, r, err, errlen);
+        }
+    }
+    sf_buf_free(&m);
+    if (rc < 0) {
+        /* keep only the id */
+        free(r->entity);
+        free(r->method);
+        r->entity = r->method = NULL;
+        r->op = 0;
+        sf_buf_free(&r->key);
+        sf_buf_free(&r->args);
+    }
+    return rc;
+}
+
+void sf_request_free(sf_request *r)
+{
+    free(r->id_json);
+    free(r->entity);
+    free(r->method);
+    sf_buf_free(&r->key);
+    sf_buf_free(&r->args);
+    memset(r, 0, sizeof *r);
+}
+
+static void reply_open(sf_buf *out, const char *id_json)
+{
+    sf_buf_putc(out, '{');
+    if (id_json) {
+        sf_buf_puts(out, "\"id\":");
+        sf_buf_puts(out, id_json);
+        sf_buf_putc(out, ',');
+    }
+}
+
+int sf_reply_ok_json(sf_buf *out, const char *id_json, const char *msgpack_value, size_t len)
+{
+    size_t start = out->len;
+    reply_open(out, id_json);
+    sf_buf_puts(out, "\"ok\":");
+    char e[200];
+    if (sf_msgpack_to_json(msgpack_value, len, out, e, sizeof e) < 0) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+        char msg[256];
+        snprintf(msg, sizeof msg, "cannot write the result as JSON: %s", e);
+        sf_reply_error_json(out, id_json, "InternalError", msg);
+        return -1;
+    }
+    sf_buf_putc(out, '}');
+    return 0;
+}
+
+void sf_reply_error_json(sf_buf *out, const char *id_json, const char *type, const char *message)
+{
+    reply_open(out, id_json);
+    sf_buf_puts(out, "\"error\":{\"type\":");
+    sf_json_put_string(out, type ? type : "Error", strlen(type ? type : "Error"));
+    sf_buf_puts(out, ",\"message\":");
+    sf_json_put_string(out, message ? message : "", message ? strlen(message) : 0);
+    sf_buf_puts(out, "}}");
+}

@@ -1,0 +1,63 @@
+/* request.h: the client request object and the reply lines (DESIGN 4.5,
+ * **contract**), in their JSON form, shared by sfrun, the HTTP gateway and
+ * the Kafka ingress:
+ *
+ *   {"id": "r1", "op": "create", "entity": "User", "args": ["alice"]}
+ *   {"id": "r2", "op": "call", "entity": "User", "key": "alice",
+ *    "method": "buy_item", "args": [2, {"$ref": ["Item", "apple"]}]}
+ *   {"id": "r3", "op": "get", "entity": "User", "key": "alice"}
+ *
+ * Rules enforced by sf_request_parse_json: the request is a JSON object;
+ * "op" and "entity" are required strings; "key" is required for call/get and
+ * not allowed for create; "method" is required for call and not allowed
+ * otherwise; "args" is an optional array (default []) for create/call and not
+ * allowed for get; "id" is optional, a string or a number (at most
+ * SF_REQUEST_MAX_ID bytes of JSON); any other member, or a member given
+ * twice, is an error. Entity and method names are non-empty and hold no NUL.
+ * Values use the JSON mapping of json.h ({"$ref": ...}, {"$bytes": ...}).
+ * Every error message is meant for a BadRequest reply. */
+#ifndef SF_RUNTIME_REQUEST_H
+#define SF_RUNTIME_REQUEST_H
+
+#include <stddef.h>
+
+#include "stateflow/sf_buf.h"
+
+enum sf_request_op {
+    SF_OP_CREATE = 1,
+    SF_OP_CALL = 2,
+    SF_OP_GET = 3,
+};
+
+#define SF_REQUEST_MAX_ID 256
+
+typedef struct sf_request {
+    char *id_json; /* the id as compact JSON text ("\"r2\"", "17"), or NULL */
+    int op;        /* SF_OP_CREATE, SF_OP_CALL, SF_OP_GET */
+    char *entity;  /* NUL-terminated */
+    char *method;  /* call only, else NULL */
+    sf_buf key;    /* msgpack of the key, empty (len 0) when absent */
+    sf_buf args;   /* msgpack array of the arguments ("\x90" when absent) */
+} sf_request;
+
+/* Parse one request. Returns 0, or -1 with a message in err. r is always
+ * initialised (also on failure): call sf_request_free afterwards in every
+ * case. When the text is valid JSON whose top-level object has a usable "id",
+ * r->id_json is set even on failure, so the error reply can echo it. */
+int sf_request_parse_json(const char *text, size_t len, sf_request *r, char *err, size_t errlen);
+void sf_request_free(sf_request *r);
+
+/* The name of an op ("create", "call", "get"), or "?" */
+const char *sf_request_op_name(int op);
+
+/* Append a compact reply object (no newline) to out:
+ *   {"id":"r2","ok":<value>}   ("id" omitted when id_json is NULL)
+ * The value is msgpack, converted with sf_msgpack_to_json. Returns 0; if the
+ * value cannot be converted, an error reply of type "InternalError" is
+ * appended instead and -1 returned. */
+int sf_reply_ok_json(sf_buf *out, const char *id_json, const char *msgpack_value, size_t len);
+
+/*   {"id":"r2","error":{"type":"ValueError","message":"..."}} */
+void sf_reply_error_json(sf_buf *out, const char *id_json, const char *type, const char *message);
+
+#endif

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages StateFlow needs to build, test, fuzz and
+# benchmark. Idempotent; run as root (or with sudo available).
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake pkg-config git
+  python3 libpython3-dev            # Debian's CPython 3.11: parser for sfc, executor for the runtime
+  libuv1-dev libmsgpack-dev librdkafka-dev libcmocka-dev
+  clang libclang-rt-dev             # libFuzzer targets
+  valgrind kcat
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,714 @@
+/* test_pycodec.c: runtime/pycodec.c in an isolated embedded CPython: round
+ * trips of every type and nesting (exact types kept), the exact bytes,
+ * canonical set order, the Ref type (equality, hash, repr, immutability,
+ * copy, pickling refused), encoding errors with their paths (socket, lambda,
+ * big ints, deep and self-containing values, subclasses, size), malformed
+ * msgpack (every truncation, bad ext payloads, unhashable keys, depth,
+ * random bytes), and agreement with the JSON codec. */
+#include <Python.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "json.h"
+#include "pycodec.h"
+#include "stateflow/sf_value.h"
+
+typedef struct T {
+    sf_pycodec c;
+    PyObject *g; /* globals of the test snippets */
+} T;
+
+static const char helpers[] =
+    "import math, copy, pickle, socket, collections, enum\n"
+    "def same(a, b):\n"
+    "    if type(a) is not type(b):\n"
+    "        return False\n"
+    "    if type(a) in (list, tuple):\n"
+    "        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))\n"
+    "    if type(a) is dict:\n"
+    "        return len(a) == len(b) and all(same(x, y) and same(a[x], b[y]) for x, y in zip(a, b))\n"
+    "    if type(a) is float:\n"
+    "        if math.isnan(a):\n"
+    "            return math.isnan(b)\n"
+    "        return a == b and math.copysign(1, a) == math.copysign(1, b)\n"
+    "    if type(a) in (set, frozenset):\n"
+    "        return a == b and all(any(same(x, y) for y in b) for x in a)\n"
+    "    if type(a) is Ref:\n"
+    "        return a.entity == b.entity and same(a.key, b.key)\n"
+    "    return a == b\n"
+    "def nest(n, inner=0):\n"
+    "    v = inner\n"
+    "    for _ in range(n):\n"
+    "        v = [v]\n"
+    "    return v\n"
+    "def nest_tuple(n):\n"
+    "    v = 0\n"
+    "    for _ in range(n):\n"
+    "        v = (v,)\n"
+    "    return v\n"
+    "class Point:\n"
+    "    pass\n"
+    "class Color(enum.IntEnum):\n"
+    "    RED = 1\n";
+
+static void py_fail(const char *what)
+{
+    if (PyErr_Occurred())
+        PyErr_Print();
+    fail_msg("python failed: %s", what);
+}
+
+static int setup(void **state)
+{
+    PyConfig config;
+    PyConfig_InitIsolatedConfig(&config);
+    config.site_import = 0;
+    config.write_bytecode = 0;
+    PyStatus st = PyConfig_SetString(&config, &config.program_name, L"/usr/bin/python3");
+    if (!PyStatus_Exception(st))
+        st = PyConfig_SetString(&config, &config.home, L"/usr");
+    if (!PyStatus_Exception(st))
+        st = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(st)) {
+        fprintf(stderr, "cannot start python: %s\n", st.err_msg ? st.err_msg : "?");
+        return -1;
+    }
+    T *t = calloc(1, sizeof *t);
+    if (!t || sf_pycodec_init(&t->c) < 0)
+        return -1;
+    t->g = PyDict_New();
+    PyDict_SetItemString(t->g, "__builtins__", PyEval_GetBuiltins());
+    PyDict_SetItemString(t->g, "Ref", (PyObject *)t->c.ref_type);
+    PyObject *r = PyRun_String(helpers, Py_file_input, t->g, t->g);
+    if (!r) {
+        PyErr_Print();
+        return -1;
+    }
+    Py_DECREF(r);
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    T *t = *state;
+    Py_CLEAR(t->g);
+    sf_pycodec_fini(&t->c);
+    Py_FinalizeEx();
+    free(t);
+    return 0;
+}
+
+static PyObject *ev(T *t, const char *expr)
+{
+    PyObject *v = PyRun_String(expr, Py_eval_input, t->g, t->g);
+    if (!v)
+        py_fail(expr);
+    return v;
+}
+
+static void run(T *t, const char *code)
+{
+    PyObject *v = PyRun_String(code, Py_file_input, t->g, t->g);
+    if (!v)
+        py_fail(code);
+    Py_DECREF(v);
+}
+
+static int call_same(T *t, PyObject *a, PyObject *b)
+{
+    PyObject *f = PyDict_GetItemString(t->g, "same");
+    PyObject *r = PyObject_CallFunctionObjArgs(f, a, b, NULL);
+    if (!r)
+        py_fail("same()");
+    int ok = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return ok;
+}
+
+/* encode expr, decode, compare with `expect_expr` (or expr itself) by exact
+ * type and value, and check the decoded value re-encodes identically. */
+static void rt2(T *t, const char *expr, const char *expect_expr)
+{
+    PyObject *v = ev(t, expr);
+    sf_buf b, b2;
+    char err[256] = "";
+    sf_buf_init(&b);
+    sf_buf_init(&b2);
+    if (sf_pycodec_encode(&t->c, v, "value", &b, err, sizeof err) != 0)
+        fail_msg("encode %s: %s", expr, err);
+    PyObject *d = sf_pycodec_decode(&t->c, b.data, b.len, err, sizeof err);
+    if (!d)
+        fail_msg("decode %s: %s", expr, err);
+    PyObject *want = expect_expr ? ev(t, expect_expr) : Py_NewRef(v);
+    if (!call_same(t, want, d)) {
+        PyObject *r = PyObject_Repr(d);
+        fail_msg("round trip of %s gave %s", expr, r ? PyUnicode_AsUTF8(r) : "?");
+    }
+    if (sf_pycodec_encode(&t->c, d, "value", &b2, err, sizeof err) != 0)
+        fail_msg("re-encode %s: %s", expr, err);
+    assert_int_equal(b.len, b2.len);
+    assert_memory_equal(b.data, b2.data, b.len);
+    /* the JSON writer accepts everything the encoder makes */
+    sf_buf j;
+    sf_buf_init(&j);
+    if (sf_msgpack_to_json(b.data, b.len, &j, err, sizeof err) != 0)
+        fail_msg("to json %s: %s", expr, err);
+    sf_buf_free(&j);
+    assert_null(PyErr_Occurred());
+    Py_DECREF(want);
+    Py_DECREF(d);
+    Py_DECREF(v);
+    sf_buf_free(&b);
+    sf_buf_free(&b2);
+}
+
+static void rt(T *t, const char *expr) { rt2(t, expr, NULL); }
+
+/* expr encodes to exactly these bytes */
+static void bytes_of(T *t, const char *expr, const char *bytes, size_t n)
+{
+    PyObject *v = ev(t, expr);
+    sf_buf b;
+    char err[256];
+    sf_buf_init(&b);
+    if (sf_pycodec_encode(&t->c, v, "value", &b, err, sizeof err) != 0)
+        fail_msg("encode %s: %s", expr, err);
+    if (b.len != n || memcmp(b.data, bytes, n) != 0) {
+        fprintf(stderr, "got:");
+        for (size_t i = 0; i < b.len; i++)
+            fprintf(stderr, " %02x", (unsigned char)b.data[i]);
+        fprintf(stderr, "\n");
+        fail_msg("wrong bytes for %s", expr);
+    }
+    sf_buf_free(&b);
+    Py_DECREF(v);
+}
+
+/* encoding expr with `where` fails with exactly `msg`; out unchanged */
+static void enc_bad(T *t, const char *expr, const char *where, const char *msg)
+{
+    PyObject *v = ev(t, expr);
+    sf_buf b;
+    char err[256] = "";
+    sf_buf_init(&b);
+    sf_buf_puts(&b, "abc");
+    if (sf_pycodec_encode(&t->c, v, where, &b, err, sizeof err) == 0)
+        fail_msg("encoding %s should fail", expr);
+    if (strcmp(err, msg) != 0)
+        fail_msg("encoding %s: got '%s', expected '%s'", expr, err, msg);
+    assert_int_equal(b.len, 3);
+    assert_string_equal(b.data, "abc");
+    assert_null(PyErr_Occurred());
+    sf_buf_free(&b);
+    Py_DECREF(v);
+}
+
+static void dec_bad(T *t, const char *bytes, size_t n, const char *msg)
+{
+    char err[256] = "";
+    PyObject *d = sf_pycodec_decode(&t->c, bytes, n, err, sizeof err);
+    if (d) {
+        PyObject *r = PyObject_Repr(d);
+        fail_msg("decoding should fail (got %s)", r ? PyUnicode_AsUTF8(r) : "?");
+    }
+    if (!strstr(err, msg))
+        fail_msg("decode error '%s' does not contain '%s'", err, msg);
+    assert_null(PyErr_Occurred());
+}
+
+#define MP(s) s, sizeof(s) - 1
+
+/* ---- round trips -------------------------------------------------------- */
+
+static void test_roundtrip_scalars(void **state)
+{
+    T *t = *state;
+    const char *exprs[] = {
+        "None", "True", "False", "0", "1", "-1", "127", "128", "255", "256", "-32", "-33", "-128", "-129",
+        "65535", "65536", "-32768", "-32769", "2**31", "-2**31-1", "2**32", "2**63-1", "-2**63",
+        "0.0", "-0.0", "1.5", "-1e300", "5e-324", "float('inf')", "float('-inf')", "float('nan')",
+        "''", "'a'", "'h\\u00e9llo \\u20ac \\U0001f600'", "'\\x00'", "'x' * 31", "'x' * 32", "'x' * 255",
+        "'x' * 256", "'x' * 70000", "b''", "b'\\x00\\xff'", "b'x' * 256", "b'x' * 70000",
+    };
+    for (size_t i = 0; i < sizeof exprs / sizeof exprs[0]; i++)
+        rt(t, exprs[i]);
+}
+
+static void test_roundtrip_containers(void **state)
+{
+    T *t = *state;
+    const char *exprs[] = {
+        "[]", "()", "{}", "set()", "[1, [2, [3, []]]]", "(1,)", "(1, 'a', (2, (3,)), [4])",
+        "{'a': 1, 'b': [1, 2], 'c': {'d': None}}", "{1: 'a', (1, 2): [3], None: 0, 2.5: True, b'k': 1}",
+        "{Ref('Item', 'apple'): 1, (Ref('A', 1), 2): 'x'}", "{1, 2, 3}", "{(1, 2), 'x', None, 1.5, b'b'}",
+        "{frozenset({1, 2}), frozenset()}", "{frozenset({frozenset({1})})}", "{(frozenset({1}),): 1}",
+        "Ref('Item', 'apple')", "Ref('User', ('a', 1))", "Ref('A', Ref('B', 2))", "[Ref('A', 1), {Ref('A', 1)}]",
+        "Ref('Odd', [1, {'x': {2}}])", "list(range(1000))", "{str(i): i for i in range(100)}",
+        "{i: [i] * 3 for i in range(40)}", "set(range(100))", "tuple(range(20))", "[[]] * 20",
+        "nest(64)", "nest_tuple(64)", "nest(61, {'a': (1, {2})})", "nest(62, {'a': (1, 2)})", "[{'k': (1, [2, {3}])}]",
+        "{'users': {'alice': {'balance': 10, 'items': [Ref('Item', 'apple')], 'tags': {'a', 'b'}}}}",
+    };
+    for (size_t i = 0; i < sizeof exprs / sizeof exprs[0]; i++)
+        rt(t, exprs[i]);
+    /* a frozenset stored at the top or in a list comes back as a set */
+    rt2(t, "frozenset({1, 2})", "{1, 2}");
+    rt2(t, "[frozenset()]", "[set()]");
+    /* but stays frozen where it must be hashable */
+    rt2(t, "{frozenset({1}): frozenset({2})}", "{frozenset({1}): {2}}");
+}
+
+static void test_exact_bytes(void **state)
+{
+    T *t = *state;
+    bytes_of(t, "True", MP("\xc3"));
+    bytes_of(t, "False", MP("\xc2"));
+    bytes_of(t, "1", MP("\x01"));
+    bytes_of(t, "None", MP("\xc0"));
+    bytes_of(t, "-1", MP("\xff"));
+    bytes_of(t, "2**63-1", MP("\xcf\x7f\xff\xff\xff\xff\xff\xff\xff"));
+    bytes_of(t, "-2**63", MP("\xd3\x80\x00\x00\x00\x00\x00\x00\x00"));
+    bytes_of(t, "1.5", MP("\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00"));
+    bytes_of(t, "'ab'", MP("\xa2\x61\x62"));
+    bytes_of(t, "b'hi'", MP("\xc4\x02hi"));
+    bytes_of(t, "[1, True]", MP("\x92\x01\xc3"));
+    bytes_of(t, "{'a': 1}", MP("\x81\xa1\x61\x01"));
+    bytes_of(t, "()", MP("\xd4\x01\x90"));
+    bytes_of(t, "(1,)", MP("\xd5\x01\x91\x01"));
+    bytes_of(t, "(1, 2)", MP("\xc7\x03\x01\x92\x01\x02"));
+    bytes_of(t, "(1, 2, 3)", MP("\xd6\x01\x93\x01\x02\x03"));
+    bytes_of(t, "set()", MP("\xd4\x02\x90"));
+    bytes_of(t, "{2, 1}", MP("\xc7\x03\x02\x92\x01\x02"));
+    bytes_of(t, "frozenset({2, 1})", MP("\xc7\x03\x02\x92\x01\x02"));
+    bytes_of(t, "Ref('Item', 'apple')", MP("\xc7\x0c\x03\x92\xa4Item\xa5\x61pple"));
+    bytes_of(t, "Ref('A', 1)", MP("\xd6\x03\x92\xa1\x41\x01"));
+    /* a tuple payload of 300 bytes takes an ext16 header */
+    PyObject *v = ev(t, "(b'x' * 295,)");
+    sf_buf b;
+    char err[128];
+    sf_buf_init(&b);
+    assert_int_equal(sf_pycodec_encode(&t->c, v, "v", &b, err, sizeof err), 0);
+    assert_int_equal((unsigned char)b.data[0], 0xc8);
+    assert_int_equal(b.len, 4 + 1 + 3 + 295);
+    sf_buf_free(&b);
+    Py_DECREF(v);
+}
+
+static void test_canonical_sets(void **state)
+{
+    T *t = *state;
+    /* sets equal in value encode identically whatever their history */
+    const char *pairs[][2] = {
+        {"set(['b', 'a', 'c'])", "set(['c', 'b', 'a'])"},
+        {"set(str(i) for i in range(100))", "set(str(i) for i in reversed(range(100)))"},
+        {"{1, 'a', (1, 2), None, 2.5, Ref('X', 1)}", "{Ref('X', 1), 2.5, None, (1, 2), 'a', 1}"},
+        {"(lambda s: (s.update(range(1000)), s.difference_update(range(10, 1000)), s)[2])(set())",
+         "set(range(10))"},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        PyObject *a = ev(t, pairs[i][0]), *b = ev(t, pairs[i][1]);
+        sf_buf ba, bb;
+        char err[128];
+        sf_buf_init(&ba);
+        sf_buf_init(&bb);
+        assert_int_equal(sf_pycodec_encode(&t->c, a, "a", &ba, err, sizeof err), 0);
+        assert_int_equal(sf_pycodec_encode(&t->c, b, "b", &bb, err, sizeof err), 0);
+        assert_int_equal(ba.len, bb.len);
+        assert_memory_equal(ba.data, bb.data, ba.len);
+        sf_buf_free(&ba);
+        sf_buf_free(&bb);
+        Py_DECREF(a);
+        Py_DECREF(b);
+    }
+    /* the order is by encoded bytes: "a" (a1 61) < "b" < 1 (01)? no: 0x01 < 0xa1 */
+    bytes_of(t, "{'b', 'a', 1}", MP("\xc7\x06\x02\x93\x01\xa1\x61\xa1\x62"));
+}
+
+static void test_ref(void **state)
+{
+    T *t = *state;
+    run(t,
+        "r = Ref('Item', 'apple')\n"
+        "assert repr(r) == \"Ref('Item', 'apple')\", repr(r)\n"
+        "assert repr(Ref('User', ('a', 1))) == \"Ref('User', ('a', 1))\"\n"
+        "assert r.entity == 'Item' and r.key == 'apple'\n"
+        "assert r == Ref('Item', 'apple') and not (r != Ref('Item', 'apple'))\n"
+        "assert r != Ref('Item', 'pear') and r != Ref('User', 'apple')\n"
+        "assert r != ('Item', 'apple') and r != 'apple' and r != None\n"
+        "assert hash(r) == hash(Ref('Item', 'apple'))\n"
+        "assert Ref('A', 1) == Ref('A', True) and hash(Ref('A', 1)) == hash(Ref('A', 1.0))\n"
+        "assert len({r, Ref('Item', 'apple'), Ref('Item', 'pear')}) == 2\n"
+        "d = {r: 1}\n"
+        "assert d[Ref('Item', 'apple')] == 1\n"
+        "assert Ref(key=3, entity='E') == Ref('E', 3)\n"
+        "for attr in ('entity', 'key', 'other'):\n"
+        "    try:\n"
+        "        setattr(r, attr, 'x')\n"
+        "    except AttributeError:\n"
+        "        pass\n"
+        "    else:\n"
+        "        raise AssertionError('mutable ' + attr)\n"
+        "assert copy.copy(r) is r and copy.deepcopy(r) is r\n"
+        "l = copy.deepcopy([r, {'k': r}])\n"
+        "assert l[0] is r and l[1]['k'] is r\n"
+        "try:\n"
+        "    pickle.dumps(r)\n"
+        "except TypeError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise AssertionError('pickled')\n"
+        "for args in [(), ('A',), (1, 2), ('', 1)]:\n"
+        "    try:\n"
+        "        Ref(*args)\n"
+        "    except (TypeError, ValueError):\n"
+        "        pass\n"
+        "    else:\n"
+        "        raise AssertionError(args)\n"
+        "try:\n"
+        "    class Sub(Ref): pass\n"
+        "except TypeError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise AssertionError('subclassable')\n"
+        "try:\n"
+        "    hash(Ref('A', [1]))\n"
+        "except TypeError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise AssertionError('list key hashed')\n"
+        "assert Ref('A', [1]) == Ref('A', [1])\n"
+        "l = [Ref('A', 0)]\n"
+        "cyc = Ref('A', l)\n"
+        "l.append(cyc)\n"
+        "del l, cyc\n"
+        "import gc; gc.collect()\n");
+    /* the C accessors */
+    PyObject *key = PyUnicode_FromString("apple");
+    PyObject *r = sf_pycodec_ref_new(&t->c, "Item", key);
+    assert_non_null(r);
+    assert_true(sf_pycodec_is_ref(&t->c, r));
+    assert_false(sf_pycodec_is_ref(&t->c, key));
+    assert_string_equal(sf_pycodec_ref_entity(r), "Item");
+    assert_ptr_equal(sf_pycodec_ref_key(r), key);
+    PyObject *other = ev(t, "Ref('Item', 'apple')");
+    assert_int_equal(PyObject_RichCompareBool(r, other, Py_EQ), 1);
+    Py_DECREF(other);
+    Py_DECREF(r);
+    Py_DECREF(key);
+}
+
+/* ---- encoding errors ---------------------------------------------------- */
+
+static void test_encode_errors(void **state)
+{
+    T *t = *state;
+    run(t, "sock = socket.socket()\n");
+    enc_bad(t, "sock", "attribute 'conn'", "attribute 'conn': cannot store a value of type 'socket'");
+    run(t, "sock.close()\n");
+    enc_bad(t, "lambda: 0", "argument 1", "argument 1: cannot store a value of type 'function'");
+    enc_bad(t, "[0, 1, 2, {'x': lambda: 0}]", "attribute 'items'",
+            "attribute 'items'[3]['x']: cannot store a value of type 'function'");
+    enc_bad(t, "2**64", "argument 2", "argument 2: int too large (more than 64 bits)");
+    enc_bad(t, "2**63", "argument 2", "argument 2: int too large (more than 64 bits)");
+    enc_bad(t, "-2**63-1", "return value", "return value: int too large (more than 64 bits)");
+    enc_bad(t, "{'a': [1, 10**30]}", "x", "x['a'][1]: int too large (more than 64 bits)");
+    enc_bad(t, "nest(65)", "value", "value: nested too deeply (limit 64)");
+    enc_bad(t, "nest_tuple(65)", "value", "value: nested too deeply (limit 64)");
+    enc_bad(t, "(lambda l: (l.append(l), l)[1])([])", "attribute 'l'", "attribute 'l': nested too deeply (limit 64)");
+    enc_bad(t, "(lambda d: (d.__setitem__('d', d), d)[1])({})", "attribute 'd'",
+            "attribute 'd': nested too deeply (limit 64)");
+    enc_bad(t, "(x for x in ())", "v", "v: cannot store a value of type 'generator'");
+    enc_bad(t, "math", "v", "v: cannot store a value of type 'module'");
+    enc_bad(t, "object()", "v", "v: cannot store a value of type 'object'");
+    enc_bad(t, "Point()", "v", "v: cannot store a value of type 'Point'");
+    enc_bad(t, "Point", "v", "v: cannot store a value of type 'type'");
+    enc_bad(t, "collections.OrderedDict()", "v", "v: cannot store a value of type 'OrderedDict'");
+    enc_bad(t, "collections.defaultdict(int)", "v", "v: cannot store a value of type 'defaultdict'");
+    enc_bad(t, "Color.RED", "v", "v: cannot store a value of type 'Color'");
+    enc_bad(t, "bytearray(b'x')", "v", "v: cannot store a value of type 'bytearray'");
+    enc_bad(t, "1j", "v", "v: cannot store a value of type 'complex'");
+    enc_bad(t, "{1, Point}", "attribute 's'", "attribute 's' (a set element): cannot store a value of type 'type'");
+    enc_bad(t, "{'a': {Point: 1}}", "x", "x['a'] (a dict key): cannot store a value of type 'type'");
+    enc_bad(t, "{5: [None, print]}", "x", "x[5][1]: cannot store a value of type 'builtin_function_or_method'");
+    enc_bad(t, "{None: [len]}", "x", "x[None][0]: cannot store a value of type 'builtin_function_or_method'");
+    enc_bad(t, "((1, lambda: 0),)", "x", "x[0][1]: cannot store a value of type 'function'");
+    enc_bad(t, "{(1, 2): object()}", "x", "x[...]: cannot store a value of type 'object'");
+    enc_bad(t, "Ref('A', [0, lambda: 0])", "x", "x.key[1]: cannot store a value of type 'function'");
+    enc_bad(t, "{'k' * 100: object()}", "x",
+            "x['kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...]: cannot store a value of type 'object'");
+    enc_bad(t, "'a\\ud800'", "attribute 's'",
+            "attribute 's': cannot store a str that is not valid Unicode (it holds a lone surrogate)");
+    enc_bad(t, "object()", NULL, "value: cannot store a value of type 'object'");
+    enc_bad(t, "b'x' * (16 * 1024 * 1024 + 1)", "attribute 'blob'",
+            "attribute 'blob': value too large (more than 16777216 bytes encoded)");
+    enc_bad(t, "[b'x' * (1 << 20)] * 17", "attribute 'blobs'",
+            "attribute 'blobs': value too large (more than 16777216 bytes encoded)");
+    enc_bad(t, "{str(i): 'y' * (1 << 20) for i in range(17)}", "attribute 'd'",
+            "attribute 'd': value too large (more than 16777216 bytes encoded)");
+    enc_bad(t, "set(bytes([i]) * (1 << 20) for i in range(17))", "attribute 'd'",
+            "attribute 'd': value too large (more than 16777216 bytes encoded)");
+    /* a large set goes through the heap path and still fails cleanly */
+    enc_bad(t, "set(range(100)) | {Point}", "s", "s (a set element): cannot store a value of type 'type'");
+    /* a failing encode after a good one leaves the good bytes alone */
+    sf_buf b;
+    char err[128];
+    sf_buf_init(&b);
+    PyObject *ok = ev(t, "[1, 2]"), *no = ev(t, "[1, object()]");
+    assert_int_equal(sf_pycodec_encode(&t->c, ok, "a", &b, err, sizeof err), 0);
+    assert_int_equal(sf_pycodec_encode(&t->c, no, "b", &b, err, sizeof err), -1);
+    assert_int_equal(b.len, 3);
+    assert_memory_equal(b.data, "\x92\x01\x02", 3);
+    sf_buf_free(&b);
+    Py_DECREF(ok);
+    Py_DECREF(no);
+}
+
+/* ---- decoding errors ---------------------------------------------------- */
+
+static void test_truncations(void **state)
+{
+    T *t = *state;
+    PyObject *v = ev(t, "{'users': {'alice': {'balance': -10**12, 'items': [Ref('Item', 'apple'), 1.5, b'xyz'], "
+                        "'tags': {'a', 'b'}, 't': (1, (None, True)), 's': 'x' * 40}}, 2**40: set()}");
+    sf_buf b;
+    char err[256];
+    sf_buf_init(&b);
+    assert_int_equal(sf_pycodec_encode(&t->c, v, "v", &b, err, sizeof err), 0);
+    for (size_t n = 0; n < b.len; n++) {
+        err[0] = '\0';
+        PyObject *d = sf_pycodec_decode(&t->c, b.data, n, err, sizeof err);
+        assert_null(d);
+        assert_true(err[0] != '\0');
+        assert_null(PyErr_Occurred());
+        /* the JSON writer refuses it too */
+        sf_buf j;
+        sf_buf_init(&j);
+        assert_int_equal(sf_msgpack_to_json(b.data, n, &j, err, sizeof err), -1);
+        sf_buf_free(&j);
+    }
+    PyObject *d = sf_pycodec_decode(&t->c, b.data, b.len, err, sizeof err);
+    assert_non_null(d);
+    assert_true(call_same(t, v, d));
+    Py_DECREF(d);
+    /* trailing bytes */
+    sf_buf_putc(&b, 0);
+    dec_bad(t, b.data, b.len, "trailing bytes after the value");
+    /* decode_prefix accepts them and says where the value ends */
+    size_t used = 0;
+    d = sf_pycodec_decode_prefix(&t->c, b.data, b.len, &used, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(used, b.len - 1);
+    Py_DECREF(d);
+    sf_buf_free(&b);
+    Py_DECREF(v);
+}
+
+static void test_decode_errors(void **state)
+{
+    T *t = *state;
+    dec_bad(t, MP(""), "msgpack: truncated value at offset 0");
+    dec_bad(t, MP("\xc1"), "msgpack: invalid byte 0xc1 at offset 0");
+    dec_bad(t, MP("\x92\x01\xc1"), "invalid byte 0xc1 at offset 2");
+    dec_bad(t, MP("\xcf\x80\x00\x00\x00\x00\x00\x00\x00"), "int too large (more than 64 bits) at offset 0");
+    dec_bad(t, MP("\xa2\xc3\x28"), "invalid UTF-8 in str at offset 0");
+    dec_bad(t, MP("\xa3\xed\xa0\x80"), "invalid UTF-8"); /* an encoded surrogate */
+    dec_bad(t, MP("\xdd\xff\xff\xff\xff"), "truncated");
+    dec_bad(t, MP("\xdf\x7f\xff\xff\xff\x01"), "truncated");
+    dec_bad(t, MP("\xc6\xff\xff\xff\xff"), "truncated");
+    dec_bad(t, MP("\xd4\x07\x00"), "unknown extension type 7 at offset 0");
+    dec_bad(t, MP("\xd4\xff\x00"), "unknown extension type -1");
+    dec_bad(t, MP("\xd4\x01\x01"), "extension type 1 at offset 0: payload is not an array");
+    dec_bad(t, MP("\xd4\x02\xa0"), "payload is not an array");
+    dec_bad(t, MP("\xd5\x01\x90\x01"), "trailing bytes in payload");
+    dec_bad(t, MP("\xd5\x01\x92\x01"), "truncated");
+    dec_bad(t, MP("\xd6\x03\x92\x01\x02\xc0"), "bad reference at offset 0 (expected [entity, key])");
+    dec_bad(t, MP("\xd5\x03\x91\xa0"), "bad reference");
+    dec_bad(t, MP("\xc7\x03\x03\x92\xa0\x01"), "bad reference");
+    dec_bad(t, MP("\xc7\x05\x03\x93\xa1U\x01\x02"), "bad reference");
+    dec_bad(t, MP("\xc7\x04\x03\x92\xa1\xff\x01"), "invalid UTF-8 in str");
+    dec_bad(t, MP("\xc7\x04\x03\x92\xa1U\xc1"), "invalid byte 0xc1");
+    /* unhashable keys and set elements */
+    dec_bad(t, MP("\x81\x91\x01\x01"), "a list cannot be a dict key or set element (offset 1)");
+    dec_bad(t, MP("\x81\x80\x01"), "a dict cannot be a dict key or set element");
+    dec_bad(t, MP("\xd5\x02\x91\x90"), "a list cannot be a dict key or set element");
+    dec_bad(t, MP("\xc7\x05\x02\x91\xd5\x01\x91\x90"), "a list cannot be"); /* {([],)} */
+    dec_bad(t, MP("\x81\xc7\x05\x03\x92\xa1U\x91\x01\x01"), "a list cannot be"); /* {Ref('U', [1]): 1} */
+    /* a set inside a set or a key is a frozenset */
+    PyObject *d = sf_pycodec_decode(&t->c, MP("\xc7\x05\x02\x91\xd5\x02\x91\x01"), NULL, 0);
+    assert_non_null(d);
+    PyObject *want = ev(t, "{frozenset({1})}");
+    assert_true(call_same(t, want, d));
+    Py_DECREF(want);
+    Py_DECREF(d);
+    /* duplicate map keys: the last wins */
+    d = sf_pycodec_decode(&t->c, MP("\x82\xa1k\x01\xa1k\x02"), NULL, 0);
+    want = ev(t, "{'k': 2}");
+    assert_true(call_same(t, want, d));
+    Py_DECREF(want);
+    Py_DECREF(d);
+    /* depth: 64 levels decode, 65 do not, for lists, maps and ext */
+    char b[200];
+    char err[128];
+    memset(b, 0x91, 63);
+    b[63] = (char)0x90;
+    d = sf_pycodec_decode(&t->c, b, 64, err, sizeof err);
+    assert_non_null(d);
+    Py_DECREF(d);
+    memset(b, 0x91, 64);
+    b[64] = (char)0x90;
+    dec_bad(t, b, 65, "msgpack: nested too deeply (limit 64) at offset 64");
+    size_t k = 0;
+    for (int i = 0; i < 65; i++) {
+        b[k++] = (char)0x81;
+        b[k++] = 0x01;
+    }
+    b[k++] = 0x01;
+    dec_bad(t, b, k, "nested too deeply");
+    k = 0; /* 65 nested 1-tuples, built from the inside out */
+    char tb[400];
+    size_t tl = 0;
+    tb[tl++] = 0x00;
+    for (int i = 0; i < 65; i++) {
+        char tmp[400];
+        size_t pl = tl + 1; /* payload: 0x91 + inner */
+        size_t h;
+        if (pl == 1 || pl == 2 || pl == 4 || pl == 8 || pl == 16) {
+            static const unsigned char fx[17] = {0, 0xd4, 0xd5, 0, 0xd6, 0, 0, 0, 0xd7, 0, 0, 0, 0, 0, 0, 0, 0xd8};
+            tmp[0] = (char)fx[pl];
+            tmp[1] = 0x01;
+            h = 2;
+        } else if (pl <= 255) {
+            tmp[0] = (char)0xc7;
+            tmp[1] = (char)pl;
+            tmp[2] = 0x01;
+            h = 3;
+        } else {
+            tmp[0] = (char)0xc8;
+            tmp[1] = (char)(pl >> 8);
+            tmp[2] = (char)pl;
+            tmp[3] = 0x01;
+            h = 4;
+        }
+        tmp[h] = (char)0x91;
+        memcpy(tmp + h + 1, tb, tl);
+        tl = h + 1 + tl;
+        memcpy(tb, tmp, tl);
+        if (i == 63) {
+            d = sf_pycodec_decode(&t->c, tb, tl, err, sizeof err);
+            if (!d)
+                fail_msg("64 nested tuples: %s", err);
+            Py_DECREF(d);
+        }
+    }
+    dec_bad(t, tb, tl, "nested too deeply");
+    /* size limit */
+    dec_bad(t, b, (size_t)SF_VALUE_MAX_BYTES + 1, "value too large");
+    assert_null(PyErr_Occurred());
+}
+
+static void test_random_bytes(void **state)
+{
+    T *t = *state;
+    uint64_t x = 0x243f6a8885a308d3ull;
+    char buf[64];
+    char err[128];
+    int decoded = 0;
+    for (int i = 0; i < 50000; i++) {
+        size_t n = 0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        n = (size_t)(x % sizeof buf);
+        for (size_t j = 0; j < n; j++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            /* bias towards container and ext headers */
+            static const unsigned char pick[] = {0x91, 0x92, 0x81, 0xd4, 0xd5, 0xd6, 0xc7, 0x01, 0x02, 0x03,
+                                                 0xa1, 0x41, 0x90, 0x80, 0xc0, 0xc3};
+            buf[j] = (x & 0x100) ? (char)pick[(x >> 9) % sizeof pick] : (char)x;
+        }
+        PyObject *d = sf_pycodec_decode(&t->c, buf, n, err, sizeof err);
+        assert_null(PyErr_Occurred());
+        if (d) {
+            decoded++;
+            sf_buf b;
+            sf_buf_init(&b);
+            /* whatever decodes encodes again (it may be unhashable as a
+             * whole, but encoding never hashes) */
+            if (sf_pycodec_encode(&t->c, d, "v", &b, err, sizeof err) != 0)
+                fail_msg("decoded value does not encode: %s", err);
+            sf_buf_free(&b);
+            Py_DECREF(d);
+        }
+    }
+    assert_true(decoded > 100);
+}
+
+/* ---- agreement with the JSON codec -------------------------------------- */
+
+static void test_json_agreement(void **state)
+{
+    T *t = *state;
+    const char *texts[] = {
+        "{\"a\":[1,2.5,\"x\",true,false,null],\"b\":{}}",
+        "{\"$ref\":[\"Item\",\"apple\"]}",
+        "[{\"$ref\":[\"User\",[1,\"a\"]]},{\"$bytes\":\"AAEC/w==\"}]",
+        "-9223372036854775808",
+        "[-0.0,1e+16,0.1]",
+        "\"h\xc3\xa9\\n\"",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        sf_buf mp, mp2, js;
+        char err[256];
+        sf_buf_init(&mp);
+        sf_buf_init(&mp2);
+        sf_buf_init(&js);
+        assert_int_equal(sf_json_to_msgpack(texts[i], strlen(texts[i]), &mp, err, sizeof err), 0);
+        PyObject *d = sf_pycodec_decode(&t->c, mp.data, mp.len, err, sizeof err);
+        if (!d)
+            fail_msg("%s: %s", texts[i], err);
+        assert_int_equal(sf_pycodec_encode(&t->c, d, "v", &mp2, err, sizeof err), 0);
+        /* both encoders produce the same bytes */
+        assert_int_equal(mp.len, mp2.len);
+        assert_memory_equal(mp.data, mp2.data, mp.len);
+        assert_int_equal(sf_msgpack_to_json(mp2.data, mp2.len, &js, err, sizeof err), 0);
+        assert_string_equal(js.data, texts[i]);
+        Py_DECREF(d);
+        sf_buf_free(&mp);
+        sf_buf_free(&mp2);
+        sf_buf_free(&js);
+    }
+    /* tuples and sets become arrays; non-string keys their JSON text */
+    PyObject *v = ev(t, "{'t': (1, 2), 's': {3}, 1: Ref('A', 1), (1, 'a'): b'\\x00'}");
+    sf_buf mp, js;
+    char err[256];
+    sf_buf_init(&mp);
+    sf_buf_init(&js);
+    assert_int_equal(sf_pycodec_encode(&t->c, v, "v", &mp, err, sizeof err), 0);
+    assert_int_equal(sf_msgpack_to_json(mp.data, mp.len, &js, err, sizeof err), 0);
+    assert_string_equal(js.data, "{\"t\":[1,2],\"s\":[3],\"1\":{\"$ref\":[\"A\",1]},\"[1,\\\"a\\\"]\":{\"$bytes\":\"AA==\"}}");
+    sf_buf_free(&mp);
+    sf_buf_free(&js);
+    Py_DECREF(v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_scalars), cmocka_unit_test(test_roundtrip_containers),
+        cmocka_unit_test(test_exact_bytes),       cmocka_unit_test(test_canonical_sets),
+        cmocka_unit_test(test_ref),               cmocka_unit_test(test_encode_errors),
+        cmocka_unit_test(test_truncations),       cmocka_unit_test(test_decode_errors),
+        cmocka_unit_test(test_random_bytes),      cmocka_unit_test(test_json_agreement),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
