@@ -235,7 +235,7 @@ static void bench(sf_executor *ex, const char *name, gen_fn gen, double seconds)
         }
         t = now() - t0;
     } while (t < seconds);
-    printf("%-9s %9ld requests in %.2fs: %9.0f req/s (%.2f us each), %ld ok\n", name, i, t,
+    printf("%-9s %9ld requests in %.2f CPU s: %9.0f req/s (%.2f us each), %ld ok\n", name, i, t,
            (double)i / t, t * 1e6 / (double)i, ok);
     if (ok != i)
         printf("          last reply: %s\n", out.data);

@@ -73,6 +73,28 @@ static sf_stmt *accessor(sf_arena *a, const char *attr, int setter, sf_pos pos)
     return fn;
 }
 
+/* A split method's body is replaced by its block functions; the class keeps
+ * the signature (so its default values are evaluated once, at class
+ * creation, as Python does: the runtime takes them from __defaults__) and a
+ * body that says where the code went. */
+static sf_stmt *split_stub(sf_arena *a, const char *entity, sf_stmt *def)
+{
+    sf_stmt *stub = sf_stmt_new(a, SF_ST_FUNCTIONDEF, def->pos);
+    stub->u.func = def->u.func;
+    stub->u.func.body.v = NULL;
+    stub->u.func.body.n = 0;
+    sf_stmt *raise = sf_stmt_new(a, SF_ST_RAISE, def->pos);
+    sf_expr *call = sf_expr_new(a, SF_EX_CALL, def->pos);
+    call->u.call.func = sf_expr_name(a, "RuntimeError", def->pos);
+    sf_expr_list_push(a, &call->u.call.args,
+                      sf_expr_str(a, sf_arena_printf(a, "%s.%s is split: it runs as the block functions _sf_%s_%s_*",
+                                                     entity, def->u.func.name, entity, def->u.func.name),
+                                  def->pos));
+    raise->u.raise.exc = call;
+    sf_stmt_list_push(a, &stub->u.func.body, raise);
+    return stub;
+}
+
 static void rewrite_entity(sf_program *p, sf_entity_info *ent)
 {
     sf_arena *a = p->arena;
@@ -89,7 +111,7 @@ static void rewrite_entity(sf_program *p, sf_entity_info *ent)
         if (s->kind == SF_ST_FUNCTIONDEF) {
             sf_method_info *m = sf_entity_method(ent, s->u.func.name);
             if (m && m->def == s && (m->ir->flags & SF_METHOD_SPLIT))
-                continue; /* replaced by its block functions */
+                s = split_stub(a, ent->ir->name, s);
         }
         sf_stmt_list_push(a, &body, s);
     }

@@ -1143,7 +1143,7 @@ int sf_parse(sf_arena *a, const char *filename, const char *source, size_t len,
     }
 
     PyGILState_STATE gil = PyGILState_Ensure();
-    int rc = -1;
+    volatile int rc = -1;
     char err[400];
     if (setup_tables(&c, err, sizeof(err)) < 0) {
         sf_diag_error(d, 0, 0, "internal error: cannot load Python's ast classes: %s", err);
@@ -1166,6 +1166,8 @@ int sf_parse(sf_arena *a, const char *filename, const char *source, size_t len,
         mod->body = conv_stmt_list(&c, md, F_body, top);
         rc = 0;
     } else {
+        /* conversion failed (fail() recorded the error) */
+        rc = -1;
         memset(mod, 0, sizeof(*mod));
         PyErr_Clear();
     }

@@ -1788,22 +1788,6 @@ static void emit_block(builder *b, emit_fn *f, int i, sf_stmt_list *out)
     }
 }
 
-/* The default value of a parameter of the method being split, or NULL. */
-static sf_expr *param_default(builder *b, const char *name)
-{
-    const sf_arguments *a = b->m->def->u.func.args;
-    if (!a)
-        return NULL;
-    int npos = a->nposonly + a->nargs;
-    for (int i = 0; i < npos; i++) {
-        const sf_arg *arg = i < a->nposonly ? &a->posonly[i] : &a->args[i - a->nposonly];
-        int d = i - (npos - a->defaults.n);
-        if (strcmp(arg->name, name) == 0)
-            return d >= 0 ? a->defaults.v[d] : NULL;
-    }
-    return NULL;
-}
-
 static sf_stmt *emit_function(builder *b, int i, emit_fn *f, const char *fname)
 {
     bblock *blk = &b->bb[i];
@@ -1829,20 +1813,7 @@ static sf_stmt *emit_function(builder *b, int i, emit_fn *f, const char *fname)
         sub->u.subscript.value = mk_name(b, "_sf_f", pos);
         sub->u.subscript.slice = sf_expr_str(b->a, b->vars[v], pos);
         sf_stmt *load = mk_assign(b, mk_name(b, b->vars[v], pos), sub, pos);
-        sf_expr *dflt = i == 0 ? param_default(b, b->vars[v]) : NULL;
-        if (dflt) {
-            /* an omitted argument: its default, evaluated per call */
-            sf_expr *pick = sf_expr_new(b->a, SF_EX_IFEXP, pos);
-            sf_expr *in = sf_expr_new(b->a, SF_EX_COMPARE, pos);
-            in->u.compare.left = sf_expr_str(b->a, b->vars[v], pos);
-            in->u.compare.ops = sf_arena_alloc(b->a, sizeof(sf_op));
-            in->u.compare.ops[0] = SF_OP_IN;
-            sf_expr_list_push(b->a, &in->u.compare.comparators, mk_name(b, "_sf_f", pos));
-            pick->u.ifexp.test = in;
-            pick->u.ifexp.body = sub;
-            pick->u.ifexp.orelse = dflt;
-            sf_stmt_list_push(b->a, &fn->u.func.body, mk_assign(b, mk_name(b, b->vars[v], pos), pick, pos));
-        } else if (set_has(blk->def_in, v)) {
+        if (set_has(blk->def_in, v)) {
             sf_stmt_list_push(b->a, &fn->u.func.body, load);
         } else {
             sf_stmt *guard = sf_stmt_new(b->a, SF_ST_IF, pos);

@@ -282,6 +282,43 @@ static void fstring_values(up *u, const sf_expr_list *values, quote q, int escap
     }
 }
 
+/* An f-string as ''.join((format(value, spec), 'text', ...)). */
+static void fstring_fallback(up *u, const sf_expr_list *values)
+{
+    if (values->n == 0) {
+        puts_(u, "''");
+        return;
+    }
+    puts_(u, "''.join((");
+    for (int i = 0; i < values->n; i++) {
+        const sf_expr *v = values->v[i];
+        if (i)
+            puts_(u, ", ");
+        if (v->kind == SF_EX_CONST) {
+            expr(u, v, P_TEST);
+            continue;
+        }
+        const sf_expr *value = v->kind == SF_EX_FORMATTED ? v->u.formatted.value : v;
+        int conv = v->kind == SF_EX_FORMATTED ? v->u.formatted.conversion : -1;
+        const sf_expr *spec = v->kind == SF_EX_FORMATTED ? v->u.formatted.format_spec : NULL;
+        puts_(u, "format(");
+        const char *fn = conv == 'r' ? "repr(" : conv == 's' ? "str(" : conv == 'a' ? "ascii(" : NULL;
+        if (fn)
+            puts_(u, fn);
+        expr(u, value, P_TEST);
+        if (fn)
+            putc_(u, ')');
+        if (spec) {
+            puts_(u, ", ");
+            expr(u, spec, P_TEST);
+        }
+        putc_(u, ')');
+    }
+    if (values->n == 1)
+        putc_(u, ',');
+    puts_(u, "))");
+}
+
 /* Does text (an f-string body) hold three unescaped ch in a row, or end in
  * an unescaped ch? Either would end a triple-quoted string early. */
 static int has_quote_run(const char *text, size_t len, char ch)
@@ -330,7 +367,16 @@ static void fstring(up *u, const sf_expr *e)
         }
         truncate_to(u->b, start);
     }
-    /* nothing fits (only for synthesised trees): write the first candidate */
+    if (u->fdepth == 0) {
+        /* no quoting works (a tree 3.11 syntax can only produce through
+         * quirks such as `=` inside a nested format spec): write the
+         * equivalent join of format() calls */
+        u->failed = outer_failed;
+        fstring_fallback(u, values);
+        return;
+    }
+    /* nested: report failure so that the enclosing f-string tries another
+     * quote, or falls back itself */
     quote q = first >= 0 ? quote_candidates[first] : quote_candidates[0];
     putc_(u, 'f');
     put_quote(u, q);

@@ -19,6 +19,8 @@ struct sf_executor {
     sf_pycodec *codec;
     sf_store *store;
     sf_executor_limits lim;
+    sf_exec_is_local_fn is_local;
+    void *is_local_arg;
     uint64_t next_txid;
     sf_tx tx;                 /* the transaction of sf_exec_op_run (reused) */
     sf_event ev;
@@ -200,6 +202,18 @@ static int tx_fail_py(sf_tx *tx)
 {
     sf_pyrt_fetch_error(&tx->err_type, &tx->err_msg);
     return -1;
+}
+
+/* Abort: drop every instance of the transaction; its error stays. */
+static void tx_drop(sf_tx *tx)
+{
+    for (int i = 0; i < tx->ninsts; i++)
+        Py_CLEAR(tx->insts[i].obj);
+    tx->ninsts = 0;
+    if (tx->index)
+        for (size_t i = 0; i < tx->icap; i++)
+            tx->index[i] = -1;
+    sf_buf_reset(&tx->keys);
 }
 
 static int inst_matches(const sf_tx *tx, const sf_txinst *t, int entity, uint64_t h,
@@ -634,11 +648,11 @@ static int bad_result(sf_executor *ex, sf_tx *tx, const sf_pyentity *pe,
                    pm->ir->name, block, why);
 }
 
-/* Resolve the target of a call exit: None or the instance itself (self), a
- * Ref, or an entity instance of this transaction. */
+/* Resolve the target of a call exit: the instance itself (self), a Ref, or
+ * an entity instance of this transaction. */
 static int resolve_target(sf_executor *ex, sf_tx *tx, int self_inst, PyObject *target)
 {
-    if (target == Py_None || target == tx->insts[self_inst].obj)
+    if (target == tx->insts[self_inst].obj)
         return self_inst;
     PyObject *ref = target;
     if (!sf_pycodec_is_ref(ex->codec, target)) {
@@ -678,6 +692,12 @@ int sf_exec_event(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **result)
     PyObject *value = NULL, *r = NULL;
     *result = NULL;
     for (;;) {
+        if (ex->is_local) {
+            const sf_txinst *t = &tx->insts[ev->inst];
+            if (!(t->flags & SF_TXI_PENDING) &&
+                !ex->is_local(ex->is_local_arg, t->entity, tx->keys.data + t->key_off, t->key_len))
+                return 1;
+        }
         if (++tx->steps > ex->lim.max_steps) {
             tx_fail(tx, "RuntimeError", "request exceeded step limit (%llu block executions)",
                     (unsigned long long)ex->lim.max_steps);
@@ -769,6 +789,15 @@ int sf_exec_event(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **result)
             if (ev->depth >= ex->lim.max_depth) {
                 tx_fail(tx, "RecursionError", "call depth limit (%d) exceeded",
                         ex->lim.max_depth);
+                goto fail;
+            }
+            if (target == Py_None) {
+                /* an unset Optional reference: what Python itself would say */
+                const char *mn = PyUnicode_AsUTF8(mname);
+                if (mn && (strncmp(mn, "_sf_get_", 8) == 0 || strncmp(mn, "_sf_set_", 8) == 0))
+                    mn += 8; /* an attribute access through an accessor */
+                tx_fail(tx, "AttributeError", "'NoneType' object has no attribute '%s'",
+                        mn ? mn : "?");
                 goto fail;
             }
             int tinst = resolve_target(ex, tx, self_inst, target);
@@ -904,6 +933,7 @@ int sf_tx_commit(sf_executor *ex, sf_tx *tx)
         if (t->flags & SF_TXI_PENDING) {
             tx_fail(tx, "InternalError", "%s instance still under construction at commit",
                     entity_name(ex, t->entity));
+            tx_drop(tx);
             return -1;
         }
         if ((nw + 1) * 3 > ex->offs_cap) {
@@ -911,8 +941,10 @@ int sf_tx_commit(sf_executor *ex, sf_tx *tx)
             ex->offs = xrealloc(ex->offs, ex->offs_cap * sizeof(size_t));
         }
         size_t off = ex->state.len;
-        if (encode_state(ex, tx, j, &ex->state) < 0)
+        if (encode_state(ex, tx, j, &ex->state) < 0) {
+            tx_drop(tx);
             return -1;
+        }
         ex->offs[nw * 3] = (size_t)j;
         ex->offs[nw * 3 + 1] = off;
         ex->offs[nw * 3 + 2] = ex->state.len - off;
@@ -983,6 +1015,12 @@ void sf_executor_set_limits(sf_executor *ex, const sf_executor_limits *lim)
 }
 
 sf_store *sf_executor_store(sf_executor *ex) { return ex->store; }
+
+void sf_executor_set_locality(sf_executor *ex, sf_exec_is_local_fn fn, void *arg)
+{
+    ex->is_local = fn;
+    ex->is_local_arg = arg;
+}
 
 
 /* ---- client operations: argument checks (tests/diff/plain.py) ----------- */
@@ -1239,8 +1277,14 @@ static int op_call(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf_b
     ev->method = m;
     ev->args = args;
     PyObject *v;
-    if (sf_exec_event(ex, tx, ev, &v) < 0)
+    int st = sf_exec_event(ex, tx, ev, &v);
+    if (st != 0) {
+        if (st > 0) {
+            sf_event_clear(ev);
+            return tx_fail(tx, "Unavailable", "instance not local to this process");
+        }
         return -1;
+    }
     int rc = encode_result(ex, tx, v, result);
     Py_DECREF(v);
     if (rc < 0)
@@ -1279,8 +1323,14 @@ static int op_create(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf
         ev->method = pe->init;
         ev->args = args;
         PyObject *v;
-        if (sf_exec_event(ex, tx, ev, &v) < 0)
+        int st = sf_exec_event(ex, tx, ev, &v);
+        if (st != 0) {
+            if (st > 0) {
+                sf_event_clear(ev);
+                return tx_fail(tx, "Unavailable", "instance not local to this process");
+            }
             return -1;
+        }
         Py_DECREF(v);
     } else {
         PyObject *t = PyList_AsTuple(args);
@@ -1345,13 +1395,7 @@ int sf_exec_op_run(sf_executor *ex, const sf_exec_op *op, sf_buf *result, const 
         result->data[mark] = '\0';
     if (tx->err_type.len == 0)
         tx_fail(tx, "InternalError", "unknown error");
-    /* Abort: drop every instance of the transaction; the error stays. */
-    for (int i = 0; i < tx->ninsts; i++)
-        Py_CLEAR(tx->insts[i].obj);
-    tx->ninsts = 0;
-    if (tx->index)
-        for (size_t i = 0; i < tx->icap; i++)
-            tx->index[i] = -1;
+    tx_drop(tx);
     *err_type = tx->err_type.data;
     *err_msg = tx->err_msg.data;
     return -1;

@@ -33,7 +33,13 @@
  *   RuntimeError   the step limit (block executions per request) was hit
  *   InternalError  a block returned something that is not a block result
  *                  (a compiler bug), or the executor failed internally
+ *   Unavailable    sf_exec_op_run reached an instance a locality function
+ *                  says is not local
  * Every error aborts the whole transaction.
+ *
+ * Values passed to or returned from another instance are copies (as between
+ * processes); an entity instance passed or returned stands for a reference
+ * to itself. docs/executor.md has the details and the wire format.
  */
 #ifndef SF_RUNTIME_EXECUTOR_H
 #define SF_RUNTIME_EXECUTOR_H
@@ -156,14 +162,25 @@ void sf_executor_free(sf_executor *ex);
 void sf_executor_set_limits(sf_executor *ex, const sf_executor_limits *lim);
 sf_store *sf_executor_store(sf_executor *ex);
 
+/* Which instances this process executes (DESIGN 4.1: a worker owns some
+ * partitions; sf_partition_hash in store.h). Returns nonzero when (entity
+ * index, msgpack key) is local. Without one (the default, and sfrun)
+ * everything is local. */
+typedef int (*sf_exec_is_local_fn)(void *arg, int entity, const char *key, size_t keylen);
+void sf_executor_set_locality(sf_executor *ex, sf_exec_is_local_fn fn, void *arg);
+
 /* Run ev inside tx until the outermost method returns: *result gets a new
- * reference to the value. Returns 0, or -1 with tx->err_type/err_msg set.
- * ev is consumed (cleared) either way. */
+ * reference to the value and 0 is returned (ev is cleared). When the next
+ * step targets an instance that is not local, returns 1 with ev describing
+ * that step (the caller encodes it and sends it to the owner, which decodes
+ * it into its own transaction context and calls sf_exec_event again). On an
+ * error returns -1 with tx->err_type/err_msg set (ev is cleared). */
 int sf_exec_event(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **result);
 
 /* Commit tx: encode every written instance and write it to the store; on an
- * encoding error nothing is written and -1 is returned with the error set.
- * The transaction is reset afterwards either way. */
+ * encoding error nothing is written and -1 is returned with the error set in
+ * tx->err_type/err_msg. The transaction's instances are dropped either way
+ * (the error stays until the next sf_tx_reset). */
 int sf_tx_commit(sf_executor *ex, sf_tx *tx);
 
 /* One client operation, already parsed. Strings are not NUL-terminated;

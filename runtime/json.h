@@ -5,7 +5,29 @@
  * int64 stay integers, others become floats only if written with a fraction
  * or exponent (an integer literal beyond 64 bits is an error), depth limited
  * to SF_VALUE_MAX_DEPTH. Used by sfrun, the HTTP gateway and the clients.
- * Pure C: no Python involved. */
+ * Pure C: no Python involved.
+ *
+ * Details of the mapping:
+ * - An object whose FIRST member is "$ref" is a reference and must be
+ *   exactly {"$ref": [entity, key]} (entity a non-empty string); likewise
+ *   {"$bytes": "<base64>"} (standard alphabet, padding optional). "$ref" or
+ *   "$bytes" as a later member is an ordinary key.
+ * - Depth: every array and object is one level, a {"$ref": ...} object one
+ *   level in all (its inner array is not counted), as in pycodec.h, so a
+ *   value that fits one codec fits the other.
+ * - Numbers: "-0" is the integer 0, "-0.0" the float -0.0; a literal beyond
+ *   the double range is an error; underflow gives 0.0.
+ * - Duplicate object keys are kept in order (the Python decoder keeps the
+ *   last).
+ * - Writing: compact (no spaces). Floats are printed shortest-round-trip and
+ *   always with a '.' or an exponent. NaN and infinities have no JSON form
+ *   and are written as null. Integers above INT64_MAX (uint64 msgpack) are
+ *   written as they are, although the parser refuses them. Tuples and sets
+ *   are arrays; bin is {"$bytes": ...}. A non-string map key is written as
+ *   its JSON text inside a string ({"1": ..}, {"[1,\"a\"]": ..}); a
+ *   non-string key nested inside such a key is refused (each level would
+ *   double the escaping; Python cannot make one). Strings must be valid
+ *   UTF-8. Unknown ext types are errors. */
 #ifndef SF_RUNTIME_JSON_H
 #define SF_RUNTIME_JSON_H
 

@@ -65,6 +65,13 @@ static PyObject *ref_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     PyObject *name = PyUnicode_CheckExact(entity) ? Py_NewRef(entity) : PyObject_Str(entity);
     if (!name)
         return NULL;
+    /* sf_pycodec_ref_entity must always have UTF-8 to give */
+    if (!PyUnicode_AsUTF8(name)) {
+        Py_DECREF(name);
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "Ref: the entity name is not valid Unicode");
+        return NULL;
+    }
     PyUnicode_InternInPlace(&name);
     PyObject *r = ref_make(type, name, key);
     Py_DECREF(name);

@@ -58,7 +58,9 @@ int sf_pyrt_start(unsigned flags, char *err, size_t errlen)
     config.install_signal_handlers = 0;
     config.parse_argv = 0;
     config.user_site_directory = 0;
-    PyStatus st = PyConfig_SetString(&config, &config.program_name, L"stateflow");
+    /* Debian's interpreter: its path anchors the search for the standard
+     * library at /usr/lib/python3.11, whatever else is on PATH. */
+    PyStatus st = PyConfig_SetString(&config, &config.program_name, L"/usr/bin/python3");
     if (!PyStatus_Exception(st))
         st = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
@@ -138,73 +140,6 @@ void sf_pyrt_error_string(char *err, size_t errlen)
 }
 
 /* ---- the application ---------------------------------------------------- */
-
-/* Defaults of a split method whose class kept no function of that name:
- * evaluated from the signature in the original source (ir->source), once,
- * in the generated module's globals with the class namespace in front, as
- * Python evaluates them at def time. Annotations are dropped first. */
-static const char DEFAULTS_HELPER[] =
-    "def _sf_defaults(source, filename, cls_name, meth, g, cls_ns):\n"
-    "    import ast\n"
-    "    tree = ast.parse(source, filename)\n"
-    "    for node in ast.walk(tree):\n"
-    "        if not (isinstance(node, ast.ClassDef) and node.name == cls_name):\n"
-    "            continue\n"
-    "        for f in node.body:\n"
-    "            if isinstance(f, ast.FunctionDef) and f.name == meth:\n"
-    "                a = f.args\n"
-    "                for x in a.posonlyargs + a.args + a.kwonlyargs:\n"
-    "                    x.annotation = None\n"
-    "                for x in (a.vararg, a.kwarg):\n"
-    "                    if x is not None:\n"
-    "                        x.annotation = None\n"
-    "                fn = ast.FunctionDef(name='_sf_sig', args=a, body=[ast.Pass()],\n"
-    "                                     decorator_list=[], returns=None, type_comment=None)\n"
-    "                mod = ast.Module(body=[fn], type_ignores=[])\n"
-    "                ast.fix_missing_locations(mod)\n"
-    "                ns = dict(cls_ns)\n"
-    "                exec(compile(mod, filename, 'exec'), g, ns)\n"
-    "                return ns['_sf_sig'].__defaults__\n"
-    "    return None\n";
-
-static PyObject *defaults_from_source(const sf_ir *ir, PyObject *mod, PyObject *cls,
-                                      const char *cls_name, const char *meth, char *err,
-                                      size_t errlen)
-{
-    PyObject *ns = PyDict_New();
-    if (!ns)
-        goto pyfail;
-    PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins());
-    PyObject *r = PyRun_String(DEFAULTS_HELPER, Py_file_input, ns, ns);
-    if (!r) {
-        Py_DECREF(ns);
-        goto pyfail;
-    }
-    Py_DECREF(r);
-    PyObject *fn = PyDict_GetItemString(ns, "_sf_defaults"); /* borrowed */
-    PyObject *cls_ns = PyObject_GetAttrString(cls, "__dict__");
-    PyObject *d = fn && cls_ns
-                      ? PyObject_CallFunction(fn, "ssssOO", ir->source,
-                                              ir->filename ? ir->filename : "<stateflow>",
-                                              cls_name, meth, PyModule_GetDict(mod), cls_ns)
-                      : NULL;
-    Py_XDECREF(cls_ns);
-    Py_DECREF(ns);
-    if (!d)
-        goto pyfail;
-    if (d == Py_None || !PyTuple_Check(d)) {
-        Py_DECREF(d);
-        return NULL;
-    }
-    return d;
-pyfail: {
-    char msg[300];
-    sf_pyrt_error_string(msg, sizeof msg);
-    set_err(err, errlen, "%s.%s: cannot evaluate the default values of its parameters: %s",
-            cls_name, meth, msg);
-    return NULL;
-}
-}
 
 static PyObject *intern(const char *s)
 {
@@ -350,8 +285,9 @@ static int load_method(const sf_ir *ir, const sf_pyentity *pe, PyObject *mod, sf
         set_err(err, errlen, "%s.%s: split method without blocks", ename, m->name);
         return -1;
     }
-    /* Defaults of the parameters: from a function left in the class, else
-     * from the original source. */
+    /* Defaults of the parameters: sfc leaves a stub with the original
+     * signature in the class (its defaults were evaluated once, at class
+     * creation, as Python does). */
     if (pm->nrequired < pm->nparams) {
         PyObject *orig = PyObject_GetAttr(pe->cls, pm->name);
         if (!orig)
@@ -366,13 +302,10 @@ static int load_method(const sf_ir *ir, const sf_pyentity *pe, PyObject *mod, sf
             }
             Py_DECREF(orig);
         }
-        if (!pm->defaults && ir->source) {
-            char derr[512] = "";
-            pm->defaults = defaults_from_source(ir, mod, pe->cls, ename, m->name, derr, sizeof derr);
-            if (!pm->defaults && derr[0]) {
-                set_err(err, errlen, "%s", derr);
-                return -1;
-            }
+        if (!pm->defaults) {
+            set_err(err, errlen, "%s.%s: the class has no function of that name to take the default values from (recompile with this sfc)",
+                    ename, m->name);
+            return -1;
         }
         if (pm->defaults && PyTuple_GET_SIZE(pm->defaults) > m->nparams - pm->nrequired) {
             set_err(err, errlen, "%s.%s: %zd default values for %d optional parameters", ename,

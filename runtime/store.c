@@ -59,6 +59,23 @@ uint64_t sf_store_hash(uint32_t entity, const char *key, size_t keylen)
     return mix(h);
 }
 
+uint64_t sf_partition_hash(const char *entity, const char *key, size_t keylen)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)entity; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ULL;
+    }
+    h ^= 0; /* the separator byte */
+    h *= 0x100000001b3ULL;
+    const unsigned char *k = (const unsigned char *)key;
+    for (size_t i = 0; i < keylen; i++) {
+        h ^= k[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
 void sf_store_init(sf_store *s)
 {
     memset(s, 0, sizeof(*s));

@@ -39,9 +39,14 @@ void sf_store_free(sf_store *s);
 void sf_store_clear(sf_store *s);
 size_t sf_store_count(const sf_store *s);
 
-/* The 64-bit hash of (entity, key) the store uses; stable across processes
- * and runs (also usable for partitioning). */
+/* The 64-bit hash of (entity index, key) the store's table uses (fast
+ * word-at-a-time mixing); stable across processes and runs. */
 uint64_t sf_store_hash(uint32_t entity, const char *key, size_t keylen);
+
+/* The partition hash of docs/runtime.md: FNV-1a 64 over the entity NAME, a
+ * 0 byte, and the msgpack bytes of the key. Partition = hash mod P. It does
+ * not depend on the order of entities in the IR. */
+uint64_t sf_partition_hash(const char *entity, const char *key, size_t keylen);
 
 /* Returns 1 and fills *item when present, 0 when absent. */
 int sf_store_get(const sf_store *s, uint32_t entity, const char *key, size_t keylen,

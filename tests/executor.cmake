@@ -19,3 +19,11 @@ if(TARGET sfrun)
   set_tests_properties(sfrun_script PROPERTIES TIMEOUT 60
     ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/executor-lsan.supp:print_suppressions=0")
 endif()
+
+# libFuzzer target for the event decoder (SF_FUZZ=ON, CC=clang).
+sf_add_fuzz(fuzz_event SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_event.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/executor_apps.c LIBS sf_runtime)
+if(SF_FUZZ)
+  target_compile_definitions(fuzz_event PRIVATE SF_TEST_SRC_DIR="${PROJECT_SOURCE_DIR}")
+  target_include_directories(fuzz_event PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+endif()

@@ -155,6 +155,9 @@ class Node:
     def store(self, v):
         self.kept = v
 
+    def count_up(self, other: "Node", times: int = 3) -> int:
+        raise RuntimeError("split method called directly")
+
     def stored(self):
         return self.kept
 
@@ -203,7 +206,7 @@ def _sf_Node_sum_to_2(self, _f):
 # Node.twice(self, other: Node): a = self.sum_to(other, 2) (a local split
 # call: target None); return a * 2
 def _sf_Node_twice_0(self, _f):
-    return (1, None, 'sum_to', (_f['other'], 2), 1, 'a', {})
+    return (1, self, 'sum_to', (_f['other'], 2), 1, 'a', {})
 
 
 def _sf_Node_twice_1(self, _f):
@@ -273,10 +276,9 @@ def _sf_Node_shout_0(self, _f):
 
 
 # Node.count_up(self, other: Node, times: int = 3): return self.sum_to(other, times)
-# Its class keeps no stub: the runtime reads the default from the original
-# source (executor_apps.c appends the original signature to ir->source).
+# (its stub in the class keeps the signature and so the default)
 def _sf_Node_count_up_0(self, _f):
-    return (1, None, 'sum_to', (_f['other'], _f['times']), 1, 'r', {})
+    return (1, self, 'sum_to', (_f['other'], _f['times']), 1, 'r', {})
 
 
 def _sf_Node_count_up_1(self, _f):

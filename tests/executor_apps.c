@@ -155,11 +155,7 @@ sf_ir *sf_test_app_build(void)
     ir->module = "executor_app";
     ir->filename = "executor_app.py";
     ir->python = sf_arena_strdup(&ir->arena, py);
-    /* The "original source": the module plus the signature of a split method
-     * whose class keeps no stub (its defaults come from here). */
-    ir->source = sf_arena_printf(&ir->arena, "%s\n\nclass Node:\n"
-                                 "    def count_up(self, other: 'Node', times: int = 2 + 1):\n"
-                                 "        return self.sum_to(other, times)\n", py);
+    ir->source = sf_arena_strdup(&ir->arena, py);
     free(py);
     ir->entities = sf_arena_alloc(&ir->arena, sizeof(sf_ir_entity) * MAX_ENTITIES);
 

@@ -14,9 +14,9 @@ check() { # name, command output, expected fixed string
 "$sfc" "$root/examples/bank/app.py" -o "$tmp/bank.sfir" || { echo "FAIL compile bank"; fail=$((fail + 1)); }
 dump=$("$sfc" --dump "$tmp/shop.sfir")
 check dump "$dump" "User.buy_item -> Item.update_stock"
-check dump "User.buy_item -> Item._sf_get_price"
-check dump "buy_item(amount: int, item: Item) -> bool"
-check dump "price: int"
+check dump "$dump" "User.buy_item -> Item._sf_get_price"
+check dump "$dump" "buy_item(amount: int, item: Item) -> bool"
+check dump "$dump" "price: int"
 dot=$("$sfc" --dot "$tmp/shop.sfir")
 check dot "$dot" "digraph"
 check dot "$dot" "update_stock"

@@ -323,7 +323,7 @@ static void test_loops_and_local_calls(void **state)
            "{\"ok\":15}");
     EXPECT(f, "{'op':'call','entity':'Node','key':'a','method':'sum_to','args':[{'$ref':['Node','b']},0]}",
            "{\"ok\":0}");
-    /* twice: a local call (target None) of a split method */
+    /* twice: a local call (target self) of a split method */
     EXPECT(f, "{'op':'call','entity':'Node','key':'a','method':'twice','args':[{'$ref':['Node','b']}]}",
            "{\"ok\":26}");
     EXPECT(f, "{'op':'get','entity':'Node','key':'b'}",
@@ -410,6 +410,22 @@ static void test_limits(void **state)
 
 /* ---- events on the wire ------------------------------------------------- */
 
+/* With SF_EVENT_SEED_DIR set, encoded events are written there (the seed
+ * corpus of fuzz_event, tests/fuzz/corpus_event). */
+static void dump_seed(const char *name, const sf_buf *b)
+{
+    const char *dir = getenv("SF_EVENT_SEED_DIR");
+    if (!dir)
+        return;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *fp = fopen(path, "wb");
+    if (fp) {
+        fwrite(b->data, 1, b->len, fp);
+        fclose(fp);
+    }
+}
+
 static void test_event_roundtrip(void **state)
 {
     fx *f = *state;
@@ -457,6 +473,7 @@ static void test_event_roundtrip(void **state)
     sf_buf_init(&w1);
     sf_buf_init(&w2);
     assert_int_equal(sf_event_encode(f->ex, &tx, &ev, &w1, err, sizeof err), 0);
+    dump_seed("resume", &w1);
 
     /* decode into a fresh transaction, encode again: same bytes */
     sf_tx tx2;
@@ -513,6 +530,7 @@ static void test_event_roundtrip(void **state)
     sf_buf_reset(&w1);
     sf_buf_reset(&w2);
     assert_int_equal(sf_event_encode(f->ex, &tx, &ev, &w1, err, sizeof err), 0);
+    dump_seed("invoke", &w1);
     sf_tx_reset(&tx2, 44);
     assert_int_equal(sf_event_decode(f->ex, &tx2, w1.data, w1.len, &ev2, err, sizeof err), 0);
     assert_int_equal(ev2.kind, SF_EVENT_INVOKE);
@@ -528,6 +546,83 @@ static void test_event_roundtrip(void **state)
     sf_event_free(&ev2);
     sf_tx_free(&tx);
     sf_tx_free(&tx2);
+}
+
+/* Two "workers" in one process: worker A executes Node "a", worker B Node
+ * "b". a.sum_to(b, 2) hops A -> B -> A -> B -> A as encoded events, each
+ * side keeping its own transaction context; the result and the committed
+ * writes are those of the local run. */
+typedef struct owner {
+    const char *key; /* msgpack key bytes this worker owns */
+    size_t keylen;
+} owner;
+
+static int owns(void *arg, int entity, const char *key, size_t keylen)
+{
+    (void)entity;
+    const owner *o = arg;
+    return keylen == o->keylen && memcmp(key, o->key, keylen) == 0;
+}
+
+static void test_events_between_workers(void **state)
+{
+    fx *f = *state;
+    EXPECT(f, "{'op':'create','entity':'Node','args':['a']}", "{\"ok\":{\"$ref\":[\"Node\",\"a\"]}}");
+    EXPECT(f, "{'op':'create','entity':'Node','args':['b']}", "{\"ok\":{\"$ref\":[\"Node\",\"b\"]}}");
+    owner oa = {"\xa1" "a", 2}, ob = {"\xa1" "b", 2};
+    const sf_pyentity *node = &f->app->entities[3];
+    sf_tx txa, txb;
+    sf_tx_init(&txa);
+    sf_tx_init(&txb);
+    sf_tx_reset(&txa, 9);
+    sf_tx_reset(&txb, 9);
+    sf_event ev;
+    sf_event_init(&ev);
+    ev.txid = 9;
+    ev.kind = SF_EVENT_INVOKE;
+    ev.inst = sf_tx_instance(&txa, 3, oa.key, oa.keylen);
+    ev.method = sf_pyapp_method_index(node, "sum_to", 6);
+    PyObject *key_b = PyUnicode_FromString("b");
+    PyObject *ref_b = sf_pycodec_ref_new(&f->codec, "Node", key_b);
+    ev.args = Py_BuildValue("[Oi]", ref_b, 2);
+    Py_DECREF(ref_b);
+    Py_DECREF(key_b);
+
+    char err[256];
+    sf_buf wire;
+    sf_buf_init(&wire);
+    PyObject *res = NULL;
+    int hops = 0, on_a = 1;
+    for (;;) {
+        sf_tx *tx = on_a ? &txa : &txb;
+        sf_executor_set_locality(f->ex, owns, on_a ? &oa : &ob);
+        int st = sf_exec_event(f->ex, tx, &ev, &res);
+        if (st < 0)
+            fail_msg("worker %c: %s: %s", on_a ? 'A' : 'B', tx->err_type.data, tx->err_msg.data);
+        if (st == 0)
+            break;
+        /* ship the event to the other worker */
+        sf_buf_reset(&wire);
+        if (sf_event_encode(f->ex, tx, &ev, &wire, err, sizeof err) < 0)
+            fail_msg("encode: %s", err);
+        on_a = !on_a;
+        if (sf_event_decode(f->ex, on_a ? &txa : &txb, wire.data, wire.len, &ev, err, sizeof err) < 0)
+            fail_msg("decode: %s", err);
+        hops++;
+    }
+    sf_executor_set_locality(f->ex, NULL, NULL);
+    assert_true(on_a);
+    assert_int_equal(hops, 4);
+    assert_int_equal(PyLong_AsLong(res), 3);
+    Py_DECREF(res);
+    /* each worker commits what it wrote: b on B; a was only read */
+    assert_int_equal(sf_tx_commit(f->ex, &txa), 0);
+    assert_int_equal(sf_tx_commit(f->ex, &txb), 0);
+    EXPECT(f, "{'op':'get','entity':'Node','key':'b'}", "{\"ok\":{\"name\":\"b\",\"x\":2,\"log\":[1,1]}}");
+    sf_buf_free(&wire);
+    sf_event_free(&ev);
+    sf_tx_free(&txa);
+    sf_tx_free(&txb);
 }
 
 static void test_many_instances_in_one_tx(void **state)
@@ -632,6 +727,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unencodable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_between_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_instances_in_one_tx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_reference_leaks, setup, teardown),
     };

@@ -26,7 +26,7 @@ typedef struct T {
 } T;
 
 static const char helpers[] =
-    "import math, copy, pickle, socket, collections, enum\n"
+    "import math, copy, pickle, socket, collections, enum, sys\n"
     "def same(a, b):\n"
     "    if type(a) is not type(b):\n"
     "        return False\n"
@@ -365,7 +365,7 @@ static void test_ref(void **state)
         "    pass\n"
         "else:\n"
         "    raise AssertionError('pickled')\n"
-        "for args in [(), ('A',), (1, 2), ('', 1)]:\n"
+        "for args in [(), ('A',), (1, 2), ('', 1), ('\\ud800', 1)]:\n"
         "    try:\n"
         "        Ref(*args)\n"
         "    except (TypeError, ValueError):\n"
@@ -653,6 +653,64 @@ static void test_random_bytes(void **state)
     assert_true(decoded > 100);
 }
 
+/* ---- reference leaks ----------------------------------------------------- */
+
+static long allocated_blocks(T *t)
+{
+    PyObject *n = ev(t, "sys.getallocatedblocks()");
+    long v = PyLong_AsLong(n);
+    Py_DECREF(n);
+    return v;
+}
+
+/* Every path, good or failing, releases what it made: the interpreter's
+ * count of allocated blocks stays flat over many rounds. */
+static void test_no_refleaks(void **state)
+{
+    T *t = *state;
+    PyObject *good = ev(t, "{'a': [1, 'x' * 40, (2, Ref('A', (1, 'k'))), {3, 'y'}, {frozenset({1}): b'z'}], "
+                           "2: None, 1.5: [True, -2**63]}");
+    PyObject *bads[] = {
+        ev(t, "[0, 1, {'x': [lambda: 0]}]"), ev(t, "{'k' * 100: object()}"), ev(t, "{(1, 2): object()}"),
+        ev(t, "[2**64]"), ev(t, "nest(70)"), ev(t, "set(range(40)) | {Point}"), ev(t, "Ref('A', [object()])"),
+        ev(t, "['a\\ud800']"),
+    };
+    static const char *const bad_mp[][2] = {
+        {"\x81\x91\x01\x01", "4"}, {"\xc7\x05\x02\x91\xd5\x01\x91\x90", "8"},
+        {"\xc7\x04\x03\x92\xa1\xff\x01", "7"}, {"\xc7\x04\x03\x92\xa1U\xc1", "7"},
+        {"\x92\x01\xa2\xc3\x28", "5"}, {"\xd5\x01\x90\x01", "4"}, {"\x81\x01\xc1", "3"},
+    };
+    sf_buf b, g;
+    char err[256];
+    sf_buf_init(&b);
+    sf_buf_init(&g);
+    assert_int_equal(sf_pycodec_encode(&t->c, good, "g", &g, err, sizeof err), 0);
+    long before = 0;
+    for (int round = 0; round < 1500; round++) {
+        if (round == 100)
+            before = allocated_blocks(t);
+        sf_buf_reset(&b);
+        assert_int_equal(sf_pycodec_encode(&t->c, good, "g", &b, err, sizeof err), 0);
+        PyObject *d = sf_pycodec_decode(&t->c, b.data, b.len, err, sizeof err);
+        assert_non_null(d);
+        Py_DECREF(d);
+        for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++)
+            assert_int_equal(sf_pycodec_encode(&t->c, bads[i], "b", &b, err, sizeof err), -1);
+        for (size_t i = 0; i < sizeof bad_mp / sizeof bad_mp[0]; i++)
+            assert_null(sf_pycodec_decode(&t->c, bad_mp[i][0], (size_t)atoi(bad_mp[i][1]), err, sizeof err));
+        for (size_t n = round % 7; n < g.len; n += 7)
+            assert_null(sf_pycodec_decode(&t->c, g.data, n, err, sizeof err));
+    }
+    long after = allocated_blocks(t);
+    if (after - before > 100)
+        fail_msg("allocated blocks grew from %ld to %ld", before, after);
+    for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++)
+        Py_DECREF(bads[i]);
+    Py_DECREF(good);
+    sf_buf_free(&b);
+    sf_buf_free(&g);
+}
+
 /* ---- agreement with the JSON codec -------------------------------------- */
 
 static void test_json_agreement(void **state)
@@ -709,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_ref),               cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_truncations),       cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_random_bytes),      cmocka_unit_test(test_json_agreement),
+        cmocka_unit_test(test_no_refleaks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -55,6 +55,22 @@ static void test_hash_stable(void **state)
     assert_true(sf_store_hash(0, "", 0) != sf_store_hash(0, "\0", 1));
 }
 
+static void test_partition_hash(void **state)
+{
+    (void)state;
+    /* FNV-1a 64 of the single 0 byte (empty name, empty key) */
+    assert_true(sf_partition_hash("", NULL, 0) == 0xaf63bd4c8601b7dfULL); /* one 0 byte */
+    /* "a\0" + key "\xa1b": computed independently below */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    const unsigned char bytes[] = {'a', 0, 0xa1, 'b'};
+    for (size_t i = 0; i < sizeof bytes; i++) {
+        h ^= bytes[i];
+        h *= 0x100000001b3ULL;
+    }
+    assert_true(sf_partition_hash("a", "\xa1" "b", 2) == h);
+    assert_true(sf_partition_hash("User", "\xa5" "alice", 6) != sf_partition_hash("Item", "\xa5" "alice", 6));
+}
+
 #define N 20000
 
 static void key_of(int i, char *buf, size_t *n)
@@ -163,6 +179,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_hash_stable),
+        cmocka_unit_test(test_partition_hash),
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_random_model),
     };

@@ -1,0 +1,19 @@
+# net.cmake: tests of the wire frame (runtime/frame.c) and the transport
+# (runtime/net.c), and the frame decoder's libFuzzer target. The sources are
+# compiled in directly so these tests do not depend on the rest of sf_runtime.
+set(SF_NET_DIR ${PROJECT_SOURCE_DIR}/runtime)
+
+sf_add_test(test_frame SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_frame.c ${SF_NET_DIR}/frame.c
+            LIBS sf_ir PkgConfig::MSGPACK)
+target_include_directories(test_frame PRIVATE ${SF_NET_DIR})
+
+sf_add_test(test_net SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_net.c ${SF_NET_DIR}/frame.c ${SF_NET_DIR}/net.c
+            LIBS sf_ir PkgConfig::MSGPACK PkgConfig::UV)
+target_include_directories(test_net PRIVATE ${SF_NET_DIR})
+set_tests_properties(test_net PROPERTIES TIMEOUT 30)
+
+sf_add_fuzz(fuzz_frame SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_frame.c ${SF_NET_DIR}/frame.c
+            LIBS sf_ir PkgConfig::MSGPACK)
+if(SF_FUZZ)
+  target_include_directories(fuzz_frame PRIVATE ${SF_NET_DIR})
+endif()
