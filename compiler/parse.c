@@ -1105,6 +1105,10 @@ int sf_parse(sf_arena *a, const char *filename, const char *source, size_t len,
                       SF_PARSE_MAX_SOURCE);
         return -1;
     }
+    if (!source || len == 0) {   /* an empty file may come as NULL */
+        source = "";
+        len = 0;
+    }
     if (len >= 3 && memcmp(source, "\xEF\xBB\xBF", 3) == 0) {
         source += 3;
         len -= 3;

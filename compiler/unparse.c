@@ -39,6 +39,7 @@ typedef struct up {
 } up;
 
 static void expr(up *u, const sf_expr *e, int prec);
+static void generators(up *u, const sf_comprehension *g, int n);
 
 static void puts_(up *u, const char *s) { sf_buf_puts(u->b, s); }
 static void putc_(up *u, char c) { sf_buf_putc(u->b, c); }
@@ -305,7 +306,13 @@ static void fstring_fallback(up *u, const sf_expr_list *values)
         const char *fn = conv == 'r' ? "repr(" : conv == 's' ? "str(" : conv == 'a' ? "ascii(" : NULL;
         if (fn)
             puts_(u, fn);
-        expr(u, value, P_TEST);
+        /* printed as a call would be, so that the output is a fixed point */
+        if ((fn || !spec) && value->kind == SF_EX_GENEXP) {
+            expr(u, value->u.comp.elt, P_TEST);
+            generators(u, value->u.comp.gens, value->u.comp.ngens);
+        } else {
+            expr(u, value, P_TEST);
+        }
         if (fn)
             putc_(u, ')');
         if (spec) {
@@ -817,60 +824,89 @@ static void else_block(up *u, const char *kw, const sf_stmt_list *l, int ind)
     body_after(u, l, ind);
 }
 
-/* Print a match statement kept as source text: the first line goes after the
- * new indentation; each later line loses the original indentation (orig_col
- * characters of leading whitespace) and gets the new one, except lines that
- * start inside a string literal, which are kept exactly. */
-static void match_source(up *u, const char *src, int orig_col, int ind)
+/* Print a match statement kept as source text. The first line goes after
+ * the new indentation. Every later line that starts a logical line is
+ * re-indented: its width (tabs to multiples of 8, a form feed resets, as in
+ * CPython's tokenizer) relative to the first such line (the first `case`)
+ * becomes spaces below one extra level. Lines that continue a bracket or a
+ * backslash, and lines that start inside a string literal, are kept exactly;
+ * comment-only lines move to the case level. */
+static void match_source(up *u, const char *src, int ind)
 {
     enum { NORMAL, COMMENT, STRING } state = NORMAL;
     char qch = 0;
-    int triple = 0;
-    int strip = orig_col > 1 ? orig_col - 1 : 0;
+    int triple = 0, depth = 0, cont = 0, base = -1;
+    /* a line holding only a backslash joins the next one, which then starts
+     * the logical line; its width is the backslash's column when that is
+     * not 0 (CPython 3.11), else the next line's own */
+    int bare = 0, bare_width = 0;
     const char *p = src;
     int first = 1;
     while (*p) {
         const char *eol = strchr(p, '\n');
         size_t n = eol ? (size_t)(eol - p) : strlen(p);
-        const char *line = p;
+        int was_bare = bare;
+        bare = 0;
         if (first) {
             indent_to(u, ind);
-        } else if (state != STRING) {
-            int k = 0;
-            while (k < strip && (line[0] == ' ' || line[0] == '\t' || line[0] == '\f')) {
-                line++;
-                k++;
+            sf_buf_append(u->b, p, n);
+        } else if (state == STRING || depth > 0 || (cont && !was_bare)) {
+            sf_buf_append(u->b, p, n);
+        } else {
+            size_t k = 0;
+            int width = 0;
+            for (; k < n && (p[k] == ' ' || p[k] == '\t' || p[k] == '\f'); k++)
+                width = p[k] == ' ' ? width + 1 : p[k] == '\t' ? (width / 8 + 1) * 8 : 0;
+            if (was_bare && bare_width > 0)
+                width = bare_width;
+            if (k + 1 == n && p[k] == '\\') {
+                bare = 1;
+                if (!was_bare)
+                    bare_width = width;
+                putc_(u, '\\');
+            } else if (k < n && p[k] != '#') {
+                if (base < 0)
+                    base = width;
+                indent_to(u, ind + 1);
+                for (int w = base; w < width; w++)
+                    putc_(u, ' ');
+                sf_buf_append(u->b, p + k, n - k);
+            } else if (k < n) {
+                indent_to(u, ind + 1);
+                sf_buf_append(u->b, p + k, n - k);
             }
-            if (line < p + n)
-                indent_to(u, ind);
         }
-        sf_buf_append(u->b, line, n - (size_t)(line - p));
         putc_(u, '\n');
-        /* advance the lexical state over this line and its newline */
-        for (size_t i = 0; i <= n && p[i];) {
+        /* advance the lexical state over this line */
+        cont = 0;
+        if (state == COMMENT)
+            state = NORMAL;
+        for (size_t i = 0; i < n;) {
             char ch = p[i];
             if (state == COMMENT) {
-                if (ch == '\n')
-                    state = NORMAL;
                 i++;
             } else if (state == NORMAL) {
                 if (ch == '#') {
                     state = COMMENT;
-                    i++;
                 } else if (ch == '\\') {
-                    i += p[i + 1] ? 2 : 1;
+                    if (i + 1 == n)
+                        cont = 1;
+                    i++;
                 } else if (ch == '\'' || ch == '"') {
                     qch = ch;
-                    triple = p[i + 1] == ch && p[i + 2] == ch;
+                    triple = i + 2 < n && p[i + 1] == ch && p[i + 2] == ch;
                     state = STRING;
-                    i += triple ? 3 : 1;
-                } else {
-                    i++;
+                    i += triple ? 2 : 0;
+                } else if (ch == '(' || ch == '[' || ch == '{') {
+                    depth++;
+                } else if ((ch == ')' || ch == ']' || ch == '}') && depth > 0) {
+                    depth--;
                 }
+                i++;
             } else {
                 if (ch == '\\') {
-                    i += p[i + 1] ? 2 : 1;
-                } else if (ch == qch && (!triple || (p[i + 1] == ch && p[i + 2] == ch))) {
+                    i += 2;   /* may step over the line end: still in the string */
+                } else if (ch == qch && (!triple || (i + 2 < n && p[i + 1] == ch && p[i + 2] == ch))) {
                     state = NORMAL;
                     i += triple ? 3 : 1;
                 } else {
@@ -878,6 +914,8 @@ static void match_source(up *u, const char *src, int orig_col, int ind)
                 }
             }
         }
+        if (state == COMMENT)
+            state = NORMAL;
         first = 0;
         if (!eol)
             break;
@@ -1017,7 +1055,7 @@ static void stmt(up *u, const sf_stmt *s, int ind)
         body_after(u, &s->u.with.body, ind);
         return;
     case SF_ST_MATCH:
-        match_source(u, s->u.match.source ? s->u.match.source : "pass", s->pos.col, ind);
+        match_source(u, s->u.match.source ? s->u.match.source : "pass", ind);
         return;
     case SF_ST_TRY:
     case SF_ST_TRYSTAR:

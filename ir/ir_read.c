@@ -29,6 +29,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "stateflow/sf_util.h"
+
 #define MAX_LIST 10000          /* entities, attrs, methods, params, blocks, exits, ... */
 #define MAX_EDGES 100000
 #define MAX_NAME 1024           /* bytes in an identifier */
@@ -153,16 +155,6 @@ body:
     return MP_OK;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int head_str_is(const mp_head *h, const char *s)
 {
@@ -176,7 +168,7 @@ static int check_header(const unsigned char *p, size_t len, char *err, size_t er
     mp_head h;
     int rc;
     if (len == 0) {
-        set_err(err, errlen, "empty file: not a StateFlow IR file");
+        sf_set_err(err, errlen, "empty file: not a StateFlow IR file");
         return -1;
     }
     if ((rc = mp_read_head(&c, &h)) == MP_OK && h.kind != MP_MAP)
@@ -188,27 +180,27 @@ static int check_header(const unsigned char *p, size_t len, char *err, size_t er
     if (rc == MP_OK && (rc = mp_read_head(&c, &h)) == MP_OK && !head_str_is(&h, SF_IR_MAGIC))
         rc = MP_INVALID;
     if (rc == MP_INVALID) {
-        set_err(err, errlen, "not a StateFlow IR file (no \"%s\" magic at the start)", SF_IR_MAGIC);
+        sf_set_err(err, errlen, "not a StateFlow IR file (no \"%s\" magic at the start)", SF_IR_MAGIC);
         return -1;
     }
     if (rc == MP_OK && (rc = mp_read_head(&c, &h)) == MP_OK && !head_str_is(&h, "version")) {
-        set_err(err, errlen, "the second key of the document must be \"version\"");
+        sf_set_err(err, errlen, "the second key of the document must be \"version\"");
         return -1;
     }
     if (rc == MP_OK && (rc = mp_read_head(&c, &h)) == MP_OK) {
         if (h.kind != MP_UINT) {
-            set_err(err, errlen, "version: expected a non-negative integer");
+            sf_set_err(err, errlen, "version: expected a non-negative integer");
             return -1;
         }
         if (h.u != SF_IR_VERSION) {
-            set_err(err, errlen,
+            sf_set_err(err, errlen,
                     "IR format version %llu, this build reads version %d: recompile with this sfc",
                     (unsigned long long)h.u, SF_IR_VERSION);
             return -1;
         }
     }
     if (rc == MP_TRUNCATED) {
-        set_err(err, errlen, "truncated file (%zu bytes): the header is incomplete", len);
+        sf_set_err(err, errlen, "truncated file (%zu bytes): the header is incomplete", len);
         return -1;
     }
     return 0;
@@ -233,17 +225,17 @@ static int prescan(const unsigned char *p, size_t len, char *err, size_t errlen)
         mp_head h;
         int rc = mp_read_head(&c, &h);
         if (rc == MP_TRUNCATED) {
-            set_err(err, errlen, "truncated file: the document ends early (%zu bytes)", len);
+            sf_set_err(err, errlen, "truncated file: the document ends early (%zu bytes)", len);
             return -1;
         }
         if (rc == MP_INVALID) {
-            set_err(err, errlen, "corrupt file: invalid msgpack byte 0x%02x at offset %zu", p[at], at);
+            sf_set_err(err, errlen, "corrupt file: invalid msgpack byte 0x%02x at offset %zu", p[at], at);
             return -1;
         }
         if (h.kind != MP_ARRAY && h.kind != MP_MAP)
             continue;
         if (depth > MAX_CONTAINERS) { /* msgpack-c refuses even an empty one */
-            set_err(err, errlen, "corrupt file: values nested deeper than %d levels (offset %zu)",
+            sf_set_err(err, errlen, "corrupt file: values nested deeper than %d levels (offset %zu)",
                     MAX_CONTAINERS, at);
             return -1;
         }
@@ -252,7 +244,7 @@ static int prescan(const unsigned char *p, size_t len, char *err, size_t errlen)
             continue;
         /* every value still to come takes at least one byte */
         if (n + pending > len - c.pos) {
-            set_err(err, errlen,
+            sf_set_err(err, errlen,
                     "truncated or corrupt file: %s at offset %zu declares %llu elements, only %zu bytes remain",
                     h.kind == MP_MAP ? "map" : "array", at,
                     (unsigned long long)h.u, len - c.pos);
@@ -262,7 +254,7 @@ static int prescan(const unsigned char *p, size_t len, char *err, size_t errlen)
         pending += n;
     }
     if (c.pos != len) {
-        set_err(err, errlen, "corrupt file: %zu trailing bytes after the document", len - c.pos);
+        sf_set_err(err, errlen, "corrupt file: %zu trailing bytes after the document", len - c.pos);
         return -1;
     }
     return 0;
@@ -366,34 +358,6 @@ static const char *obj_kind(const msgpack_object *o)
 
 /* ---- strings ---------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (0 if invalid). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t k;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        k = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        k = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        k = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n < k)
-        return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return k;
-}
 
 typedef enum {
     S_TEXT,           /* any UTF-8 text without NUL */
@@ -417,7 +381,7 @@ static int check_str(rd *r, const msgpack_object *o, str_kind kind, size_t maxle
     for (size_t i = 0; i < n;) {
         if (s[i] == 0)
             return fail(r, "string contains a NUL byte at offset %zu", i);
-        size_t k = utf8_seq(s + i, n - i);
+        size_t k = sf_utf8_seq(s + i, n - i);
         if (!k)
             return fail(r, "string is not valid UTF-8 (offset %zu)", i);
         i += k;
@@ -1075,11 +1039,11 @@ sf_ir *sf_ir_decode(const char *buf, size_t len, char *err, size_t errlen)
     if (err && errlen)
         err[0] = '\0';
     if (!buf && len) {
-        set_err(err, errlen, "no input");
+        sf_set_err(err, errlen, "no input");
         return NULL;
     }
     if (len > SF_IR_MAX_BYTES) {
-        set_err(err, errlen, "file of %zu bytes is larger than the limit of %u bytes", len,
+        sf_set_err(err, errlen, "file of %zu bytes is larger than the limit of %u bytes", len,
                 SF_IR_MAX_BYTES);
         return NULL;
     }
@@ -1092,7 +1056,7 @@ sf_ir *sf_ir_decode(const char *buf, size_t len, char *err, size_t errlen)
     size_t off = 0;
     msgpack_unpack_return ret = msgpack_unpack_next(&up, buf, len, &off);
     if (ret != MSGPACK_UNPACK_SUCCESS || off != len) {
-        set_err(err, errlen, "%s",
+        sf_set_err(err, errlen, "%s",
                 ret == MSGPACK_UNPACK_NOMEM_ERROR ? "out of memory while reading the IR"
                                                   : "corrupt file: msgpack decoding failed");
         msgpack_unpacked_destroy(&up);
@@ -1119,22 +1083,22 @@ sf_ir *sf_ir_load_file(const char *path, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        sf_set_err(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) < 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        sf_set_err(err, errlen, "%s: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s: not a regular file", path);
+        sf_set_err(err, errlen, "%s: not a regular file", path);
         close(fd);
         return NULL;
     }
     if ((uint64_t)st.st_size > SF_IR_MAX_BYTES) {
-        set_err(err, errlen, "%s: file of %lld bytes is larger than the limit of %u bytes", path,
+        sf_set_err(err, errlen, "%s: file of %lld bytes is larger than the limit of %u bytes", path,
                 (long long)st.st_size, SF_IR_MAX_BYTES);
         close(fd);
         return NULL;
@@ -1142,7 +1106,7 @@ sf_ir *sf_ir_load_file(const char *path, char *err, size_t errlen)
     size_t size = (size_t)st.st_size;
     char *data = malloc(size ? size : 1);
     if (!data) {
-        set_err(err, errlen, "%s: out of memory", path);
+        sf_set_err(err, errlen, "%s: out of memory", path);
         close(fd);
         return NULL;
     }
@@ -1154,7 +1118,7 @@ sf_ir *sf_ir_load_file(const char *path, char *err, size_t errlen)
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0) {
-            set_err(err, errlen, "%s: %s", path, strerror(errno));
+            sf_set_err(err, errlen, "%s: %s", path, strerror(errno));
             free(data);
             close(fd);
             return NULL;
@@ -1162,7 +1126,7 @@ sf_ir *sf_ir_load_file(const char *path, char *err, size_t errlen)
         if (k == 0)
             break;
         if (got == size) {
-            set_err(err, errlen, "%s: the file changed while being read", path);
+            sf_set_err(err, errlen, "%s: the file changed while being read", path);
             free(data);
             close(fd);
             return NULL;
@@ -1174,6 +1138,6 @@ sf_ir *sf_ir_load_file(const char *path, char *err, size_t errlen)
     sf_ir *ir = sf_ir_decode(data, got, derr, sizeof(derr));
     free(data);
     if (!ir)
-        set_err(err, errlen, "%s: %s", path, derr);
+        sf_set_err(err, errlen, "%s: %s", path, derr);
     return ir;
 }

@@ -922,7 +922,10 @@ static int encode_state(sf_executor *ex, sf_tx *tx, int j, sf_buf *out)
     return 0;
 }
 
-int sf_tx_commit(sf_executor *ex, sf_tx *tx)
+/* Encode every written or created instance into ex->state; ex->offs gets
+ * (instance, offset, length) triples. Returns the count, or -1 with the
+ * error set in tx (nothing dropped). */
+static long encode_writes(sf_executor *ex, sf_tx *tx)
 {
     sf_buf_reset(&ex->state);
     size_t nw = 0;
@@ -930,27 +933,45 @@ int sf_tx_commit(sf_executor *ex, sf_tx *tx)
         sf_txinst *t = &tx->insts[j];
         if (!(t->flags & (SF_TXI_WRITTEN | SF_TXI_CREATED)) || !(t->flags & SF_TXI_LOADED))
             continue;
-        if (t->flags & SF_TXI_PENDING) {
-            tx_fail(tx, "InternalError", "%s instance still under construction at commit",
-                    entity_name(ex, t->entity));
-            tx_drop(tx);
-            return -1;
-        }
+        if (t->flags & SF_TXI_PENDING)
+            return tx_fail(tx, "InternalError", "%s instance still under construction at commit",
+                           entity_name(ex, t->entity));
         if ((nw + 1) * 3 > ex->offs_cap) {
             ex->offs_cap = ex->offs_cap ? ex->offs_cap * 2 : 48;
             ex->offs = xrealloc(ex->offs, ex->offs_cap * sizeof(size_t));
         }
         size_t off = ex->state.len;
-        if (encode_state(ex, tx, j, &ex->state) < 0) {
-            tx_drop(tx);
+        if (encode_state(ex, tx, j, &ex->state) < 0)
             return -1;
-        }
         ex->offs[nw * 3] = (size_t)j;
         ex->offs[nw * 3 + 1] = off;
         ex->offs[nw * 3 + 2] = ex->state.len - off;
         nw++;
     }
-    for (size_t w = 0; w < nw; w++) {
+    return (long)nw;
+}
+
+int sf_tx_encode_writes(sf_executor *ex, sf_tx *tx, sf_tx_write_fn fn, void *arg)
+{
+    long nw = encode_writes(ex, tx);
+    if (nw < 0)
+        return -1;
+    for (long w = 0; w < nw; w++) {
+        const sf_txinst *t = &tx->insts[ex->offs[w * 3]];
+        fn(arg, t, tx->keys.data + t->key_off, t->key_len, ex->state.data + ex->offs[w * 3 + 1],
+           ex->offs[w * 3 + 2]);
+    }
+    return 0;
+}
+
+int sf_tx_commit(sf_executor *ex, sf_tx *tx)
+{
+    long nw = encode_writes(ex, tx);
+    if (nw < 0) {
+        tx_drop(tx);
+        return -1;
+    }
+    for (long w = 0; w < nw; w++) {
         const sf_txinst *t = &tx->insts[ex->offs[w * 3]];
         sf_store_put_h(ex->store, t->hash, (uint32_t)t->entity, tx->keys.data + t->key_off,
                        t->key_len, ex->state.data + ex->offs[w * 3 + 1], ex->offs[w * 3 + 2]);
@@ -1751,4 +1772,220 @@ int sf_event_decode(sf_executor *ex, sf_tx *tx, const char *data, size_t len, sf
 fail:
     sf_event_clear(ev);
     return -1;
+}
+
+/* ---- client operations in steps (stateflowd) ---------------------------- */
+
+int sf_exec_op_check(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject **args_out)
+{
+    *args_out = NULL;
+    int e = op->entity ? sf_pyapp_entity_index(ex->app, op->entity, op->entity_len) : -1;
+    if (e < 0) {
+        sf_buf *b = &ex->scratch;
+        sf_buf_reset(b);
+        sf_buf_append(b, op->entity ? op->entity : "", op->entity ? op->entity_len : 0);
+        return tx_fail(tx, "NotFound", "unknown entity '%s'", b->data);
+    }
+    const sf_pyentity *pe = &ex->app->entities[e];
+    const sf_pymethod *pm;
+    if (op->op == SF_OP_CALL) {
+        if (!op->method)
+            return tx_fail(tx, "BadRequest", "field 'method' must be a string");
+        if (!op->key || op->key_len == 0)
+            return tx_fail(tx, "BadRequest", "missing field 'key'");
+        int m = sf_pyapp_method_index(pe, op->method, op->method_len);
+        if (m < 0 || !client_callable(pe->methods[m].ir))
+            return unknown_method(ex, tx, pe, op->method, op->method_len);
+        pm = &pe->methods[m];
+    } else if (op->op == SF_OP_CREATE) {
+        if (pe->init < 0)
+            return unknown_method(ex, tx, pe, "__init__", 8);
+        pm = &pe->methods[pe->init];
+    } else
+        return tx_fail(tx, "BadRequest", "unknown op");
+    PyObject *args = decode_args(ex, tx, op);
+    if (!args)
+        return -1;
+    if (check_args(ex, tx, pe, pm, args) < 0 ||
+        (op->op == SF_OP_CALL && inst_load(ex, tx, sf_tx_instance(tx, e, op->key, op->key_len)) < 0)) {
+        Py_DECREF(args);
+        return -1;
+    }
+    *args_out = args;
+    return 0;
+}
+
+/* Depth first, left to right, as check_refs visits them. */
+static int collect_refs(sf_executor *ex, sf_tx *tx, PyObject *v, int depth, sf_buf *out,
+                        uint32_t *n)
+{
+    if (depth > SF_VALUE_MAX_DEPTH + 1)
+        return 0;
+    if (PyList_CheckExact(v) || PyTuple_CheckExact(v)) {
+        Py_ssize_t len = PySequence_Fast_GET_SIZE(v);
+        for (Py_ssize_t i = 0; i < len; i++)
+            if (collect_refs(ex, tx, PySequence_Fast_GET_ITEM(v, i), depth + 1, out, n) < 0)
+                return -1;
+        return 0;
+    }
+    if (PyDict_CheckExact(v)) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *x;
+        while (PyDict_Next(v, &pos, &k, &x))
+            if (collect_refs(ex, tx, x, depth + 1, out, n) < 0)
+                return -1;
+        return 0;
+    }
+    if (!sf_pycodec_is_ref(ex->codec, v))
+        return 0;
+    const char *en = sf_pycodec_ref_entity(v);
+    char err[256];
+    size_t mark = out->len;
+    mp_put_array(out, 2);
+    mp_put_str(out, en, strlen(en));
+    if (sf_pycodec_encode(ex->codec, sf_pycodec_ref_key(v), "key", out, err, sizeof err) < 0) {
+        out->len = mark;
+        return tx_fail(tx, "BadRequest", "%s", err);
+    }
+    (*n)++;
+    return 0;
+}
+
+int sf_exec_arg_refs(sf_executor *ex, sf_tx *tx, PyObject *args, sf_buf *out)
+{
+    sf_buf items;
+    sf_buf_init(&items);
+    uint32_t n = 0;
+    int rc = collect_refs(ex, tx, args, 0, &items, &n);
+    if (rc == 0) {
+        mp_put_array(out, n);
+        sf_buf_append(out, items.data, items.len);
+    }
+    sf_buf_free(&items);
+    return rc;
+}
+
+int sf_exec_op_start(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject *args,
+                     sf_event *ev, int *created)
+{
+    *created = -1;
+    sf_event_clear(ev);
+    int e = op->entity ? sf_pyapp_entity_index(ex->app, op->entity, op->entity_len) : -1;
+    if (e < 0)
+        return tx_fail(tx, "NotFound", "unknown entity");
+    const sf_pyentity *pe = &ex->app->entities[e];
+    if (op->op == SF_OP_CALL) {
+        int m = op->method ? sf_pyapp_method_index(pe, op->method, op->method_len) : -1;
+        if (m < 0 || !op->key)
+            return tx_fail(tx, "NotFound", "unknown method");
+        ev->txid = tx->txid;
+        ev->kind = SF_EVENT_INVOKE;
+        ev->inst = sf_tx_instance(tx, e, op->key, op->key_len);
+        ev->method = m;
+        Py_INCREF(args);
+        ev->args = args;
+        return 0;
+    }
+    if (op->op != SF_OP_CREATE || pe->init < 0)
+        return tx_fail(tx, "BadRequest", "unknown op");
+    const sf_pymethod *init = &pe->methods[pe->init];
+    if (init->blocks) {
+        PyObject *o = instance_new(ex, pe, NULL);
+        if (!o)
+            return tx_fail_py(tx);
+        int j = tx_add(tx, e, 0, "", 0, SF_TXI_PENDING | SF_TXI_LOADED | SF_TXI_CREATED);
+        tx->insts[j].obj = o;
+        *created = j;
+        ev->txid = tx->txid;
+        ev->kind = SF_EVENT_INVOKE;
+        ev->inst = j;
+        ev->method = pe->init;
+        Py_INCREF(args);
+        ev->args = args;
+        return 0;
+    }
+    PyObject *t = PyList_Check(args) ? PyList_AsTuple(args) : PySequence_Tuple(args);
+    PyObject *o = t ? PyObject_Call(pe->cls, t, NULL) : NULL;
+    Py_XDECREF(t);
+    if (!o)
+        return tx_fail_py(tx);
+    int j = tx_add(tx, e, 0, "", 0, SF_TXI_PENDING | SF_TXI_LOADED | SF_TXI_CREATED);
+    tx->insts[j].obj = o;
+    *created = j;
+    return 1;
+}
+
+int sf_exec_create_take(sf_executor *ex, sf_tx *tx, int j, sf_buf *key_out, sf_buf *state_out)
+{
+    if (j < 0 || j >= tx->ninsts || !(tx->insts[j].flags & SF_TXI_PENDING) ||
+        !(tx->insts[j].flags & SF_TXI_LOADED))
+        return tx_fail(tx, "InternalError", "no instance under construction");
+    int e = tx->insts[j].entity;
+    const sf_pyentity *pe = &ex->app->entities[e];
+    PyObject *key = PyObject_CallOneArg(pe->key_fn, tx->insts[j].obj);
+    if (!key)
+        return tx_fail_py(tx);
+    char err[512];
+    sf_buf *kb = &ex->scratch;
+    sf_buf_reset(kb);
+    int rc = sf_pycodec_encode(ex->codec, key, "key", kb, err, sizeof err);
+    Py_DECREF(key);
+    if (rc < 0)
+        return tx_fail(tx, "TypeError", "%s", err);
+    uint64_t h = sf_store_hash((uint32_t)e, kb->data, kb->len);
+    if (tx_find(tx, e, h, kb->data, kb->len) >= 0) {
+        sf_buf tmp;
+        sf_buf_init(&tmp);
+        tx_fail(tx, "AlreadyExists", "%s %s already exists", pe->ir->name,
+                key_text(&tmp, kb->data, kb->len));
+        sf_buf_free(&tmp);
+        return -1;
+    }
+    sf_buf_append(key_out, kb->data, kb->len);
+    /* The key names the instance in messages about its state. */
+    tx_set_key(tx, j, kb->data, kb->len);
+    int st = 0;
+    if (encode_state(ex, tx, j, state_out) < 0)
+        st = 1;
+    /* Leave a tombstone: the instance now lives at its owner (sf_tx_install). */
+    sf_txinst *t = &tx->insts[j];
+    Py_CLEAR(t->obj);
+    t->flags = SF_TXI_PENDING;
+    return st;
+}
+
+int sf_tx_install(sf_executor *ex, sf_tx *tx, int entity, const char *key, size_t keylen,
+                  const char *state, size_t statelen)
+{
+    if (entity < 0 || entity >= ex->app->nentities)
+        return tx_fail(tx, "NotFound", "unknown entity");
+    const sf_pyentity *pe = &ex->app->entities[entity];
+    uint64_t h = sf_store_hash((uint32_t)entity, key, keylen);
+    if (tx_find(tx, entity, h, key, keylen) >= 0 ||
+        sf_store_get_h(ex->store, h, (uint32_t)entity, key, keylen, NULL)) {
+        sf_tx_instance(tx, entity, key, keylen); /* what it read */
+        sf_buf tmp;
+        sf_buf_init(&tmp);
+        tx_fail(tx, "AlreadyExists", "%s %s already exists", pe->ir->name,
+                key_text(&tmp, key, keylen));
+        sf_buf_free(&tmp);
+        return -1;
+    }
+    if (!state)
+        return 0;
+    char err[256];
+    PyObject *d = sf_pycodec_decode(ex->codec, state, statelen, err, sizeof err);
+    if (!d)
+        return tx_fail(tx, "InternalError", "state of a new %s is unreadable: %s", pe->ir->name, err);
+    if (!PyDict_CheckExact(d)) {
+        Py_DECREF(d);
+        return tx_fail(tx, "InternalError", "state of a new %s is not a map", pe->ir->name);
+    }
+    PyObject *o = instance_new(ex, pe, d);
+    Py_DECREF(d);
+    if (!o)
+        return tx_fail_py(tx);
+    int j = tx_add(tx, entity, h, key, keylen, SF_TXI_LOADED | SF_TXI_CREATED);
+    tx->insts[j].obj = o;
+    return 0;
 }

@@ -183,6 +183,17 @@ int sf_exec_event(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **result);
  * (the error stays until the next sf_tx_reset). */
 int sf_tx_commit(sf_executor *ex, sf_tx *tx);
 
+/* What sf_tx_commit would write, without writing it: encodes the state of
+ * every written or created instance of tx and, only when all of them could
+ * be encoded, calls fn once per instance (key and state are msgpack, valid
+ * during the call). Returns 0, or -1 with the error in tx->err_type/err_msg
+ * (fn not called). The instances stay in tx. stateflowd workers encode their
+ * part of a transaction this way before the commit decision and write it to
+ * the store only if the transaction commits. */
+typedef void (*sf_tx_write_fn)(void *arg, const sf_txinst *inst, const char *key, size_t keylen,
+                               const char *state, size_t statelen);
+int sf_tx_encode_writes(sf_executor *ex, sf_tx *tx, sf_tx_write_fn fn, void *arg);
+
 /* One client operation, already parsed. Strings are not NUL-terminated;
  * key and args are msgpack (args: an array; NULL/0 = no arguments); op is
  * SF_OP_CREATE, SF_OP_CALL or SF_OP_GET (request.h). */
@@ -215,6 +226,53 @@ typedef struct sf_exec_op {
  * ..."). */
 int sf_exec_op_run(sf_executor *ex, const sf_exec_op *op, sf_buf *result, const char **err_type,
                    const char **err_msg);
+
+/* ---- client operations in steps (stateflowd) ----------------------------
+ *
+ * A stateflowd worker cannot run sf_exec_op_run: the instances an operation
+ * touches live in several processes. It runs the same checks, in the same
+ * order, in steps (docs/runtime.md "Client operations across workers"):
+ *
+ *   sf_exec_op_check   at the owner of the target (call) or at any worker
+ *                      (create): checks 1, 3, 4, 5 and (call) 6
+ *   sf_exec_arg_refs   the references of check 7, checked at their owners
+ *   sf_exec_op_start   the call's INVOKE event, or the constructor
+ *   sf_exec_create_take / sf_tx_install  a created instance moves to the
+ *                      owner of its key, which checks AlreadyExists
+ *
+ * All take the transaction explicitly; errors go to tx->err_type/err_msg. */
+
+/* Check a create or call (get needs no transaction: sf_exec_op_run does it
+ * without writing): the entity, the method (call), the argument count and
+ * types and, for a call, that the target exists in this process's store (it
+ * is loaded into tx). Returns 0 with *args a new reference to the decoded
+ * argument list, or -1. */
+int sf_exec_op_check(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject **args);
+/* Append to out a msgpack array of [entity name, key] for every reference in
+ * args, in the order check 7 visits them (depth first, left to right; lists,
+ * tuples and dict values). Returns 0, or -1 (a key that cannot be encoded:
+ * BadRequest). */
+int sf_exec_arg_refs(sf_executor *ex, sf_tx *tx, PyObject *args, sf_buf *out);
+/* Start a checked operation in tx. call: ev becomes the INVOKE of the method
+ * on the target, *created = -1, returns 0. create: a new instance without a
+ * key is added to tx (*created is its index); a split __init__ becomes the
+ * INVOKE in ev (returns 0: run ev), a plain one runs at once (returns 1).
+ * -1 on an error (a constructor that raised). */
+int sf_exec_op_start(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject *args,
+                     sf_event *ev, int *created);
+/* After __init__ ran on instance `inst` (from sf_exec_op_start): compute its
+ * key (TypeError when it cannot be encoded; AlreadyExists when tx already
+ * holds an instance with that key) and append it to key_out, then encode
+ * the state to state_out and remove the instance from tx. Returns 0; 1 when
+ * the key is good but the state cannot be stored (the TypeError is in tx's
+ * error; state_out is unusable); -1 on an error about the key. */
+int sf_exec_create_take(sf_executor *ex, sf_tx *tx, int inst, sf_buf *key_out, sf_buf *state_out);
+/* At the owner of (entity, key): AlreadyExists when the instance exists in
+ * the store or in tx (-1); otherwise, when state is not NULL, add the
+ * instance with that encoded state to tx as created by it (0). state NULL
+ * only checks. */
+int sf_tx_install(sf_executor *ex, sf_tx *tx, int entity, const char *key, size_t keylen,
+                  const char *state, size_t statelen);
 
 /* Run a parsed request (request.h) and append its reply line (JSON, no
  * newline, the request's id echoed) to reply_json. Returns 0 when the reply

@@ -8,22 +8,13 @@
 #include <string.h>
 
 #include "mpread.h"
+#include "stateflow/sf_util.h"
 
 /* Decoder buffers above this size are released when they become empty, so
  * one large frame does not pin its memory for the life of a connection. */
 #define SF_FRAME_SHRINK_ABOVE (1u << 20)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void put_be32(char *p, uint32_t v)
 {
@@ -47,15 +38,15 @@ size_t sf_frame_begin(sf_buf *b)
 int sf_frame_end(sf_buf *b, size_t start, char *err, size_t errlen)
 {
     if (start > b->len || b->len - start < SF_FRAME_HDR) {
-        set_err(err, errlen, "frame start %zu is not a begun frame", start);
+        sf_set_err(err, errlen, "frame start %zu is not a begun frame", start);
         return -1;
     }
     size_t n = b->len - start - SF_FRAME_HDR;
     if (n == 0 || n > SF_FRAME_MAX) {
         if (n == 0)
-            set_err(err, errlen, "empty frame payload");
+            sf_set_err(err, errlen, "empty frame payload");
         else
-            set_err(err, errlen, "frame payload of %zu bytes is over the %u byte limit", n, SF_FRAME_MAX);
+            sf_set_err(err, errlen, "frame payload of %zu bytes is over the %u byte limit", n, SF_FRAME_MAX);
         b->len = start;
         if (b->data)
             b->data[b->len] = '\0';
@@ -77,9 +68,9 @@ int sf_frame_append(sf_buf *b, const void *payload, size_t len, char *err, size_
 {
     if (len == 0 || len > SF_FRAME_MAX) {
         if (len == 0)
-            set_err(err, errlen, "empty frame payload");
+            sf_set_err(err, errlen, "empty frame payload");
         else
-            set_err(err, errlen, "frame payload of %zu bytes is over the %u byte limit", len, SF_FRAME_MAX);
+            sf_set_err(err, errlen, "frame payload of %zu bytes is over the %u byte limit", len, SF_FRAME_MAX);
         return -1;
     }
     size_t at = sf_frame_begin(b);
@@ -94,11 +85,11 @@ static int read_item(const char *p, size_t len, size_t *pos, sf_mp_item *it, cha
 {
     int r = sf_mp_read(p, len, pos, it);
     if (r == SF_MP_ETRUNC) {
-        set_err(err, errlen, "truncated msgpack at byte %zu", *pos);
+        sf_set_err(err, errlen, "truncated msgpack at byte %zu", *pos);
         return -1;
     }
     if (r != 0) {
-        set_err(err, errlen, "invalid msgpack byte 0x%02x at byte %zu", (unsigned char)p[*pos], *pos);
+        sf_set_err(err, errlen, "invalid msgpack byte 0x%02x at byte %zu", (unsigned char)p[*pos], *pos);
         return -1;
     }
     return 0;
@@ -109,17 +100,17 @@ int sf_frame_check(const char *p, size_t len, int *type, char *err, size_t errle
     size_t pos = 0;
     sf_mp_item it;
     if (len == 0) {
-        set_err(err, errlen, "empty payload");
+        sf_set_err(err, errlen, "empty payload");
         return -1;
     }
     if (read_item(p, len, &pos, &it, err, errlen) != 0)
         return -1;
     if (it.kind != SF_MP_ARRAY) {
-        set_err(err, errlen, "payload is not a msgpack array");
+        sf_set_err(err, errlen, "payload is not a msgpack array");
         return -1;
     }
     if (it.n == 0) {
-        set_err(err, errlen, "payload is an empty array");
+        sf_set_err(err, errlen, "payload is an empty array");
         return -1;
     }
     /* remaining items of each open container; [0] is the frame array */
@@ -129,7 +120,7 @@ int sf_frame_check(const char *p, size_t len, int *type, char *err, size_t errle
     if (read_item(p, len, &pos, &it, err, errlen) != 0)
         return -1;
     if (it.kind != SF_MP_INT || it.v.i < 1 || it.v.i > INT32_MAX) {
-        set_err(err, errlen, "frame type is not a positive integer");
+        sf_set_err(err, errlen, "frame type is not a positive integer");
         return -1;
     }
     int t = (int)it.v.i;
@@ -151,13 +142,13 @@ int sf_frame_check(const char *p, size_t len, int *type, char *err, size_t errle
         if (n == 0)
             continue;
         if (depth == SF_FRAME_MAX_DEPTH) {
-            set_err(err, errlen, "msgpack nested deeper than %d", SF_FRAME_MAX_DEPTH);
+            sf_set_err(err, errlen, "msgpack nested deeper than %d", SF_FRAME_MAX_DEPTH);
             return -1;
         }
         left[depth++] = n;
     }
     if (pos != len) {
-        set_err(err, errlen, "%zu trailing bytes after the msgpack array", len - pos);
+        sf_set_err(err, errlen, "%zu trailing bytes after the msgpack array", len - pos);
         return -1;
     }
     if (type)

@@ -30,6 +30,7 @@
 #include "json.h"
 #include "mpread.h"
 #include "request.h"
+#include "stateflow/sf_util.h"
 
 #define DEF_MAX_CONNECTIONS 10000u
 #define DEF_REQUEST_TIMEOUT_MS 30000u
@@ -38,7 +39,7 @@
 #define DEF_MAX_INFLIGHT 10000u
 #define DEF_MAX_BATCH 10000u
 #define LINGER_MS 2000u           /* reading and discarding after our FIN */
-#define READ_CHUNK 65536u
+#define READ_CHUNK 16384u        /* read buffer per connection, freed when drained */
 #define WRITE_HIGH_WATER (1u << 20) /* unsent bytes above which we stop reading */
 #define MAX_NAME 255
 
@@ -147,16 +148,6 @@ static void logf_(sf_gateway *gw, const char *fmt, ...)
     gw->ops.log(gw->ud, line);
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- msgpack helpers --------------------------------------------------------- */
 
@@ -240,13 +231,13 @@ int sf_gateway_decode_request(const char *req, size_t len, sf_gateway_request *o
     size_t pos = 0;
     sf_mp_item it;
     if (sf_mp_read(req, len, &pos, &it) < 0 || it.kind != SF_MP_MAP) {
-        set_err(err, errlen, "a request must be a map");
+        sf_set_err(err, errlen, "a request must be a map");
         return -1;
     }
     for (uint32_t i = 0; i < it.n; i++) {
         sf_mp_item k;
         if (sf_mp_read(req, len, &pos, &k) < 0 || k.kind != SF_MP_STR) {
-            set_err(err, errlen, "request keys must be strings");
+            sf_set_err(err, errlen, "request keys must be strings");
             return -1;
         }
         size_t vlen;
@@ -257,11 +248,11 @@ int sf_gateway_decode_request(const char *req, size_t len, sf_gateway_request *o
             if (mp_key_is(&k, names[j]))
                 which = j;
         if (which < 0) {
-            set_err(err, errlen, "unknown member in request (expected id, op, entity, key, method, args)");
+            sf_set_err(err, errlen, "unknown member in request (expected id, op, entity, key, method, args)");
             return -1;
         }
         if (vp[which]) {
-            set_err(err, errlen, "duplicate member \"%s\" in request", names[which]);
+            sf_set_err(err, errlen, "duplicate member \"%s\" in request", names[which]);
             return -1;
         }
         vp[which] = req + pos;
@@ -269,13 +260,13 @@ int sf_gateway_decode_request(const char *req, size_t len, sf_gateway_request *o
         pos += vlen;
     }
     if (pos != len) {
-        set_err(err, errlen, "trailing bytes after the request map");
+        sf_set_err(err, errlen, "trailing bytes after the request map");
         return -1;
     }
     sf_mp_item v;
     size_t p = 0;
     if (!vp[1] || sf_mp_read(vp[1], vn[1], &p, &v) < 0 || v.kind != SF_MP_STR) {
-        set_err(err, errlen, "\"op\" must be a string (create, call or get)");
+        sf_set_err(err, errlen, "\"op\" must be a string (create, call or get)");
         return -1;
     }
     if (v.n == 6 && memcmp(v.data, "create", 6) == 0)
@@ -285,7 +276,7 @@ int sf_gateway_decode_request(const char *req, size_t len, sf_gateway_request *o
     else if (v.n == 3 && memcmp(v.data, "get", 3) == 0)
         out->op = SF_OP_GET;
     else {
-        set_err(err, errlen, "unknown op (expected create, call or get)");
+        sf_set_err(err, errlen, "unknown op (expected create, call or get)");
         return -1;
     }
     for (int j = 2; j <= 4; j += 2) { /* entity, method */
@@ -294,7 +285,7 @@ int sf_gateway_decode_request(const char *req, size_t len, sf_gateway_request *o
         p = 0;
         if (sf_mp_read(vp[j], vn[j], &p, &v) < 0 || v.kind != SF_MP_STR || v.n == 0 || v.n > MAX_NAME ||
             memchr(v.data, '\0', v.n)) {
-            set_err(err, errlen, "\"%s\" must be a non-empty string of at most %d bytes without NUL", names[j],
+            sf_set_err(err, errlen, "\"%s\" must be a non-empty string of at most %d bytes without NUL", names[j],
                     MAX_NAME);
             return -1;
         }
@@ -307,27 +298,27 @@ int sf_gateway_decode_request(const char *req, size_t len, sf_gateway_request *o
         }
     }
     if (!vp[2]) {
-        set_err(err, errlen, "missing \"entity\" in request");
+        sf_set_err(err, errlen, "missing \"entity\" in request");
         return -1;
     }
     if ((out->op == SF_OP_CREATE) != (vp[3] == NULL)) {
-        set_err(err, errlen, out->op == SF_OP_CREATE ? "\"key\" is not allowed with op create"
+        sf_set_err(err, errlen, out->op == SF_OP_CREATE ? "\"key\" is not allowed with op create"
                                                      : "missing \"key\" in request");
         return -1;
     }
     if ((out->op == SF_OP_CALL) != (vp[4] != NULL)) {
-        set_err(err, errlen, out->op == SF_OP_CALL ? "missing \"method\" (required with op call)"
+        sf_set_err(err, errlen, out->op == SF_OP_CALL ? "missing \"method\" (required with op call)"
                                                    : "\"method\" is only allowed with op call");
         return -1;
     }
     if (vp[5]) {
         p = 0;
         if (out->op == SF_OP_GET) {
-            set_err(err, errlen, "\"args\" is not allowed with op get");
+            sf_set_err(err, errlen, "\"args\" is not allowed with op get");
             return -1;
         }
         if (sf_mp_read(vp[5], vn[5], &p, &v) < 0 || v.kind != SF_MP_ARRAY) {
-            set_err(err, errlen, "\"args\" must be an array");
+            sf_set_err(err, errlen, "\"args\" must be an array");
             return -1;
         }
     }
@@ -335,7 +326,7 @@ int sf_gateway_decode_request(const char *req, size_t len, sf_gateway_request *o
         p = 0;
         if (sf_mp_read(vp[0], vn[0], &p, &v) < 0 ||
             (v.kind != SF_MP_STR && v.kind != SF_MP_INT && v.kind != SF_MP_UINT && v.kind != SF_MP_FLOAT)) {
-            set_err(err, errlen, "\"id\" must be a string or a number");
+            sf_set_err(err, errlen, "\"id\" must be a string or a number");
             return -1;
         }
     }
@@ -586,7 +577,7 @@ static void conn_close(gw_conn *c, const char *why)
     sf_gateway *gw = c->gw;
     c->closing = 1;
     if (why)
-        logf_(gw, "http: %s: %s", c->peer, why);
+        logf_(gw, "%s: %s", c->peer, why);
     /* every pending token becomes stale now */
     for (gw_resp *r = c->head; r; r = r->next) {
         for (size_t i = 0; i < r->nparts; i++) {
@@ -817,11 +808,11 @@ static void submit_part(gw_conn *c, gw_resp *r, size_t i, const sf_buf *req, int
 static int check_name(const char *what, const char *s, size_t n, char *err, size_t errlen)
 {
     if (n > MAX_NAME) {
-        set_err(err, errlen, "%s name too long (limit %d bytes)", what, MAX_NAME);
+        sf_set_err(err, errlen, "%s name too long (limit %d bytes)", what, MAX_NAME);
         return -1;
     }
     if (memchr(s, '\0', n)) {
-        set_err(err, errlen, "%s name must not contain NUL characters", what);
+        sf_set_err(err, errlen, "%s name must not contain NUL characters", what);
         return -1;
     }
     return 0;
@@ -842,7 +833,7 @@ static int parse_args_body(const char *body, size_t len, sf_buf *args, char *err
     sf_buf_init(&m);
     char jerr[200];
     if (sf_json_to_msgpack_ex(body, len, SF_JSON_ENVELOPE, &m, jerr, sizeof jerr) < 0) {
-        set_err(err, errlen, "malformed JSON body: %s", jerr);
+        sf_set_err(err, errlen, "malformed JSON body: %s", jerr);
         sf_buf_free(&m);
         return -1;
     }
@@ -850,7 +841,7 @@ static int parse_args_body(const char *body, size_t len, sf_buf *args, char *err
     sf_mp_item it;
     int rc = -1;
     if (sf_mp_read(m.data, m.len, &pos, &it) < 0 || it.kind != SF_MP_MAP) {
-        set_err(err, errlen, "the body must be a JSON object {\"args\": [...]}");
+        sf_set_err(err, errlen, "the body must be a JSON object {\"args\": [...]}");
         goto out;
     }
     int have = 0;
@@ -861,17 +852,17 @@ static int parse_args_body(const char *body, size_t len, sf_buf *args, char *err
             sf_msgpack_value_len(m.data + pos, m.len - pos, &vlen, err, errlen) < 0)
             goto out;
         if (!mp_key_is(&key, "args")) {
-            set_err(err, errlen, "unknown member in body (expected only \"args\")");
+            sf_set_err(err, errlen, "unknown member in body (expected only \"args\")");
             goto out;
         }
         if (have) {
-            set_err(err, errlen, "duplicate member \"args\" in body");
+            sf_set_err(err, errlen, "duplicate member \"args\" in body");
             goto out;
         }
         size_t p2 = pos;
         sf_mp_item a;
         if (sf_mp_read(m.data, m.len, &p2, &a) < 0 || a.kind != SF_MP_ARRAY) {
-            set_err(err, errlen, "\"args\" must be an array");
+            sf_set_err(err, errlen, "\"args\" must be an array");
             goto out;
         }
         sf_buf_append(args, m.data + pos, vlen);
@@ -929,13 +920,14 @@ out:
     sf_buf_free(&req);
 }
 
-/* Split a valid JSON array text into its top-level items. Calls fn for
- * each; returns the number of items. */
 typedef struct span {
     const char *p;
     size_t n;
 } span;
 
+/* Split the text of a valid JSON array into its top-level items (stored in
+ * items[0..max), whitespace around them kept); returns the number of items.
+ * The text must have passed a JSON parse: no validation here. */
 static size_t split_array(const char *s, size_t len, span *items, size_t max)
 {
     size_t i = 0, count = 0;
@@ -1188,7 +1180,7 @@ static void conn_process(gw_conn *c)
             continue;
         }
         if (rc == SF_HTTP_ERROR) {
-            logf_(gw, "http: %s: %d %s", c->peer, c->parser.status, c->parser.message);
+            logf_(gw, "%s: %d %s", c->peer, c->parser.status, c->parser.message);
             fixed_error(c, c->parser.status, 0, 0, "BadRequest", c->parser.message, NULL);
             c->stop_parsing = 1;
             break;
@@ -1201,11 +1193,9 @@ static void conn_process(gw_conn *c)
     if (c->closing)
         return;
     if (c->in_pos == c->in.len || c->stop_parsing) {
+        /* drained: an idle connection keeps no read buffer */
         c->in_pos = 0;
-        if (c->in.cap > 4 * READ_CHUNK)
-            sf_buf_free(&c->in);
-        else
-            sf_buf_reset(&c->in);
+        sf_buf_free(&c->in);
     } else if (c->in_pos > 0) {
         memmove(c->in.data, c->in.data + c->in_pos, c->in.len - c->in_pos);
         c->in.len -= c->in_pos;
@@ -1297,7 +1287,7 @@ static void on_connection(uv_stream_t *server, int status)
     sf_gateway *gw = server->data;
     if (status < 0 || gw->closing) {
         if (status < 0)
-            logf_(gw, "http: accept failed: %s", uv_strerror(status));
+            logf_(gw, "accept failed: %s", uv_strerror(status));
         return;
     }
     if (gw->nconns >= gw->lim.max_connections) {
@@ -1369,22 +1359,22 @@ int sf_gateway_start_ex(uv_loop_t *loop, const char *host, int port, const sf_ga
 {
     *out = NULL;
     if (!loop || !host || !ops || !ops->submit) {
-        set_err(err, errlen, "gateway: loop, host and ops->submit are required");
+        sf_set_err(err, errlen, "gateway: loop, host and ops->submit are required");
         return -1;
     }
     if (port < 0 || port > 65535) {
-        set_err(err, errlen, "gateway: port %d out of range", port);
+        sf_set_err(err, errlen, "gateway: port %d out of range", port);
         return -1;
     }
     struct sockaddr_storage sa;
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
-        set_err(err, errlen, "gateway: \"%s\" is not an IPv4 or IPv6 address", host);
+        sf_set_err(err, errlen, "gateway: \"%s\" is not an IPv4 or IPv6 address", host);
         return -1;
     }
     sf_gateway *gw = calloc(1, sizeof *gw);
     if (!gw) {
-        set_err(err, errlen, "gateway: out of memory");
+        sf_set_err(err, errlen, "gateway: out of memory");
         return -1;
     }
     gw->loop = loop;
@@ -1409,7 +1399,7 @@ int sf_gateway_start_ex(uv_loop_t *loop, const char *host, int port, const sf_ga
     gw->hlim.max_body = gw->lim.max_body;
     int rc = uv_tcp_init(loop, &gw->listener);
     if (rc < 0) {
-        set_err(err, errlen, "gateway: %s", uv_strerror(rc));
+        sf_set_err(err, errlen, "gateway: %s", uv_strerror(rc));
         free(gw);
         return -1;
     }
@@ -1419,7 +1409,7 @@ int sf_gateway_start_ex(uv_loop_t *loop, const char *host, int port, const sf_ga
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&gw->listener, 511, on_connection);
     if (rc < 0) {
-        set_err(err, errlen, "gateway: cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+        sf_set_err(err, errlen, "gateway: cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
         gw->closing = 1;
         uv_close((uv_handle_t *)&gw->listener, listener_closed); /* frees gw */
         return -1;

@@ -54,7 +54,9 @@
  * and are closed.
  *
  * Single-threaded: every function must be called on the loop's thread. No
- * global state. */
+ * global state. The process must ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)):
+ * libuv writes with write(2), and a client that vanished would otherwise
+ * kill the process instead of failing the write. */
 #ifndef SF_RUNTIME_GATEWAY_H
 #define SF_RUNTIME_GATEWAY_H
 
@@ -82,7 +84,8 @@ typedef struct sf_gateway_ops {
      * answers an empty exposition. */
     sf_metrics *(*metrics)(void *ud);
     /* One line per dropped client, protocol error on a connection or
-     * failure, without newline. NULL = silent. */
+     * failure ("127.0.0.1:5555: 400 malformed header line"), without
+     * newline or prefix. NULL = silent. */
     void (*log)(void *ud, const char *line);
 } sf_gateway_ops;
 

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "stateflow/sf_util.h"
+
 enum {
     ST_REQLINE,     /* reading the request line (or empty lines before it) */
     ST_HEADERS,     /* reading header lines */
@@ -95,7 +97,7 @@ void sf_http_parser_free(sf_http_parser *p)
 /* Drop big buffers between requests so an idle connection stays small. */
 static void trim(sf_buf *b)
 {
-    if (b->cap > 65536)
+    if (b->cap > 16384)
         sf_buf_free(b);
     else
         sf_buf_reset(b);
@@ -641,47 +643,6 @@ int sf_http_percent_decode(const char *s, size_t n, sf_buf *out)
     return 0;
 }
 
-int sf_http_utf8_valid(const char *str, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k;
-        uint32_t cp, min;
-        if (c >= 0xc2 && c <= 0xdf) {
-            k = 1;
-            cp = c & 0x1f;
-            min = 0x80;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            k = 2;
-            cp = c & 0x0f;
-            min = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            k = 3;
-            cp = c & 0x07;
-            min = 0x10000;
-        } else {
-            return 0;
-        }
-        if (n - i <= k)
-            return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + j] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 int sf_http_split_path(const char *target, size_t n, sf_http_path *path, char *err, size_t errlen)
 {
     sf_buf_reset(&path->buf);
@@ -716,7 +677,7 @@ int sf_http_split_path(const char *target, size_t n, sf_http_path *path, char *e
             snprintf(err, errlen, "malformed percent-escape in path segment %zu", path->nseg + 1);
             return -1;
         }
-        if (!sf_http_utf8_valid(path->buf.data + off, path->buf.len - off)) {
+        if (!sf_utf8_valid(path->buf.data + off, path->buf.len - off)) {
             snprintf(err, errlen, "path segment %zu is not valid UTF-8 after percent-decoding", path->nseg + 1);
             return -1;
         }

@@ -144,8 +144,6 @@ const sf_http_header *sf_http_find_header(const sf_http_request *r, const char *
  * on a malformed escape ("%" not followed by two hex digits). */
 int sf_http_percent_decode(const char *s, size_t n, sf_buf *out);
 
-/* 1 when s[0..n) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
-int sf_http_utf8_valid(const char *s, size_t n);
 
 #define SF_HTTP_MAX_SEGMENTS 16
 

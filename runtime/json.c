@@ -18,6 +18,7 @@
 
 #include "mpread.h"
 #include "stateflow/sf_value.h"
+#include "stateflow/sf_util.h"
 
 /* Largest JSON text accepted: values can shrink a lot on the way to msgpack
  * (whitespace, base64), so this is a multiple of the value limit; the
@@ -33,54 +34,7 @@ static int buf_write_cb(void *data, const char *p, size_t n)
     return 0;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
-/* Length of the valid UTF-8 sequence at s (n > 0 bytes available), or 0 when
- * it is not valid (overlong forms, surrogates and code points above U+10FFFF
- * are invalid). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    if (c < 0xc2)
-        return 0;
-    if (c < 0xe0)
-        return (n >= 2 && (s[1] & 0xc0) == 0x80) ? 2 : 0;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (c < 0xf0) {
-        if (n < 3)
-            return 0;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-        if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
-            return 0;
-        return 3;
-    }
-    if (c < 0xf5) {
-        if (n < 4)
-            return 0;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-        if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-            return 0;
-        return 4;
-    }
-    return 0;
-}
 
 static void put_utf8(sf_buf *out, uint32_t cp)
 {
@@ -133,7 +87,7 @@ static int put_json_string(sf_buf *out, const char *str, size_t n, int strict)
                 continue;
             }
             if (c >= 0x80) {
-                size_t k = utf8_seq(s + i, n - i);
+                size_t k = sf_utf8_seq(s + i, n - i);
                 if (k) {
                     i += k;
                     continue;
@@ -468,7 +422,7 @@ static int jp_string(jp *p, size_t *coff, size_t *clen)
                 continue;
             }
             if (c >= 0x80) {
-                size_t k = utf8_seq(s + p->pos, p->len - p->pos);
+                size_t k = sf_utf8_seq(s + p->pos, p->len - p->pos);
                 if (k) {
                     p->pos += k;
                     continue;
@@ -847,7 +801,7 @@ int sf_json_to_msgpack_ex(const char *text, size_t len, unsigned flags, sf_buf *
                           size_t errlen)
 {
     if (len > SF_JSON_MAX_TEXT) {
-        set_err(err, errlen, "JSON text too large (%zu bytes, limit %zu)", len, SF_JSON_MAX_TEXT);
+        sf_set_err(err, errlen, "JSON text too large (%zu bytes, limit %zu)", len, SF_JSON_MAX_TEXT);
         return -1;
     }
     jp p;
@@ -899,11 +853,11 @@ static int jw_read(jw *w, sf_mp_item *it)
     size_t at = w->pos;
     int rc = sf_mp_read(w->buf, w->len, &w->pos, it);
     if (rc == SF_MP_ETRUNC) {
-        set_err(w->err, w->errlen, "msgpack: truncated value at offset %zu", at);
+        sf_set_err(w->err, w->errlen, "msgpack: truncated value at offset %zu", at);
         return -1;
     }
     if (rc == SF_MP_EBAD) {
-        set_err(w->err, w->errlen, "msgpack: invalid byte 0x%02x at offset %zu",
+        sf_set_err(w->err, w->errlen, "msgpack: invalid byte 0x%02x at offset %zu",
                 (unsigned char)w->buf[at], at);
         return -1;
     }
@@ -913,7 +867,7 @@ static int jw_read(jw *w, sf_mp_item *it)
 static int jw_depth(jw *w, int depth, size_t at)
 {
     if (depth >= SF_VALUE_MAX_DEPTH) {
-        set_err(w->err, w->errlen, "msgpack: nested too deeply (limit %d) at offset %zu",
+        sf_set_err(w->err, w->errlen, "msgpack: nested too deeply (limit %d) at offset %zu",
                 SF_VALUE_MAX_DEPTH, at);
         return -1;
     }
@@ -949,7 +903,7 @@ static int jw_enter_payload(jw *w, const sf_mp_item *it, size_t *saved_len, size
     if (jw_read(w, &a) < 0)
         return -1;
     if (a.kind != SF_MP_ARRAY) {
-        set_err(w->err, w->errlen, "msgpack: extension type %d at offset %zu: payload is not an array",
+        sf_set_err(w->err, w->errlen, "msgpack: extension type %d at offset %zu: payload is not an array",
                 it->ext_type, at);
         return -1;
     }
@@ -960,7 +914,7 @@ static int jw_enter_payload(jw *w, const sf_mp_item *it, size_t *saved_len, size
 static int jw_leave_payload(jw *w, const sf_mp_item *it, size_t saved_len, size_t saved_pos, size_t at)
 {
     if (w->pos != w->len) {
-        set_err(w->err, w->errlen, "msgpack: extension type %d at offset %zu: trailing bytes in payload",
+        sf_set_err(w->err, w->errlen, "msgpack: extension type %d at offset %zu: trailing bytes in payload",
                 it->ext_type, at);
         return -1;
     }
@@ -974,7 +928,7 @@ static int jw_ext(jw *w, const sf_mp_item *it, int depth, size_t at)
     size_t sl, sp;
     uint32_t n;
     if (it->ext_type != SF_EXT_TUPLE && it->ext_type != SF_EXT_SET && it->ext_type != SF_EXT_REF) {
-        set_err(w->err, w->errlen, "msgpack: unknown extension type %d at offset %zu", it->ext_type, at);
+        sf_set_err(w->err, w->errlen, "msgpack: unknown extension type %d at offset %zu", it->ext_type, at);
         return -1;
     }
     if (jw_depth(w, depth, at) < 0)
@@ -984,12 +938,12 @@ static int jw_ext(jw *w, const sf_mp_item *it, int depth, size_t at)
     if (it->ext_type == SF_EXT_REF) {
         sf_mp_item e;
         if (n != 2 || jw_read(w, &e) < 0 || e.kind != SF_MP_STR || e.n == 0) {
-            set_err(w->err, w->errlen, "msgpack: bad reference at offset %zu (expected [entity, key])", at);
+            sf_set_err(w->err, w->errlen, "msgpack: bad reference at offset %zu (expected [entity, key])", at);
             return -1;
         }
         sf_buf_puts(w->out, "{\"$ref\":[");
         if (put_json_string(w->out, e.data, e.n, 1) < 0) {
-            set_err(w->err, w->errlen, "msgpack: invalid UTF-8 in reference at offset %zu", at);
+            sf_set_err(w->err, w->errlen, "msgpack: invalid UTF-8 in reference at offset %zu", at);
             return -1;
         }
         sf_buf_putc(w->out, ',');
@@ -1034,7 +988,7 @@ static int jw_value(jw *w, int depth)
         return 0;
     case SF_MP_STR:
         if (put_json_string(out, it.data, it.n, 1) < 0) {
-            set_err(w->err, w->errlen, "msgpack: invalid UTF-8 in str at offset %zu", at);
+            sf_set_err(w->err, w->errlen, "msgpack: invalid UTF-8 in str at offset %zu", at);
             return -1;
         }
         return 0;
@@ -1073,7 +1027,7 @@ static int jw_value(jw *w, int depth)
                  * level (exponential growth); Python cannot make them
                  * (a dict is never a key), so they are refused. */
                 if (w->in_key) {
-                    set_err(w->err, w->errlen,
+                    sf_set_err(w->err, w->errlen,
                             "msgpack: non-string map key inside a map key at offset %zu (no JSON form)", kat);
                     return -1;
                 }
@@ -1099,7 +1053,7 @@ static int jw_value(jw *w, int depth)
     case SF_MP_EXT:
         return jw_ext(w, &it, depth, at);
     default:
-        set_err(w->err, w->errlen, "msgpack: unexpected item at offset %zu", at);
+        sf_set_err(w->err, w->errlen, "msgpack: unexpected item at offset %zu", at);
         return -1;
     }
 }
@@ -1107,14 +1061,14 @@ static int jw_value(jw *w, int depth)
 int sf_msgpack_to_json(const char *data, size_t len, sf_buf *out, char *err, size_t errlen)
 {
     if (len > SF_VALUE_MAX_BYTES) {
-        set_err(err, errlen, "msgpack: value too large (%zu bytes, limit %u)", len, SF_VALUE_MAX_BYTES);
+        sf_set_err(err, errlen, "msgpack: value too large (%zu bytes, limit %u)", len, SF_VALUE_MAX_BYTES);
         return -1;
     }
     size_t start = out->len;
     jw w = {.buf = data, .len = data ? len : 0, .pos = 0, .out = out, .err = err, .errlen = errlen};
     int rc = jw_value(&w, 0);
     if (rc == 0 && w.pos != w.len) {
-        set_err(err, errlen, "msgpack: trailing bytes after the value at offset %zu", w.pos);
+        sf_set_err(err, errlen, "msgpack: trailing bytes after the value at offset %zu", w.pos);
         rc = -1;
     }
     if (rc < 0) {

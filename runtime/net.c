@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "mpread.h"
+#include "stateflow/sf_util.h"
 
 #define NET_READ_CHUNK (64u * 1024u)
 #define NET_HANDSHAKE_FRAME_MAX 4096u /* largest frame before the handshake */
@@ -97,17 +98,7 @@ static void conn_close_hard(sf_conn *c, const char *reason);
 static void conn_close_graceful(sf_conn *c, const char *reason);
 static void conn_arm(sf_conn *c);
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static char *xstrdup(const char *s, size_t n)
 {
@@ -208,11 +199,11 @@ int sf_net_new(const sf_net_config *cfg, sf_net **out, char *err, size_t errlen)
 {
     *out = NULL;
     if (!cfg || !cfg->loop) {
-        set_err(err, errlen, "net: no event loop given");
+        sf_set_err(err, errlen, "net: no event loop given");
         return -1;
     }
     if (cfg->token_len > NET_TOKEN_MAX || (cfg->token_len && !cfg->token)) {
-        set_err(err, errlen, "net: cluster token longer than %u bytes", NET_TOKEN_MAX);
+        sf_set_err(err, errlen, "net: cluster token longer than %u bytes", NET_TOKEN_MAX);
         return -1;
     }
     sf_net *net = xcalloc(sizeof *net);
@@ -862,7 +853,7 @@ int sf_net_connect(sf_net *net, const char *host, int port, const char *role, co
 {
     *out = NULL;
     if (!host || !*host || port <= 0 || port > 65535) {
-        set_err(err, errlen, "connect: bad address %s:%d", host ? host : "(null)", port);
+        sf_set_err(err, errlen, "connect: bad address %s:%d", host ? host : "(null)", port);
         return -1;
     }
     if (!role)
@@ -870,7 +861,7 @@ int sf_net_connect(sf_net *net, const char *host, int port, const char *role, co
     if (!my_listen_addr)
         my_listen_addr = "";
     if (strlen(role) > NET_ROLE_MAX || strlen(my_listen_addr) > NET_LISTEN_MAX) {
-        set_err(err, errlen, "connect: role or listen address too long");
+        sf_set_err(err, errlen, "connect: role or listen address too long");
         return -1;
     }
     sf_conn *c = conn_new(net, cbs, ud);
@@ -897,7 +888,7 @@ int sf_net_connect(sf_net *net, const char *host, int port, const char *role, co
             c->gai_active = 1;
     }
     if (r != 0) {
-        set_err(err, errlen, "connect to %s: %s", c->peer, uv_strerror(r));
+        sf_set_err(err, errlen, "connect to %s: %s", c->peer, uv_strerror(r));
         conn_close_hard(c, "connect failed"); /* never visible: no on_close */
         return -1;
     }
@@ -972,7 +963,7 @@ int sf_net_listen(sf_net *net, const char *host, int port, const sf_conn_callbac
     *out = NULL;
     struct sockaddr_storage ss;
     if (!host || port < 0 || port > 65535 || parse_addr(host, port, &ss) != 0) {
-        set_err(err, errlen, "listen: bad address %s:%d (want a numeric IPv4 or IPv6 address)",
+        sf_set_err(err, errlen, "listen: bad address %s:%d (want a numeric IPv4 or IPv6 address)",
                 host ? host : "(null)", port);
         return -1;
     }
@@ -999,7 +990,7 @@ int sf_net_listen(sf_net *net, const char *host, int port, const sf_conn_callbac
                                                         : ((struct sockaddr_in *)&bound)->sin_port);
     }
     if (r != 0) {
-        set_err(err, errlen, "listen on %s:%d: %s", host, port, uv_strerror(r));
+        sf_set_err(err, errlen, "listen on %s:%d: %s", host, port, uv_strerror(r));
         sf_listener_close(l);
         return -1;
     }

@@ -28,6 +28,7 @@
 
 #include "mpread.h"
 #include "stateflow/sf_value.h"
+#include "stateflow/sf_util.h"
 
 /* ------------------------------------------------------------------ */
 /* Ref                                                                 */
@@ -222,16 +223,6 @@ PyObject *sf_pycodec_ref_key(PyObject *ref) { return ((sf_ref *)ref)->key; }
 /* ------------------------------------------------------------------ */
 /* shared                                                              */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Describe the pending Python exception in buf and clear it. */
 static void pyerr_describe(char *buf, size_t n)
@@ -573,7 +564,7 @@ int sf_pycodec_encode(sf_pycodec *c, PyObject *o, const char *where, sf_buf *out
                 sf_buf_puts(&m, e.seg[i]);
         sf_buf_puts(&m, ": ");
         sf_buf_puts(&m, e.msg);
-        set_err(err, errlen, "%s", m.data);
+        sf_set_err(err, errlen, "%s", m.data);
         sf_buf_free(&m);
     }
     return -1;
@@ -804,7 +795,7 @@ PyObject *sf_pycodec_decode_prefix(sf_pycodec *c, const char *data, size_t len, 
                                    size_t errlen)
 {
     if (len > SF_VALUE_MAX_BYTES) {
-        set_err(err, errlen, "msgpack: value too large (%zu bytes, limit %u)", len, SF_VALUE_MAX_BYTES);
+        sf_set_err(err, errlen, "msgpack: value too large (%zu bytes, limit %u)", len, SF_VALUE_MAX_BYTES);
         return NULL;
     }
     dec d = {.c = c, .buf = data ? data : "", .len = data ? len : 0, .pos = 0, .err = err, .errlen = errlen};
@@ -825,7 +816,7 @@ PyObject *sf_pycodec_decode(sf_pycodec *c, const char *data, size_t len, char *e
     PyObject *r = sf_pycodec_decode_prefix(c, data, len, &used, err, errlen);
     if (r && used != len) {
         Py_DECREF(r);
-        set_err(err, errlen, "msgpack: trailing bytes after the value at offset %zu", used);
+        sf_set_err(err, errlen, "msgpack: trailing bytes after the value at offset %zu", used);
         return NULL;
     }
     return r;

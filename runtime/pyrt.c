@@ -7,17 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+#include "stateflow/sf_util.h"
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -37,7 +27,7 @@ static int apply_flags(unsigned flags, char *err, size_t errlen)
         PyObject *e = PySys_GetObject("stderr"); /* borrowed */
         if (!e || PySys_SetObject("stdout", e) < 0) {
             PyErr_Clear();
-            set_err(err, errlen, "python: cannot redirect sys.stdout");
+            sf_set_err(err, errlen, "python: cannot redirect sys.stdout");
             return -1;
         }
     }
@@ -65,7 +55,7 @@ int sf_pyrt_start(unsigned flags, char *err, size_t errlen)
         st = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
     if (PyStatus_Exception(st)) {
-        set_err(err, errlen, "python: cannot start the interpreter: %s%s%s",
+        sf_set_err(err, errlen, "python: cannot start the interpreter: %s%s%s",
                 st.func ? st.func : "", st.func ? ": " : "", st.err_msg ? st.err_msg : "error");
         return -1;
     }
@@ -134,7 +124,7 @@ void sf_pyrt_error_string(char *err, size_t errlen)
     sf_buf_init(&t);
     sf_buf_init(&m);
     sf_pyrt_fetch_error(&t, &m);
-    set_err(err, errlen, "%s%s%s", t.data, m.len ? ": " : "", m.data);
+    sf_set_err(err, errlen, "%s%s%s", t.data, m.len ? ": " : "", m.data);
     sf_buf_free(&t);
     sf_buf_free(&m);
 }
@@ -192,7 +182,7 @@ static PyObject *exec_module(const sf_ir *ir, char *err, size_t errlen)
     if (!code) {
         char msg[512];
         sf_pyrt_error_string(msg, sizeof msg);
-        set_err(err, errlen, "%s: generated module does not compile: %s", filename, msg);
+        sf_set_err(err, errlen, "%s: generated module does not compile: %s", filename, msg);
         return NULL;
     }
     PyObject *mod = PyModule_New(ir->module);
@@ -220,7 +210,7 @@ static PyObject *exec_module(const sf_ir *ir, char *err, size_t errlen)
     if (!r) {
         char msg[512];
         sf_pyrt_error_string(msg, sizeof msg);
-        set_err(err, errlen, "%s: executing the generated module failed: %s", filename, msg);
+        sf_set_err(err, errlen, "%s: executing the generated module failed: %s", filename, msg);
         PyDict_DelItemString(mods, ir->module);
         PyErr_Clear();
         Py_DECREF(mod);
@@ -236,13 +226,13 @@ static int load_method(const sf_ir *ir, const sf_pyentity *pe, PyObject *mod, sf
     const sf_ir_method *m = pm->ir;
     const char *ename = pe->ir->name;
     if (!m->name || !*m->name) {
-        set_err(err, errlen, "entity %s: a method has no name", ename);
+        sf_set_err(err, errlen, "entity %s: a method has no name", ename);
         return -1;
     }
     if (!(pm->name = intern(m->name)))
         goto pyfail;
     if (m->nparams < 0) {
-        set_err(err, errlen, "%s.%s: bad parameter count", ename, m->name);
+        sf_set_err(err, errlen, "%s.%s: bad parameter count", ename, m->name);
         return -1;
     }
     pm->params = xcalloc((size_t)m->nparams, sizeof(PyObject *));
@@ -252,7 +242,7 @@ static int load_method(const sf_ir *ir, const sf_pyentity *pe, PyObject *mod, sf
     for (int i = 0; i < m->nparams; i++) {
         const char *pn = m->params[i].name;
         if (!pn || !*pn) {
-            set_err(err, errlen, "%s.%s: parameter %d has no name", ename, m->name, i + 1);
+            sf_set_err(err, errlen, "%s.%s: parameter %d has no name", ename, m->name, i + 1);
             return -1;
         }
         if (!(pm->params[i] = intern(pn)))
@@ -260,7 +250,7 @@ static int load_method(const sf_ir *ir, const sf_pyentity *pe, PyObject *mod, sf
         if (m->params[i].has_default)
             seen_default = 1;
         else if (seen_default) {
-            set_err(err, errlen, "%s.%s: parameter '%s' without a default follows one with a default",
+            sf_set_err(err, errlen, "%s.%s: parameter '%s' without a default follows one with a default",
                     ename, m->name, pn);
             return -1;
         } else
@@ -270,19 +260,19 @@ static int load_method(const sf_ir *ir, const sf_pyentity *pe, PyObject *mod, sf
         pm->fn = PyObject_GetAttr(pe->cls, pm->name);
         if (!pm->fn) {
             PyErr_Clear();
-            set_err(err, errlen, "%s: generated module: class %s has no method '%s'",
+            sf_set_err(err, errlen, "%s: generated module: class %s has no method '%s'",
                     ir->filename ? ir->filename : "?", ename, m->name);
             return -1;
         }
         if (!PyCallable_Check(pm->fn)) {
-            set_err(err, errlen, "%s: generated module: %s.%s is not callable",
+            sf_set_err(err, errlen, "%s: generated module: %s.%s is not callable",
                     ir->filename ? ir->filename : "?", ename, m->name);
             return -1;
         }
         return 0;
     }
     if (m->nblocks <= 0) {
-        set_err(err, errlen, "%s.%s: split method without blocks", ename, m->name);
+        sf_set_err(err, errlen, "%s.%s: split method without blocks", ename, m->name);
         return -1;
     }
     /* Defaults of the parameters: sfc leaves a stub with the original
@@ -303,12 +293,12 @@ static int load_method(const sf_ir *ir, const sf_pyentity *pe, PyObject *mod, sf
             Py_DECREF(orig);
         }
         if (!pm->defaults) {
-            set_err(err, errlen, "%s.%s: the class has no function of that name to take the default values from (recompile with this sfc)",
+            sf_set_err(err, errlen, "%s.%s: the class has no function of that name to take the default values from (recompile with this sfc)",
                     ename, m->name);
             return -1;
         }
         if (pm->defaults && PyTuple_GET_SIZE(pm->defaults) > m->nparams - pm->nrequired) {
-            set_err(err, errlen, "%s.%s: %zd default values for %d optional parameters", ename,
+            sf_set_err(err, errlen, "%s.%s: %zd default values for %d optional parameters", ename,
                     m->name, PyTuple_GET_SIZE(pm->defaults), m->nparams - pm->nrequired);
             return -1;
         }
@@ -318,24 +308,24 @@ static int load_method(const sf_ir *ir, const sf_pyentity *pe, PyObject *mod, sf
     for (int i = 0; i < m->nblocks; i++) {
         const sf_ir_block *b = &m->blocks[i];
         if (b->id < 0 || b->id >= m->nblocks || pm->blocks[b->id]) {
-            set_err(err, errlen, "%s.%s: block ids must be 0..%d, each once (got %d)", ename,
+            sf_set_err(err, errlen, "%s.%s: block ids must be 0..%d, each once (got %d)", ename,
                     m->name, m->nblocks - 1, b->id);
             return -1;
         }
         if (!b->function || !*b->function) {
-            set_err(err, errlen, "%s.%s: block %d has no function", ename, m->name, b->id);
+            sf_set_err(err, errlen, "%s.%s: block %d has no function", ename, m->name, b->id);
             return -1;
         }
         PyObject *f = PyObject_GetAttrString(mod, b->function);
         if (!f) {
             PyErr_Clear();
-            set_err(err, errlen, "%s: generated module has no block function '%s' (%s.%s block %d)",
+            sf_set_err(err, errlen, "%s: generated module has no block function '%s' (%s.%s block %d)",
                     ir->filename ? ir->filename : "?", b->function, ename, m->name, b->id);
             return -1;
         }
         if (!PyCallable_Check(f)) {
             Py_DECREF(f);
-            set_err(err, errlen, "%s: generated module: block function '%s' is not callable",
+            sf_set_err(err, errlen, "%s: generated module: block function '%s' is not callable",
                     ir->filename ? ir->filename : "?", b->function);
             return -1;
         }
@@ -350,15 +340,15 @@ pyfail:
 sf_pyapp *sf_pyapp_load(const sf_ir *ir, char *err, size_t errlen)
 {
     if (!Py_IsInitialized()) {
-        set_err(err, errlen, "python: the interpreter is not running");
+        sf_set_err(err, errlen, "python: the interpreter is not running");
         return NULL;
     }
     if (!ir || !ir->python || !ir->module || !*ir->module) {
-        set_err(err, errlen, "IR has no generated module");
+        sf_set_err(err, errlen, "IR has no generated module");
         return NULL;
     }
     if (ir->nentities < 0 || (ir->nentities > 0 && !ir->entities)) {
-        set_err(err, errlen, "IR: bad entity table");
+        sf_set_err(err, errlen, "IR: bad entity table");
         return NULL;
     }
     sf_pyapp *app = xcalloc(1, sizeof(*app));
@@ -374,12 +364,12 @@ sf_pyapp *sf_pyapp_load(const sf_ir *ir, char *err, size_t errlen)
         pe->ir = e;
         pe->init = -1;
         if (!e->name || !*e->name) {
-            set_err(err, errlen, "IR: entity %d has no name", i);
+            sf_set_err(err, errlen, "IR: entity %d has no name", i);
             goto fail;
         }
         for (int j = 0; j < i; j++)
             if (strcmp(ir->entities[j].name, e->name) == 0) {
-                set_err(err, errlen, "IR: entity %s defined twice", e->name);
+                sf_set_err(err, errlen, "IR: entity %s defined twice", e->name);
                 goto fail;
             }
         if (!(pe->name = intern(e->name)))
@@ -387,24 +377,24 @@ sf_pyapp *sf_pyapp_load(const sf_ir *ir, char *err, size_t errlen)
         pe->cls = PyObject_GetAttr(app->module, pe->name);
         if (!pe->cls) {
             PyErr_Clear();
-            set_err(err, errlen, "%s: generated module has no class '%s'",
+            sf_set_err(err, errlen, "%s: generated module has no class '%s'",
                     ir->filename ? ir->filename : "?", e->name);
             goto fail;
         }
         if (!PyType_Check(pe->cls)) {
-            set_err(err, errlen, "%s: generated module: '%s' is not a class",
+            sf_set_err(err, errlen, "%s: generated module: '%s' is not a class",
                     ir->filename ? ir->filename : "?", e->name);
             goto fail;
         }
         pe->key_fn = PyObject_GetAttrString(pe->cls, "__key__");
         if (!pe->key_fn || !PyCallable_Check(pe->key_fn)) {
             PyErr_Clear();
-            set_err(err, errlen, "%s: generated module: class %s has no __key__ method",
+            sf_set_err(err, errlen, "%s: generated module: class %s has no __key__ method",
                     ir->filename ? ir->filename : "?", e->name);
             goto fail;
         }
         if (e->nmethods < 0 || (e->nmethods > 0 && !e->methods)) {
-            set_err(err, errlen, "IR: entity %s: bad method table", e->name);
+            sf_set_err(err, errlen, "IR: entity %s: bad method table", e->name);
             goto fail;
         }
         pe->methods = xcalloc((size_t)e->nmethods, sizeof(sf_pymethod));

@@ -12,19 +12,10 @@
 
 #include "json.h"
 #include "mpread.h"
+#include "stateflow/sf_util.h"
 
 #define SF_REQUEST_MAX_NAME 255
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 const char *sf_request_op_name(int op)
 {
@@ -51,14 +42,14 @@ static int collect(const sf_buf *m, span f[F__COUNT], char *err, size_t errlen)
     sf_mp_item it;
     memset(f, 0, sizeof(span) * F__COUNT);
     if (sf_mp_read(m->data, m->len, &pos, &it) < 0 || it.kind != SF_MP_MAP) {
-        set_err(err, errlen, "a request must be a JSON object");
+        sf_set_err(err, errlen, "a request must be a JSON object");
         return -1;
     }
     int rc = 0;
     for (uint32_t i = 0; i < it.n; i++) {
         sf_mp_item k;
         if (sf_mp_read(m->data, m->len, &pos, &k) < 0 || k.kind != SF_MP_STR) {
-            set_err(err, errlen, "malformed request");
+            sf_set_err(err, errlen, "malformed request");
             return -1;
         }
         size_t vlen;
@@ -76,12 +67,12 @@ static int collect(const sf_buf *m, span f[F__COUNT], char *err, size_t errlen)
                 sf_buf name;
                 sf_buf_init(&name);
                 sf_json_put_string(&name, k.data, k.n < 64 ? k.n : 64);
-                set_err(err, errlen, "unknown member %s in request (expected id, op, entity, key, method, args)",
+                sf_set_err(err, errlen, "unknown member %s in request (expected id, op, entity, key, method, args)",
                         name.data);
                 sf_buf_free(&name);
                 rc = -1;
             } else if (f[which].p) {
-                set_err(err, errlen, "duplicate member \"%s\" in request", field_names[which]);
+                sf_set_err(err, errlen, "duplicate member \"%s\" in request", field_names[which]);
                 rc = -1;
             }
         }
@@ -103,7 +94,7 @@ static int take_id(const span *id, sf_request *r, char *err, size_t errlen)
     size_t pos = 0;
     if (sf_mp_read(id->p, id->n, &pos, &it) < 0 ||
         (it.kind != SF_MP_STR && it.kind != SF_MP_INT && it.kind != SF_MP_UINT && it.kind != SF_MP_FLOAT)) {
-        set_err(err, errlen, "\"id\" must be a string or a number");
+        sf_set_err(err, errlen, "\"id\" must be a string or a number");
         return -1;
     }
     sf_buf j;
@@ -114,7 +105,7 @@ static int take_id(const span *id, sf_request *r, char *err, size_t errlen)
     }
     if (j.len > SF_REQUEST_MAX_ID) {
         sf_buf_free(&j);
-        set_err(err, errlen, "\"id\" too long (limit %d bytes)", SF_REQUEST_MAX_ID);
+        sf_set_err(err, errlen, "\"id\" too long (limit %d bytes)", SF_REQUEST_MAX_ID);
         return -1;
     }
     r->id_json = sf_buf_steal(&j, NULL);
@@ -127,24 +118,24 @@ static int take_name(const span *s, const char *what, char **dst, char *err, siz
     sf_mp_item it;
     size_t pos = 0;
     if (sf_mp_read(s->p, s->n, &pos, &it) < 0 || it.kind != SF_MP_STR) {
-        set_err(err, errlen, "\"%s\" must be a string", what);
+        sf_set_err(err, errlen, "\"%s\" must be a string", what);
         return -1;
     }
     if (it.n == 0) {
-        set_err(err, errlen, "\"%s\" must not be empty", what);
+        sf_set_err(err, errlen, "\"%s\" must not be empty", what);
         return -1;
     }
     if (it.n > SF_REQUEST_MAX_NAME) {
-        set_err(err, errlen, "\"%s\" too long (limit %d bytes)", what, SF_REQUEST_MAX_NAME);
+        sf_set_err(err, errlen, "\"%s\" too long (limit %d bytes)", what, SF_REQUEST_MAX_NAME);
         return -1;
     }
     if (memchr(it.data, '\0', it.n)) {
-        set_err(err, errlen, "\"%s\" must not contain NUL characters", what);
+        sf_set_err(err, errlen, "\"%s\" must not contain NUL characters", what);
         return -1;
     }
     char *p = malloc(it.n + 1);
     if (!p) {
-        set_err(err, errlen, "out of memory");
+        sf_set_err(err, errlen, "out of memory");
         return -1;
     }
     memcpy(p, it.data, it.n);
@@ -158,11 +149,11 @@ static int check_request(const span f[F__COUNT], sf_request *r, char *err, size_
     sf_mp_item it;
     size_t pos = 0;
     if (!f[F_OP].p) {
-        set_err(err, errlen, "missing \"op\" in request (create, call or get)");
+        sf_set_err(err, errlen, "missing \"op\" in request (create, call or get)");
         return -1;
     }
     if (sf_mp_read(f[F_OP].p, f[F_OP].n, &pos, &it) < 0 || it.kind != SF_MP_STR) {
-        set_err(err, errlen, "\"op\" must be a string (create, call or get)");
+        sf_set_err(err, errlen, "\"op\" must be a string (create, call or get)");
         return -1;
     }
     if (it.n == 6 && memcmp(it.data, "create", 6) == 0) {
@@ -175,45 +166,45 @@ static int check_request(const span f[F__COUNT], sf_request *r, char *err, size_
         sf_buf name;
         sf_buf_init(&name);
         sf_json_put_string(&name, it.data, it.n < 64 ? it.n : 64);
-        set_err(err, errlen, "unknown op %s (expected create, call or get)", name.data);
+        sf_set_err(err, errlen, "unknown op %s (expected create, call or get)", name.data);
         sf_buf_free(&name);
         return -1;
     }
     const char *opname = sf_request_op_name(r->op);
     if (!f[F_ENTITY].p) {
-        set_err(err, errlen, "missing \"entity\" in request");
+        sf_set_err(err, errlen, "missing \"entity\" in request");
         return -1;
     }
     if (take_name(&f[F_ENTITY], "entity", &r->entity, err, errlen) < 0)
         return -1;
     if (r->op == SF_OP_CREATE) {
         if (f[F_KEY].p) {
-            set_err(err, errlen, "\"key\" is not allowed with op create (the key comes from __key__)");
+            sf_set_err(err, errlen, "\"key\" is not allowed with op create (the key comes from __key__)");
             return -1;
         }
     } else if (!f[F_KEY].p) {
-        set_err(err, errlen, "missing \"key\" (required with op %s)", opname);
+        sf_set_err(err, errlen, "missing \"key\" (required with op %s)", opname);
         return -1;
     }
     if (r->op == SF_OP_CALL) {
         if (!f[F_METHOD].p) {
-            set_err(err, errlen, "missing \"method\" (required with op call)");
+            sf_set_err(err, errlen, "missing \"method\" (required with op call)");
             return -1;
         }
         if (take_name(&f[F_METHOD], "method", &r->method, err, errlen) < 0)
             return -1;
     } else if (f[F_METHOD].p) {
-        set_err(err, errlen, "\"method\" is not allowed with op %s", opname);
+        sf_set_err(err, errlen, "\"method\" is not allowed with op %s", opname);
         return -1;
     }
     if (f[F_ARGS].p) {
         if (r->op == SF_OP_GET) {
-            set_err(err, errlen, "\"args\" is not allowed with op get");
+            sf_set_err(err, errlen, "\"args\" is not allowed with op get");
             return -1;
         }
         pos = 0;
         if (sf_mp_read(f[F_ARGS].p, f[F_ARGS].n, &pos, &it) < 0 || it.kind != SF_MP_ARRAY) {
-            set_err(err, errlen, "\"args\" must be an array");
+            sf_set_err(err, errlen, "\"args\" must be an array");
             return -1;
         }
         sf_buf_append(&r->args, f[F_ARGS].p, f[F_ARGS].n);
@@ -250,7 +241,7 @@ int sf_request_parse_json(const char *text, size_t len, sf_request *r, char *err
         if (crc < 0) {
             rc = -1;
         } else if (idrc < 0) {
-            set_err(err, errlen, "%s", iderr);
+            sf_set_err(err, errlen, "%s", iderr);
             rc = -1;
         } else {
             rc = check_request(f, r, err, errlen);

@@ -12,6 +12,7 @@
 
 #include "http.h"
 #include "metrics.h"
+#include "stateflow/sf_util.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -628,14 +629,14 @@ static void test_percent_decode(void **state)
     assert_int_equal(sf_http_percent_decode("%4g", 3, &b), -1);
     sf_buf_free(&b);
 
-    assert_int_equal(sf_http_utf8_valid("plain", 5), 1);
-    assert_int_equal(sf_http_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9), 1);
-    assert_int_equal(sf_http_utf8_valid("\xc3", 1), 0);
-    assert_int_equal(sf_http_utf8_valid("\xc0\xaf", 2), 0);         /* overlong */
-    assert_int_equal(sf_http_utf8_valid("\xed\xa0\x80", 3), 0);     /* surrogate */
-    assert_int_equal(sf_http_utf8_valid("\xf4\x90\x80\x80", 4), 0); /* > U+10FFFF */
-    assert_int_equal(sf_http_utf8_valid("\xff", 1), 0);
-    assert_int_equal(sf_http_utf8_valid("\xe2\x28\xa1", 3), 0);
+    assert_int_equal(sf_utf8_valid("plain", 5), 1);
+    assert_int_equal(sf_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9), 1);
+    assert_int_equal(sf_utf8_valid("\xc3", 1), 0);
+    assert_int_equal(sf_utf8_valid("\xc0\xaf", 2), 0);         /* overlong */
+    assert_int_equal(sf_utf8_valid("\xed\xa0\x80", 3), 0);     /* surrogate */
+    assert_int_equal(sf_utf8_valid("\xf4\x90\x80\x80", 4), 0); /* > U+10FFFF */
+    assert_int_equal(sf_utf8_valid("\xff", 1), 0);
+    assert_int_equal(sf_utf8_valid("\xe2\x28\xa1", 3), 0);
 }
 
 static void test_split_path(void **state)

@@ -19,6 +19,13 @@ expect_compile_error):
     /usr/bin/python3 tests/diff/run_diff.py --plain-only          # no C tools needed
     /usr/bin/python3 tests/diff/run_diff.py --compile-only --sfc build/bin/sfc
     /usr/bin/python3 tests/diff/run_diff.py ... tests/diff/programs/21_reentrant
+    /usr/bin/python3 tests/diff/run_diff.py --sfc build/bin/sfc --stateflowd build/bin/stateflowd
+
+With --stateflowd, step 3 runs `stateflowd --local app.sfir --workers 2` per
+program instead of sfrun and sends each request line, one at a time and in
+order, as the body of `POST /v1/requests` (a line that is a JSON array is
+wrapped in one more array, so the gateway sees one malformed request as
+sfrun does, and the reply array is unwrapped).
 
 The last line printed is `N passed, M failed`; the exit status is 1 when any
 program failed.  Standard library only.
@@ -27,12 +34,17 @@ program failed.  Standard library only.
 import argparse
 import concurrent.futures
 import difflib
+import http.client
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -126,7 +138,7 @@ def normalise(line):
     return line
 
 
-def first_mismatch(reqs, expected, actual):
+def first_mismatch(reqs, expected, actual, who="sfrun"):
     """None when equal, else a report of the first differing reply."""
     exp = [normalise(x) for x in expected]
     act = [normalise(x) for x in actual]
@@ -137,7 +149,7 @@ def first_mismatch(reqs, expected, actual):
     req = reqs[i].decode("utf-8", "replace") if i < len(reqs) else "(no request: extra output)"
     lines = ["first mismatch at reply %d of %d, request: %s" % (i + 1, len(exp), req)]
     hunk = []
-    for ln in difflib.unified_diff(exp, act, "plain.py", "sfrun", lineterm="", n=2):
+    for ln in difflib.unified_diff(exp, act, "plain.py", who, lineterm="", n=2):
         if ln.startswith("@@") and any(h.startswith("@@") for h in hunk):
             break
         hunk.append(ln)
@@ -156,6 +168,95 @@ def matches_expected_error(output, spec):
         if not any(a in low for a in alts):
             missing.append(line)
     return missing
+
+
+class Daemon:
+    """`stateflowd --local APP --workers N` on free ports, for one program.
+    Waits until the coordinator reports it is ready; stop() ends it with
+    SIGTERM (SIGKILL if it lingers) and returns its exit status."""
+
+    READY = re.compile(r"coordinator ready: .* http=[^ ]*:(\d+)")
+
+    def __init__(self, exe, sfir, tmp, workers=2, extra=(), timeout=30.0):
+        self.lines = []
+        self.ready = threading.Event()
+        self.port = None
+        cmd = [exe, "--local", sfir, "--workers", str(workers), "--http", "127.0.0.1:0",
+               "--native", "off", "--data", os.path.join(tmp, "data")] + list(extra)
+        try:
+            self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE)
+        except OSError as e:
+            raise Failure("cannot run %s: %s" % (exe, e))
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        if not self.ready.wait(timeout) or self.port is None:
+            self.stop()
+            raise Failure("stateflowd did not become ready:\n%s" % self.log_tail())
+
+    def _read(self):
+        for raw in self.p.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self.lines.append(line)
+            m = self.READY.search(line)
+            if m:
+                self.port = int(m.group(1))
+                self.ready.set()
+        self.ready.set()
+
+    def log_tail(self, n=15):
+        return "\n".join("    " + ln for ln in self.lines[-n:])
+
+    def stop(self, timeout=15.0):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+                self.reader.join(5)
+                return "killed after %ss" % timeout
+        self.reader.join(5)
+        return self.p.returncode
+
+
+def post_request(conn, line):
+    """One request line through POST /v1/requests; returns the reply line."""
+    body = line
+    wrapped = False
+    try:
+        wrapped = type(json.loads(line.decode("utf-8"))) is list
+    except ValueError:
+        pass
+    if wrapped:
+        body = b"[" + line + b"]"
+    conn.request("POST", "/v1/requests", body=body, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    text = resp.read().decode("utf-8")
+    if wrapped and text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return text
+
+
+def run_stateflowd(opts, sfir, reqs, tmp):
+    """The replies of stateflowd --local to reqs, one request at a time."""
+    d = Daemon(opts.stateflowd, sfir, tmp)
+    actual = []
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=opts.timeout)
+        for line in reqs:
+            try:
+                actual.append(post_request(conn, line))
+            except (OSError, http.client.HTTPException) as e:
+                raise Failure("HTTP request %d failed (%s): %s\n%s"
+                              % (len(actual) + 1, e, line[:200], d.log_tail()))
+        conn.close()
+    finally:
+        status = d.stop()
+    if status != 0:
+        raise Failure("stateflowd exited with status %s:\n%s" % (status, d.log_tail()))
+    return actual
 
 
 def compile_app(opts, prog, app, tmp):
@@ -213,6 +314,13 @@ def run_program(opts, prog, tmp):
     if opts.plain_only or opts.compile_only:
         return "pass"
 
+    if opts.stateflowd:
+        actual = run_stateflowd(opts, sfir, reqs, tmp)
+        report = first_mismatch(reqs, expected, actual, "stateflowd")
+        if report:
+            raise Failure(report)
+        return "pass"
+
     p = run([opts.sfrun, sfir], data, opts.timeout)
     try:
         actual = p.stdout.decode("utf-8").split("\n")
@@ -251,6 +359,8 @@ def main(argv=None):
     ap.add_argument("programs", nargs="*", help="program directories (default: all)")
     ap.add_argument("--sfc", default=os.path.join(REPO, "build", "bin", "sfc"))
     ap.add_argument("--sfrun", default=os.path.join(REPO, "build", "bin", "sfrun"))
+    ap.add_argument("--stateflowd", help="run the programs on `stateflowd --local` over HTTP "
+                    "instead of sfrun")
     ap.add_argument("--plain-only", action="store_true",
                     help="only run plain.py: it must not crash and must reply to every request")
     ap.add_argument("--compile-only", action="store_true",

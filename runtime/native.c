@@ -1,0 +1,329 @@
+/* native.c: the native client protocol server (native.h) on its own sf_net:
+ * client slots with generations (ids never dangle), request frames checked
+ * and handed to the coordinator, replies framed back. */
+#include "native.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "cluster.h"
+#include "gateway.h"
+#include "mpread.h"
+#include "net.h"
+
+#define NATIVE_IDLE_MS (10u * 60u * 1000u) /* clients may stay quiet for long */
+
+typedef struct client_slot {
+    sf_conn *conn;      /* NULL: free */
+    uint32_t gen;
+} client_slot;
+
+/* The user data of every client connection. */
+typedef struct client {
+    sf_native *n;
+    uint32_t idx;       /* slot, or UINT32_MAX when not admitted */
+} client;
+
+struct sf_native {
+    sf_net *net;
+    sf_listener *listener;
+    sf_native_ops ops;
+    void *ud;
+    client_slot *slots;
+    uint32_t nslots, cap;
+    size_t nclients;
+    int closing;
+    sf_buf out;
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        fprintf(stderr, "stateflow: out of memory\n");
+        abort();
+    }
+    return q;
+}
+
+static void nlog(sf_native *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void nlog(sf_native *n, const char *fmt, ...)
+{
+    if (!n->ops.log)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    n->ops.log(n->ud, line);
+}
+
+static void net_log(void *ud, const char *line) { nlog((sf_native *)ud, "native: %s", line); }
+
+static uint64_t client_id(const sf_native *n, uint32_t idx)
+{
+    return ((uint64_t)n->slots[idx].gen << 32) | (uint64_t)(idx + 1);
+}
+
+static sf_conn *client_conn(sf_native *n, uint64_t id)
+{
+    uint32_t idx = (uint32_t)(id & 0xffffffffu);
+    if (idx == 0 || idx > n->nslots)
+        return NULL;
+    client_slot *s = &n->slots[idx - 1];
+    if (s->gen != (uint32_t)(id >> 32))
+        return NULL;
+    return s->conn;
+}
+
+/* ---- replies ---- */
+
+static int send_reply(sf_native *n, uint64_t client, uint64_t corr, const char *id, size_t idlen,
+                      const char *value, size_t vlen, const char *etype, const char *emsg)
+{
+    sf_conn *c = client_conn(n, client);
+    if (!c)
+        return 1;
+    sf_buf *b = &n->out;
+    sf_buf_reset(b);
+    size_t at = sf_frame_begin(b);
+    msgpack_packer pk;
+    sf_frame_packer_init(&pk, b);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_uint64(&pk, SF_FRAME_CLIENT_REPLY);
+    msgpack_pack_uint64(&pk, corr);
+    msgpack_pack_map(&pk, id && idlen ? 2 : 1);
+    if (id && idlen) {
+        sf_pack_cstr(&pk, "id");
+        sf_pack_raw(b, id, idlen);
+    }
+    if (etype) {
+        sf_pack_cstr(&pk, "error");
+        sf_pack_error(&pk, etype, emsg);
+    } else {
+        sf_pack_cstr(&pk, "ok");
+        sf_pack_raw(b, value, vlen);
+    }
+    char err[128];
+    if (sf_frame_end(b, at, err, sizeof err) != 0) {
+        /* A value over the frame limit: say so instead. */
+        sf_buf_reset(b);
+        at = sf_frame_begin(b);
+        sf_frame_packer_init(&pk, b);
+        msgpack_pack_array(&pk, 3);
+        msgpack_pack_uint64(&pk, SF_FRAME_CLIENT_REPLY);
+        msgpack_pack_uint64(&pk, corr);
+        msgpack_pack_map(&pk, 1);
+        sf_pack_cstr(&pk, "error");
+        sf_pack_error(&pk, "InternalError", "reply too large for one frame");
+        if (sf_frame_end(b, at, err, sizeof err) != 0)
+            return 1;
+    }
+    int rc = sf_conn_send_buf(c, b);
+    if (rc != 0) {
+        nlog(n, "native: client %s: cannot queue a reply (%d), closing", sf_conn_peer(c), rc);
+        sf_conn_close(c, "reply queue full");
+        sf_buf_reset(b);
+        return 1;
+    }
+    return 0;
+}
+
+int sf_native_reply_ok(sf_native *n, uint64_t client, uint64_t corr, const char *id, size_t idlen,
+                       const char *value, size_t len)
+{
+    return send_reply(n, client, corr, id, idlen, value, len, NULL, NULL);
+}
+
+int sf_native_reply_error(sf_native *n, uint64_t client, uint64_t corr, const char *id,
+                          size_t idlen, const char *type, const char *message)
+{
+    return send_reply(n, client, corr, id, idlen, NULL, 0, type ? type : "InternalError",
+                      message ? message : "");
+}
+
+/* The "id" member of a request map when it is a string or an integer (for
+ * the BadRequest reply of a request that failed the checks). */
+static void find_id(const char *req, size_t len, const char **id, size_t *idlen)
+{
+    *id = NULL;
+    *idlen = 0;
+    sf_rd r;
+    sf_rd_init(&r, req, len);
+    sf_mp_item it;
+    if (sf_mp_read(req, len, &r.pos, &it) < 0 || it.kind != SF_MP_MAP)
+        return;
+    for (uint32_t i = 0; i < it.n; i++) {
+        const char *k, *v;
+        size_t kn, vn;
+        if (sf_rd_value(&r, &k, &kn) < 0 || sf_rd_value(&r, &v, &vn) < 0)
+            return;
+        size_t p = 0;
+        sf_mp_item ki, vi;
+        if (sf_mp_read(k, kn, &p, &ki) < 0 || ki.kind != SF_MP_STR || ki.n != 2 ||
+            memcmp(ki.data, "id", 2) != 0)
+            continue;
+        p = 0;
+        if (sf_mp_read(v, vn, &p, &vi) < 0)
+            return;
+        if (vi.kind == SF_MP_STR || vi.kind == SF_MP_INT || vi.kind == SF_MP_UINT) {
+            *id = v;
+            *idlen = vn;
+        }
+        return;
+    }
+}
+
+/* ---- connections ---- */
+
+static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void *ud)
+{
+    client *cl = ud;
+    sf_native *n = cl->n;
+    if (cl->idx == UINT32_MAX)
+        return;
+    if (type != SF_FRAME_CLIENT_REQUEST) {
+        nlog(n, "native: client %s sent a frame of type %d, closing", sf_conn_peer(c), type);
+        sf_conn_close(c, "unexpected frame type");
+        return;
+    }
+    sf_rd r;
+    sf_rd_init(&r, payload, len);
+    uint32_t na;
+    uint64_t t, corr;
+    const char *req;
+    size_t reqlen;
+    if (sf_rd_array(&r, &na) < 0 || na != 3 || sf_rd_uint(&r, &t) < 0 || sf_rd_uint(&r, &corr) < 0 ||
+        sf_rd_value(&r, &req, &reqlen) < 0 || r.pos != len) {
+        nlog(n, "native: client %s sent a malformed request frame, closing", sf_conn_peer(c));
+        sf_conn_close(c, "malformed request frame");
+        return;
+    }
+    uint64_t id = client_id(n, cl->idx);
+    sf_gateway_request gr;
+    char err[256];
+    if (sf_gateway_decode_request(req, reqlen, &gr, err, sizeof err) < 0) {
+        const char *rid;
+        size_t ridlen;
+        find_id(req, reqlen, &rid, &ridlen);
+        send_reply(n, id, corr, rid, ridlen, NULL, 0, "BadRequest", err);
+        return;
+    }
+    if (n->ops.submit(n->ud, req, reqlen, id, corr) != 0)
+        send_reply(n, id, corr, gr.id, gr.id_len, NULL, 0, "Unavailable",
+                   "the service is not accepting requests");
+}
+
+static void on_close(sf_conn *c, const char *reason, void *ud)
+{
+    client *cl = ud;
+    sf_native *n = cl->n;
+    (void)c;
+    (void)reason;
+    if (cl->idx != UINT32_MAX) {
+        n->slots[cl->idx].conn = NULL;
+        n->slots[cl->idx].gen++;
+        n->nclients--;
+    }
+    free(cl);
+}
+
+static void on_open(sf_conn *c, void *ud)
+{
+    sf_native *n = ud;
+    client *cl = xrealloc(NULL, sizeof(*cl));
+    cl->n = n;
+    cl->idx = UINT32_MAX;
+    sf_conn_set_data(c, cl);
+    if (n->closing) {
+        sf_conn_close(c, "shutting down");
+        return;
+    }
+    if (strcmp(sf_conn_role(c), "client") != 0) {
+        nlog(n, "native: %s connected with role '%s' (expected 'client'), closing", sf_conn_peer(c),
+             sf_conn_role(c));
+        sf_conn_close(c, "wrong role");
+        return;
+    }
+    uint32_t idx = UINT32_MAX;
+    for (uint32_t i = 0; i < n->nslots; i++)
+        if (!n->slots[i].conn) {
+            idx = i;
+            break;
+        }
+    if (idx == UINT32_MAX) {
+        if (n->nslots == n->cap) {
+            n->cap = n->cap ? n->cap * 2 : 16;
+            n->slots = xrealloc(n->slots, n->cap * sizeof(client_slot));
+        }
+        idx = n->nslots++;
+        n->slots[idx].gen = 1;
+    }
+    n->slots[idx].conn = c;
+    cl->idx = idx;
+    n->nclients++;
+}
+
+static const sf_conn_callbacks client_cbs = {on_open, on_frame, on_close};
+
+int sf_native_start(uv_loop_t *loop, const char *host, int port, const void *token,
+                    size_t token_len, const sf_native_ops *ops, void *ud, sf_native **out,
+                    char *err, size_t errlen)
+{
+    *out = NULL;
+    sf_native *n = xrealloc(NULL, sizeof(*n));
+    memset(n, 0, sizeof(*n));
+    n->ops = *ops;
+    n->ud = ud;
+    sf_buf_init(&n->out);
+    sf_net_config cfg = {0};
+    cfg.loop = loop;
+    cfg.token = token;
+    cfg.token_len = token_len;
+    cfg.idle_timeout_ms = NATIVE_IDLE_MS;
+    cfg.log = net_log;
+    cfg.log_ud = n;
+    if (sf_net_new(&cfg, &n->net, err, errlen) < 0) {
+        sf_buf_free(&n->out);
+        free(n);
+        return -1;
+    }
+    if (sf_net_listen(n->net, host, port, &client_cbs, n, &n->listener, err, errlen) < 0) {
+        /* the failed listener closes through the loop: hand n back closed */
+        sf_native_close(n);
+        *out = n;
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int sf_native_port(const sf_native *n) { return n->listener ? sf_listener_port(n->listener) : 0; }
+
+size_t sf_native_clients(const sf_native *n) { return n->nclients; }
+
+void sf_native_close(sf_native *n)
+{
+    if (!n || n->closing)
+        return;
+    n->closing = 1;
+    n->listener = NULL;
+    sf_net_close_all(n->net);
+}
+
+int sf_native_free(sf_native *n)
+{
+    if (!n)
+        return 0;
+    if (sf_net_free(n->net) < 0)
+        return -1;
+    free(n->slots);
+    sf_buf_free(&n->out);
+    free(n);
+    return 0;
+}

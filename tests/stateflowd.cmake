@@ -1,0 +1,37 @@
+# stateflowd.cmake: tests of the distributed runtime daemon (runtime/stateflowd.c,
+# coordinator.c, worker.c, aria.c, ingress.c, native.c).
+#
+# test_aria           the Aria decision logic and the in-memory ingress (cmocka)
+# stateflowd_diff     the differential suite through `stateflowd --local --workers 2`
+#                     over HTTP, compared with plain Python (tests/diff/run_diff.py)
+# stateflowd_<Class>  tests/stateflowd/test_stateflowd.py, one ctest per class:
+#                     Contention, Zipf, BadInput, WorkerDeath, Cli
+# Label: stateflowd.
+set(SF_SFD_DIR ${PROJECT_SOURCE_DIR}/runtime)
+
+sf_add_test(test_aria SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_aria.c ${SF_SFD_DIR}/aria.c
+            ${SF_SFD_DIR}/ingress.c LIBS sf_ir)
+target_include_directories(test_aria PRIVATE ${SF_SFD_DIR})
+set(SF_SFD_TESTS test_aria)
+
+if(TARGET stateflowd AND TARGET sfc)
+  set(SF_SFD_ENV
+      "SF_SFC=$<TARGET_FILE:sfc>"
+      "SF_STATEFLOWD=$<TARGET_FILE:stateflowd>"
+      "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/executor-lsan.supp:print_suppressions=0")
+  add_test(NAME stateflowd_diff
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/diff/run_diff.py -j2
+                   --sfc $<TARGET_FILE:sfc> --stateflowd $<TARGET_FILE:stateflowd>
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(stateflowd_diff PROPERTIES TIMEOUT 180 ENVIRONMENT "${SF_SFD_ENV}")
+  list(APPEND SF_SFD_TESTS stateflowd_diff)
+  foreach(cls Contention Zipf BadInput WorkerDeath Cli)
+    add_test(NAME stateflowd_${cls}
+             COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_stateflowd.py ${cls}
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(stateflowd_${cls} PROPERTIES TIMEOUT 120 ENVIRONMENT "${SF_SFD_ENV}")
+    list(APPEND SF_SFD_TESTS stateflowd_${cls})
+  endforeach()
+endif()
+
+set_tests_properties(${SF_SFD_TESTS} PROPERTIES LABELS stateflowd)
