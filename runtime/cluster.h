@@ -34,6 +34,10 @@ enum {
 #define SF_DEFAULT_BATCH_SIZE 1000
 #define SF_MAX_BATCH_SIZE 100000
 #define SF_DEFAULT_BATCH_MS 2
+/* A cluster peer silent this long is dropped. Longer than the transport's
+ * 5 s default: a worker runs user code on its loop thread and cannot answer
+ * heartbeats meanwhile. */
+#define SF_CLUSTER_IDLE_MS 30000
 
 /* Partition of an instance: sf_partition_hash (store.h) mod P. */
 uint32_t sf_cluster_partition(const char *entity, const char *key, size_t keylen, uint32_t P);

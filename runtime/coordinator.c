@@ -949,6 +949,7 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
     nc.token = cfg->token;
     nc.token_len = cfg->token_len;
     nc.log = net_log;
+    nc.idle_timeout_ms = SF_CLUSTER_IDLE_MS;
     nc.log_ud = c;
     if (sf_net_new(&nc, &c->net, err, errlen) < 0)
         goto fail;

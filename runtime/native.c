@@ -16,6 +16,7 @@
 #include "net.h"
 
 #define NATIVE_IDLE_MS (10u * 60u * 1000u) /* clients may stay quiet for long */
+#define NATIVE_MAX_REQUEST (4u << 20)      /* bytes of one request map */
 
 typedef struct client_slot {
     sf_conn *conn;      /* NULL: free */
@@ -207,6 +208,14 @@ static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void
     uint64_t id = client_id(n, cl->idx);
     sf_gateway_request gr;
     char err[256];
+    if (reqlen > NATIVE_MAX_REQUEST) {
+        const char *rid;
+        size_t ridlen;
+        find_id(req, reqlen, &rid, &ridlen);
+        snprintf(err, sizeof err, "request too large (%zu bytes, limit %u)", reqlen, NATIVE_MAX_REQUEST);
+        send_reply(n, id, corr, rid, ridlen, NULL, 0, "BadRequest", err);
+        return;
+    }
     if (sf_gateway_decode_request(req, reqlen, &gr, err, sizeof err) < 0) {
         const char *rid;
         size_t ridlen;

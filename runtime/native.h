@@ -11,7 +11,8 @@
  *
  * corr is the client's correlation number (an unsigned integer); requests
  * may be pipelined and replies come in any order. A malformed request (not
- * a map of the request shape) is answered at once with a BadRequest reply;
+ * a map of the request shape, or over 4 MiB) is answered at once with a
+ * BadRequest reply;
  * a malformed frame, another frame type or a peer of another role closes
  * the connection (logged). This module owns the listener, the clients and
  * the framing of replies; what a request does is up to the embedding

@@ -1340,6 +1340,7 @@ int sf_worker_start(const sf_worker_config *cfg, sf_worker **out, char *err, siz
     nc.token = cfg->token;
     nc.token_len = cfg->token_len;
     nc.log = net_log;
+    nc.idle_timeout_ms = SF_CLUSTER_IDLE_MS;
     nc.log_ud = w;
     if (sf_net_new(&nc, &w->net, err, errlen) < 0) {
         free(w);

@@ -1,3 +1,10 @@
 # sfc at the command line: compile errors with positions, examples, dump/dot.
 add_test(NAME sfc_errors COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/sfc_errors.sh $<TARGET_FILE:sfc>)
 add_test(NAME sfc_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/sfc_cli.sh $<TARGET_FILE:sfc>)
+
+# sfc and sfrun under valgrind (skipped in sanitizer builds: they clash).
+find_program(VALGRIND valgrind)
+if(VALGRIND AND NOT SF_SANITIZE AND NOT SF_FUZZ AND TARGET sfrun)
+  add_test(NAME valgrind_tools COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/valgrind.sh $<TARGET_FILE:sfc> $<TARGET_FILE:sfrun>)
+  set_tests_properties(valgrind_tools PROPERTIES TIMEOUT 300)
+endif()
