@@ -38,6 +38,11 @@ enum {
  * 5 s default: a worker runs user code on its loop thread and cannot answer
  * heartbeats meanwhile. */
 #define SF_CLUSTER_IDLE_MS 30000
+/* Unsent bytes per cluster connection before sends fail (a batch's replies
+ * may be large; the peers are trusted). */
+#define SF_CLUSTER_MAX_QUEUED ((size_t)512 << 20)
+/* A batch stops taking requests once they add up to this many bytes. */
+#define SF_BATCH_MAX_BYTES ((size_t)16 << 20)
 
 /* Partition of an instance: sf_partition_hash (store.h) mod P. */
 uint32_t sf_cluster_partition(const char *entity, const char *key, size_t keylen, uint32_t P);

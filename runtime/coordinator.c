@@ -345,12 +345,17 @@ static void start_batch(sf_coordinator *c)
     c->nreruns = 0;
     size_t want = room > c->ntxns ? room - c->ntxns : 0;
     if (!c->take_buf)
-        c->take_buf = xrealloc(NULL, c->batch_size * sizeof(sf_ingress_entry));
-    size_t got = sf_ingress_take(c->ingress, want, c->take_buf);
-    for (size_t i = 0; i < got; i++) {
+        c->take_buf = xrealloc(NULL, sizeof(sf_ingress_entry));
+    size_t bytes = 0;
+    for (size_t i = 0; i < c->ntxns; i++)
+        bytes += c->txns[i].e.len;
+    /* one at a time, so a batch of large requests stops at the byte cap */
+    while (want > 0 && bytes < SF_BATCH_MAX_BYTES && sf_ingress_take(c->ingress, 1, c->take_buf) == 1) {
         ctxn *t = &c->txns[c->ntxns++];
         memset(t, 0, sizeof(*t));
-        t->e = c->take_buf[i];
+        t->e = c->take_buf[0];
+        bytes += t->e.len;
+        want--;
     }
     if (c->ntxns == 0)
         return;
@@ -950,6 +955,7 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
     nc.token_len = cfg->token_len;
     nc.log = net_log;
     nc.idle_timeout_ms = SF_CLUSTER_IDLE_MS;
+    nc.max_queued = SF_CLUSTER_MAX_QUEUED;
     nc.log_ud = c;
     if (sf_net_new(&nc, &c->net, err, errlen) < 0)
         goto fail;

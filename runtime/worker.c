@@ -290,21 +290,25 @@ static void send_done(sf_worker *w, wtxn *t, int outcome, const char *value, siz
         sf_buf_reset(tmp);
         msgpack_packer ep;
         sf_frame_packer_init(&ep, tmp);
-        /* Keep error messages reasonable on the wire. */
-        char msg[4096];
-        snprintf(msg, sizeof msg, "%s", emsg ? emsg : "");
+        const char *msg = emsg ? emsg : "";
+        char cut[1024];
+        if (strlen(msg) > SF_FRAME_MAX / 2) {
+            snprintf(cut, sizeof cut, "%.1000s...", msg);
+            msg = cut;
+        }
         sf_pack_error(&ep, etype && *etype ? etype : "InternalError", msg);
         sf_pack_bin(&pk, tmp->data, tmp->len);
     }
     char err[160];
-    if (sf_frame_end(&w->out, 0, err, sizeof err) != 0 && outcome == 0) {
+    if (sf_frame_end(&w->out, 0, err, sizeof err) != 0) {
         /* The reply does not fit in a frame. */
         t->done = 0;
-        send_done(w, t, 1, NULL, 0, "TypeError", "return value: too large to send");
+        if (outcome == 0)
+            send_done(w, t, 1, NULL, 0, "TypeError", "return value: too large to send");
+        else
+            send_done(w, t, 1, NULL, 0, etype, "(error message too large to send)");
         return;
     }
-    if (w->out.len == 0)
-        return;
     int rc = sf_conn_send_buf(w->coord, &w->out);
     if (rc != 0) {
         sf_buf_reset(&w->out);
@@ -776,7 +780,7 @@ static void on_executed(sf_worker *w, sf_rd *r)
                 sf_buf_reset(&t->err_type);
                 sf_buf_reset(&t->err_msg);
                 sf_buf_puts(&t->err_type, t->tx.err_type.len ? t->tx.err_type.data : "InternalError");
-                sf_buf_printf(&t->err_msg, "%.2000s", t->tx.err_msg.data ? t->tx.err_msg.data : "");
+                sf_buf_printf(&t->err_msg, "%.4000s", t->tx.err_msg.data ? t->tx.err_msg.data : "");
                 sf_buf_reset(&t->writes);
             }
         }
@@ -1341,6 +1345,7 @@ int sf_worker_start(const sf_worker_config *cfg, sf_worker **out, char *err, siz
     nc.token_len = cfg->token_len;
     nc.log = net_log;
     nc.idle_timeout_ms = SF_CLUSTER_IDLE_MS;
+    nc.max_queued = SF_CLUSTER_MAX_QUEUED;
     nc.log_ud = w;
     if (sf_net_new(&nc, &w->net, err, errlen) < 0) {
         free(w);

@@ -3,7 +3,7 @@
  * parses must unparse to source that parses again and unparses to the very
  * same text (the unparser is a fixed point after one round).
  *
- * Run: build-fuzz/fuzz/fuzz_parse -detect_leaks=0 -dict=tests/fuzz/parse.dict CORPUS tests/parse
+ * Run: ASAN_OPTIONS=detect_leaks=0 build-fuzz/fuzz/fuzz_parse -dict=tests/fuzz/parse.dict CORPUS tests/parse
  * (the .py files in tests/parse are seeds; leak detection is off because
  * CPython keeps caches and pymalloc arenas that LeakSanitizer cannot follow). */
 #include <stdint.h>

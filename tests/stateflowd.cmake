@@ -5,7 +5,7 @@
 # stateflowd_diff     the differential suite through `stateflowd --local --workers 2`
 #                     over HTTP, compared with plain Python (tests/diff/run_diff.py)
 # stateflowd_<Class>  tests/stateflowd/test_stateflowd.py, one ctest per class:
-#                     Contention, Zipf, BadInput, WorkerDeath, Cli
+#                     Contention, Zipf, Serializable, BadInput, WorkerDeath, Cli
 # Label: stateflowd.
 set(SF_SFD_DIR ${PROJECT_SOURCE_DIR}/runtime)
 
@@ -25,7 +25,7 @@ if(TARGET stateflowd AND TARGET sfc)
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(stateflowd_diff PROPERTIES TIMEOUT 180 ENVIRONMENT "${SF_SFD_ENV}")
   list(APPEND SF_SFD_TESTS stateflowd_diff)
-  foreach(cls Contention Zipf BadInput WorkerDeath Cli)
+  foreach(cls Contention Zipf Serializable BadInput WorkerDeath Cli)
     add_test(NAME stateflowd_${cls}
              COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_stateflowd.py ${cls}
              WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
@@ -35,3 +35,11 @@ if(TARGET stateflowd AND TARGET sfc)
 endif()
 
 set_tests_properties(${SF_SFD_TESTS} PROPERTIES LABELS stateflowd)
+
+# The executor's step API used by the workers (runtime/executor.h).
+sf_add_test(test_exec_steps SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_exec_steps.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/executor_apps.c LIBS sf_runtime)
+target_compile_definitions(test_exec_steps PRIVATE SF_TEST_SRC_DIR="${PROJECT_SOURCE_DIR}")
+target_include_directories(test_exec_steps PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+set_tests_properties(test_exec_steps PROPERTIES LABELS stateflowd
+  ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/executor-lsan.supp:print_suppressions=0")

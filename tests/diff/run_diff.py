@@ -241,7 +241,8 @@ def post_request(conn, line):
 
 def run_stateflowd(opts, sfir, reqs, tmp):
     """The replies of stateflowd --local to reqs, one request at a time."""
-    d = Daemon(opts.stateflowd, sfir, tmp)
+    d = Daemon(opts.stateflowd, sfir, tmp, workers=opts.workers,
+               extra=["--partitions", str(opts.partitions)] if opts.partitions else [])
     actual = []
     try:
         conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=opts.timeout)
@@ -316,6 +317,9 @@ def run_program(opts, prog, tmp):
 
     if opts.stateflowd:
         actual = run_stateflowd(opts, sfir, reqs, tmp)
+        if opts.out:
+            with open(os.path.join(opts.out, os.path.basename(prog), "actual.jsonl"), "w") as f:
+                f.write("".join(x + "\n" for x in actual))
         report = first_mismatch(reqs, expected, actual, "stateflowd")
         if report:
             raise Failure(report)
@@ -361,6 +365,8 @@ def main(argv=None):
     ap.add_argument("--sfrun", default=os.path.join(REPO, "build", "bin", "sfrun"))
     ap.add_argument("--stateflowd", help="run the programs on `stateflowd --local` over HTTP "
                     "instead of sfrun")
+    ap.add_argument("--workers", type=int, default=2, help="worker processes (--stateflowd)")
+    ap.add_argument("--partitions", type=int, default=0, help="partitions (--stateflowd; 0: default)")
     ap.add_argument("--plain-only", action="store_true",
                     help="only run plain.py: it must not crash and must reply to every request")
     ap.add_argument("--compile-only", action="store_true",

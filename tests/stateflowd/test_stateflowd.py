@@ -3,7 +3,7 @@
 worker processes, Aria batches, the HTTP gateway and the native protocol).
 
     SF_SFC=build/bin/sfc SF_STATEFLOWD=build/bin/stateflowd \\
-        /usr/bin/python3 tests/stateflowd/test_stateflowd.py [-v] [Contention|Zipf|BadInput|...]
+        /usr/bin/python3 tests/stateflowd/test_stateflowd.py [-v] [Contention|Zipf|Serializable|...]
 
 ctest runs each class as its own test (tests/stateflowd.cmake).  Every test
 starts its daemon on free ports and always stops it.
@@ -16,6 +16,9 @@ starts its daemon on free ports and always stops it.
 - Zipf: transfers and deposits over 1,000 accounts chosen with a Zipf(0.99)
   law: every request is answered, latency stays bounded, and no transaction
   ran in more batches than there were clients (no starvation).
+- Serializable: every differential program's requests at once (they share
+  batches and conflict); the commit log replayed serially in plain Python
+  reproduces every committed reply.
 - BadInput: malformed HTTP, oversized bodies, unknown routes, garbage on the
   cluster and native ports, workers with a wrong token or joining a full
   cluster, clients that vanish mid-request: each gets a clear answer or is
@@ -381,6 +384,60 @@ class Zipf(DaemonTest):
                          "max runs %d\n" % (sent[0], conflicts, p99 * 1e3, lat[-1] * 1e3, runs))
 
 
+# ========================================== every program, all at once
+
+class Serializable(unittest.TestCase):
+    """Every differential program's requests sent at once (one POST
+    /v1/requests array, so they share batches and conflict): replaying the
+    commit log serially in plain Python gives exactly the daemon's reply for
+    every committed request, and every request gets a reply."""
+
+    def test_programs(self):
+        import glob
+        progs = sorted(glob.glob(os.path.join(REPO, "tests", "diff", "programs", "[0-8]*")))
+        progs += sorted(glob.glob(os.path.join(REPO, "examples", "*")))
+        tmp = tempfile.mkdtemp(prefix="sfd-ser-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        checked = 0
+        for prog in progs:
+            app = os.path.join(prog, "app.py")
+            reqfile = os.path.join(prog, "requests.jsonl")
+            if not os.path.exists(reqfile):
+                continue
+            name = os.path.basename(prog)
+            reqs = []
+            with open(reqfile, "rb") as f:
+                for ln in f:
+                    try:
+                        r = json.loads(ln)
+                    except ValueError:
+                        continue
+                    if type(r) is dict and "NaN" not in ln.decode("utf-8", "replace"):
+                        r["id"] = "q%d" % len(reqs)
+                        reqs.append(r)
+            os.makedirs(os.path.join(tmp, name))
+            sfir = compile_app(app, os.path.join(tmp, name))
+            log = os.path.join(tmp, name + ".log")
+            with Daemon(STATEFLOWD, sfir, os.path.join(tmp, name + ".data"), native=False,
+                        extra=["--commit-log", log, "--partitions", "5", "--batch-ms", "5"]) as d:
+                conn = http.client.HTTPConnection("127.0.0.1", d.http_port, timeout=60)
+                st, body = http_post(conn, "/v1/requests", reqs)
+                conn.close()
+                status = d.stop()
+            self.assertEqual(status, 0, name)
+            replies = json.loads(body)
+            self.assertEqual(len(replies), len(reqs), name)
+            byid = {r.get("id"): r for r in replies}
+            self.assertEqual(set(byid), {r["id"] for r in reqs}, name)
+            logged = [e["request"] for e in read_commit_log(log)]
+            plain = replay_plain(app, logged)
+            self.assertEqual(len(plain), len(logged), name)
+            for req, prep in zip(logged, plain):
+                self.assertEqual(byid[req["id"]], prep, "%s: %s" % (name, req))
+            checked += len(logged)
+        self.assertGreater(checked, 300)
+
+
 # =============================================================== bad input
 
 def raw_http(port, data, read=True, timeout=10):
@@ -673,9 +730,17 @@ class Cli(DaemonTest):
         with open(path, "rb") as f:
             tok = f.read()
         self.assertRegex(tok, rb"^[0-9a-f]{32}$")
-        d = self.start("tok", workers=1)
+        d = self.start("tok", workers=2)
         self.assertEqual(d.token, tok)
-        self.stop_ok(d)
+        pids = d.worker_pids()
+        self.assertEqual(len(pids), 2)
+        # Ctrl-C: everything stops, exit status 0
+        d.p.send_signal(signal.SIGINT)
+        self.assertEqual(d.p.wait(15), 0, d.log_text())
+        time.sleep(0.5)
+        from sfd import is_worker
+        self.assertFalse(any(is_worker(p) for p in pids))
+        self.assertTrue(d.log_has("SIGINT: shutting down"))
         del data
 
     def test_coordinator_and_worker_roles(self):
