@@ -119,14 +119,30 @@ sf_expr *sf_expr_none(sf_arena *a, sf_pos pos)
 /* Lists carry no capacity (ast.h), and may have been built with an exact
  * size anywhere, so a push always copies into a one-longer array. Lists that
  * grow by pushes are short (statement bodies being synthesised). */
+/* Geometric growth: pushing n items costs O(n) time and memory. */
+static int list_room(int n, int cap)
+{
+    if (n < cap)
+        return cap;
+    return n < 4 ? 4 : n * 2;
+}
+
 void sf_expr_list_push(sf_arena *a, sf_expr_list *l, sf_expr *e)
 {
-    l->v = sf_arena_grow(a, l->v, (size_t)l->n, (size_t)l->n + 1, sizeof(*l->v));
+    int cap = list_room(l->n, l->cap);
+    if (cap != l->cap) {
+        l->v = sf_arena_grow(a, l->v, (size_t)l->n, (size_t)cap, sizeof(*l->v));
+        l->cap = cap;
+    }
     l->v[l->n++] = e;
 }
 
 void sf_stmt_list_push(sf_arena *a, sf_stmt_list *l, sf_stmt *s)
 {
-    l->v = sf_arena_grow(a, l->v, (size_t)l->n, (size_t)l->n + 1, sizeof(*l->v));
+    int cap = list_room(l->n, l->cap);
+    if (cap != l->cap) {
+        l->v = sf_arena_grow(a, l->v, (size_t)l->n, (size_t)cap, sizeof(*l->v));
+        l->cap = cap;
+    }
     l->v[l->n++] = s;
 }

@@ -26,8 +26,11 @@ typedef struct sf_pos {
 typedef struct sf_expr sf_expr;
 typedef struct sf_stmt sf_stmt;
 
-typedef struct sf_expr_list { sf_expr **v; int n; } sf_expr_list;
-typedef struct sf_stmt_list { sf_stmt **v; int n; } sf_stmt_list;
+/* Lists: v[0..n). cap is the room the push functions made (0 for a list
+ * built at its exact size, e.g. by the parser); code that resets a list
+ * resets all three fields. */
+typedef struct sf_expr_list { sf_expr **v; int n, cap; } sf_expr_list;
+typedef struct sf_stmt_list { sf_stmt **v; int n, cap; } sf_stmt_list;
 
 /* Operators of BinOp, AugAssign, UnaryOp, BoolOp and Compare. */
 typedef enum sf_op {

@@ -81,8 +81,7 @@ static sf_stmt *split_stub(sf_arena *a, const char *entity, sf_stmt *def)
 {
     sf_stmt *stub = sf_stmt_new(a, SF_ST_FUNCTIONDEF, def->pos);
     stub->u.func = def->u.func;
-    stub->u.func.body.v = NULL;
-    stub->u.func.body.n = 0;
+    stub->u.func.body = (sf_stmt_list){0};
     sf_stmt *raise = sf_stmt_new(a, SF_ST_RAISE, def->pos);
     sf_expr *call = sf_expr_new(a, SF_EX_CALL, def->pos);
     call->u.call.func = sf_expr_name(a, "RuntimeError", def->pos);

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stateflow/sf_util.h"
+
 /* ---- embedded interpreter ---------------------------------------------- */
 
 int sf_python_init(char *err, size_t errlen)
@@ -144,48 +146,6 @@ typedef struct conv {
 } conv;
 
 /* ---- source text helpers (no Python needed) ------------------------------ */
-
-/* Offset of the first byte that is not part of valid UTF-8 (strict: no
- * overlong forms, no surrogates, nothing above U+10FFFF), or len. */
-static size_t utf8_invalid_at(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else {
-            return i;
-        }
-        if (len - i <= n)
-            return i;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k <= n; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-        i += n + 1;
-    }
-    return len;
-}
 
 /* Split src into lines the way CPython's tokenizer does (\n, \r\n, \r). */
 static line_info *split_lines(const char *src, size_t len, int *nlines)
@@ -434,7 +394,7 @@ static sf_expr_list conv_expr_list(conv *c, PyObject *d, int f, sf_pos pos)
 {
     Py_ssize_t n;
     PyObject *l = list_field(c, d, f, pos, &n);
-    sf_expr_list r = {NULL, (int)n};
+    sf_expr_list r = {NULL, (int)n, (int)n};
     if (n) {
         r.v = sf_arena_alloc(c->a, (size_t)n * sizeof(*r.v));
         for (Py_ssize_t i = 0; i < n; i++)
@@ -447,7 +407,7 @@ static sf_stmt_list conv_stmt_list(conv *c, PyObject *d, int f, sf_pos pos)
 {
     Py_ssize_t n;
     PyObject *l = list_field(c, d, f, pos, &n);
-    sf_stmt_list r = {NULL, (int)n};
+    sf_stmt_list r = {NULL, (int)n, (int)n};
     if (n) {
         r.v = sf_arena_alloc(c->a, (size_t)n * sizeof(*r.v));
         for (Py_ssize_t i = 0; i < n; i++)
@@ -1128,7 +1088,7 @@ int sf_parse(sf_arena *a, const char *filename, const char *source, size_t len,
         return -1;
     }
 
-    size_t bad = utf8_invalid_at((const unsigned char *)c.src, len);
+    size_t bad = sf_utf8_invalid_at(c.src, len);
     if (bad < len) {
         int line, col;
         offset_pos(&c, bad, &line, &col);

@@ -348,7 +348,7 @@ static int has_quote_run(const char *text, size_t len, char ch)
 /* A JoinedStr (or a lone FormattedValue): try each quote until one works. */
 static void fstring(up *u, const sf_expr *e)
 {
-    sf_expr_list single = {(sf_expr **)&e, 1};
+    sf_expr_list single = {(sf_expr **)&e, 1, 1};
     const sf_expr_list *values = e->kind == SF_EX_JOINEDSTR ? &e->u.joinedstr.values : &single;
     int escaped = u->fdepth == 0;
     int outer_failed = u->failed;

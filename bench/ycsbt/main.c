@@ -158,6 +158,7 @@ static void issue_run(yc_ctx *x, uint64_t intended)
     yc_next_op(x, op);
     op->run = 1;
     op->intended_ns = intended;
+    x->run_issued++;
     submit(x, op);
 }
 
@@ -487,7 +488,7 @@ static void print_report(const yc_ctx *x)
     }
     if (x->validated) {
         int64_t expected = (int64_t)c->records * c->balance;
-        uint64_t ops = x->submitted ? x->submitted : 1;
+        uint64_t ops = x->run_issued ? x->run_issued : 1;
         printf("  economy      sum %lld over %llu accounts, expected %lld (%llu read errors): %s; "
                "anomaly score %.3g\n",
                (long long)x->bal_sum, (unsigned long long)x->bal_count, (long long)expected,
@@ -556,7 +557,7 @@ static int write_json(const yc_ctx *x, const char *path)
             (unsigned long long)x->unanswered, exactly_once_ok(x) ? "true" : "false");
     if (x->validated) {
         int64_t expected = (int64_t)c->records * c->balance;
-        uint64_t ops = x->submitted ? x->submitted : 1;
+        uint64_t ops = x->run_issued ? x->run_issued : 1;
         fprintf(f, ", \"validation\": {\"ok\": %s, \"sum\": %lld, \"expected\": %lld, \"accounts\": %llu"
                    ", \"read_errors\": %llu, \"anomaly_score\": %g}",
                 x->valid_ok ? "true" : "false", (long long)x->bal_sum, (long long)expected,

@@ -113,6 +113,7 @@ struct yc_ctx {
     yc_op *free_ops;
     uint64_t outstanding;   /* submitted and not yet done */
     uint64_t submitted;
+    uint64_t run_issued;    /* operations of the timed run */
 
     /* exactly-once accounting, kept by the drivers */
     uint64_t sent, replies, duplicates;

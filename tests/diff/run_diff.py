@@ -204,6 +204,13 @@ class Daemon:
                 self.ready.set()
         self.ready.set()
 
+    SANITIZER = re.compile(r"ERROR: (Address|Leak|Memory|Thread|UndefinedBehavior)Sanitizer"
+                           r"|runtime error: |worker process \d+ \(#\d+\) exited \(status [1-9]")
+
+    def problems(self):
+        """Log lines showing a sanitizer report or a failed worker."""
+        return [ln for ln in self.lines if self.SANITIZER.search(ln)]
+
     def log_tail(self, n=15):
         return "\n".join("    " + ln for ln in self.lines[-n:])
 
@@ -257,6 +264,8 @@ def run_stateflowd(opts, sfir, reqs, tmp):
         status = d.stop()
     if status != 0:
         raise Failure("stateflowd exited with status %s:\n%s" % (status, d.log_tail()))
+    if d.problems():
+        raise Failure("stateflowd reported problems:\n%s" % "\n".join(d.problems()[:10]))
     return actual
 
 

@@ -16,6 +16,8 @@ import time
 LISTENING = re.compile(r"coordinator listening: cluster=[^ ]*:(\d+) http=(?:off|[^ ]*:(\d+)) "
                        r"native=(?:off|[^ ]*:(\d+))")
 READY = re.compile(r"coordinator ready: ")
+SANITIZER = re.compile(r"ERROR: (Address|Leak|Memory|Thread|UndefinedBehavior)Sanitizer|runtime error: "
+                       r"|worker process \d+ \(#\d+\) exited \(status [1-9]")
 
 
 class DaemonError(Exception):
@@ -80,6 +82,11 @@ class Daemon:
                     return True
             time.sleep(0.05)
         return False
+
+    def problems(self):
+        """Log lines that show a sanitizer report or a worker that failed."""
+        with self.lock:
+            return [ln for ln in self.lines if SANITIZER.search(ln)]
 
     def worker_pids(self):
         path = "/proc/%d/task/%d/children" % (self.p.pid, self.p.pid)

@@ -150,6 +150,7 @@ class DaemonTest(unittest.TestCase):
     def stop_ok(self, d):
         status = d.stop()
         self.assertEqual(status, 0, "stateflowd exit status %r:\n%s" % (status, d.log_text()))
+        self.assertEqual(d.problems(), [], d.log_text())
 
 
 # ============================================================== contention
@@ -425,6 +426,7 @@ class Serializable(unittest.TestCase):
                 conn.close()
                 status = d.stop()
             self.assertEqual(status, 0, name)
+            self.assertEqual(d.problems(), [], name)
             replies = json.loads(body)
             self.assertEqual(len(replies), len(reqs), name)
             byid = {r.get("id"): r for r in replies}
@@ -518,6 +520,7 @@ class BadInput(DaemonTest):
         status = cls.d.stop()
         try:
             assert status == 0, "exit status %r:\n%s" % (status, cls.d.log_text())
+            assert not cls.d.problems(), cls.d.log_text()
         finally:
             super().tearDownClass()
 
