@@ -1,7 +1,7 @@
 # bench/ycsbt.cmake: ycsbt, the YCSB / YCSB+T load generator (bench/ycsbt/,
 # docs/benchmarks.md) for stateflowd (native protocol, HTTP) and PostgreSQL
 # (libpq). A benchmark tool, never run as a test; tests/bench.cmake tests
-# its pure parts (key generators, histogram) through sf_bench_ycsbt_core.
+# its pure parts (key generators, histogram, msgpack reader).
 pkg_check_modules(PQ IMPORTED_TARGET libpq)
 
 add_library(sf_bench_ycsbt_core STATIC

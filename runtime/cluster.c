@@ -9,18 +9,7 @@
 
 #include "json.h"
 #include "store.h"
-
-static int set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+#include "stateflow/sf_util.h"
 
 uint32_t sf_cluster_partition(const char *entity, const char *key, size_t keylen, uint32_t P)
 {
@@ -32,36 +21,36 @@ uint32_t sf_cluster_partition(const char *entity, const char *key, size_t keylen
 int sf_parse_hostport(const char *s, char *host, size_t hostlen, int *port, char *err, size_t errlen)
 {
     if (!s || !*s)
-        return set_err(err, errlen, "empty address (expected HOST:PORT)");
+        return (sf_set_err(err, errlen, "empty address (expected HOST:PORT)"), -1);
     const char *colon;
     const char *h = s;
     size_t hl;
     if (s[0] == '[') {
         const char *rb = strchr(s, ']');
         if (!rb || rb[1] != ':')
-            return set_err(err, errlen, "bad address '%s' (expected [V6]:PORT)", s);
+            return (sf_set_err(err, errlen, "bad address '%s' (expected [V6]:PORT)", s), -1);
         h = s + 1;
         hl = (size_t)(rb - h);
         colon = rb + 1;
     } else {
         colon = strrchr(s, ':');
         if (!colon)
-            return set_err(err, errlen, "bad address '%s' (expected HOST:PORT)", s);
+            return (sf_set_err(err, errlen, "bad address '%s' (expected HOST:PORT)", s), -1);
         hl = (size_t)(colon - s);
     }
     if (hl == 0 || hl >= hostlen)
-        return set_err(err, errlen, "bad host in '%s'", s);
+        return (sf_set_err(err, errlen, "bad host in '%s'", s), -1);
     const char *p = colon + 1;
     if (!*p || strlen(p) > 5)
-        return set_err(err, errlen, "bad port in '%s'", s);
+        return (sf_set_err(err, errlen, "bad port in '%s'", s), -1);
     long v = 0;
     for (const char *q = p; *q; q++) {
         if (*q < '0' || *q > '9')
-            return set_err(err, errlen, "bad port in '%s'", s);
+            return (sf_set_err(err, errlen, "bad port in '%s'", s), -1);
         v = v * 10 + (*q - '0');
     }
     if (v > 65535)
-        return set_err(err, errlen, "port out of range in '%s'", s);
+        return (sf_set_err(err, errlen, "port out of range in '%s'", s), -1);
     memcpy(host, h, hl);
     host[hl] = '\0';
     *port = (int)v;

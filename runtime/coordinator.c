@@ -22,6 +22,7 @@
 #include "net.h"
 #include "request.h"
 #include "stateflow/sf_ir.h"
+#include "stateflow/sf_util.h"
 
 #define BATCH_FRAME_SOFT_MAX (8u << 20) /* split BATCH frames above this */
 
@@ -103,18 +104,6 @@ static void *xrealloc(void *p, size_t n)
         abort();
     }
     return q;
-}
-
-static int set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
 }
 
 static void clog_line(sf_coordinator *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -224,7 +213,11 @@ static int send_worker(sf_coordinator *c, uint32_t i)
     int rc = sf_conn_send_buf(w->conn, &c->out);
     if (rc != 0) {
         sf_buf_reset(&c->out);
-        broken(c, "cannot send to worker %u (error %d)", i, rc);
+        if (rc == SF_NET_ECLOSED)
+            broken(c, "worker %u (%s) disconnected", i, w->addr);
+        else
+            broken(c, "cannot send to worker %u (%s): %s", i, w->addr,
+                   rc == SF_NET_EFULL ? "its queue is full" : "frame too large");
         return -1;
     }
     return 0;
@@ -855,7 +848,7 @@ static int read_file(const char *path, char **data, size_t *len, char *err, size
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return set_err(err, errlen, "%s: %s", path, strerror(errno));
+        return (sf_set_err(err, errlen, "%s: %s", path, strerror(errno)), -1);
     sf_buf b;
     sf_buf_init(&b);
     char chunk[65536];
@@ -865,14 +858,14 @@ static int read_file(const char *path, char **data, size_t *len, char *err, size
         if (b.len > SF_FRAME_MAX - 1024) {
             fclose(f);
             sf_buf_free(&b);
-            return set_err(err, errlen, "%s: larger than a frame (16 MiB)", path);
+            return (sf_set_err(err, errlen, "%s: larger than a frame (16 MiB)", path), -1);
         }
     }
     int bad = ferror(f);
     fclose(f);
     if (bad) {
         sf_buf_free(&b);
-        return set_err(err, errlen, "%s: read error", path);
+        return (sf_set_err(err, errlen, "%s: read error", path), -1);
     }
     *data = sf_buf_steal(&b, len);
     return 0;
@@ -893,7 +886,7 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
 {
     *out = NULL;
     if (!cfg->loop || !cfg->app_path || !cfg->listen_host)
-        return set_err(err, errlen, "coordinator: loop, application and listen address are required");
+        return (sf_set_err(err, errlen, "coordinator: loop, application and listen address are required"), -1);
     sf_coordinator *c = xrealloc(NULL, sizeof(*c));
     memset(c, 0, sizeof(*c));
     c->cfg = *cfg;
@@ -927,7 +920,7 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
     *out = c;
 
     if (c->nworkers > SF_MAX_WORKERS || c->P > SF_MAX_PARTITIONS || c->batch_size > SF_MAX_BATCH_SIZE) {
-        set_err(err, errlen, "too many workers (max %d), partitions (max %d) or a batch too large (max %d)",
+        sf_set_err(err, errlen, "too many workers (max %d), partitions (max %d) or a batch too large (max %d)",
                 SF_MAX_WORKERS, SF_MAX_PARTITIONS, SF_MAX_BATCH_SIZE);
         goto fail;
     }
@@ -937,7 +930,7 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
         char e2[512];
         sf_ir *ir = sf_ir_decode(c->app, c->app_len, e2, sizeof e2);
         if (!ir) {
-            set_err(err, errlen, "%s: %s", cfg->app_path, e2);
+            sf_set_err(err, errlen, "%s: %s", cfg->app_path, e2);
             goto fail;
         }
         sf_ir_free(ir);
@@ -945,7 +938,7 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
     if (cfg->commit_log) {
         c->clog = fopen(cfg->commit_log, "w");
         if (!c->clog) {
-            set_err(err, errlen, "commit log %s: %s", cfg->commit_log, strerror(errno));
+            sf_set_err(err, errlen, "commit log %s: %s", cfg->commit_log, strerror(errno));
             goto fail;
         }
     }

@@ -31,6 +31,7 @@ struct sf_executor {
     size_t *offs;             /* commit: (instance, offset, length) triples */
     size_t offs_cap;
     PyObject *empty_tuple;
+    sf_watchdog *watchdog;    /* borrowed; NULL: no time limit */
 };
 
 static void *xrealloc(void *p, size_t n)
@@ -687,7 +688,7 @@ static int resolve_target(sf_executor *ex, sf_tx *tx, int self_inst, PyObject *t
     return sf_tx_instance(tx, e, kb->data, kb->len);
 }
 
-int sf_exec_event(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **result)
+static int exec_event(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **result)
 {
     PyObject *value = NULL, *r = NULL;
     *result = NULL;
@@ -874,6 +875,14 @@ fail:
     Py_XDECREF(value);
     sf_event_clear(ev);
     return -1;
+}
+
+int sf_exec_event(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **result)
+{
+    sf_watchdog_enter(ex->watchdog);
+    int rc = exec_event(ex, tx, ev, result);
+    sf_watchdog_leave(ex->watchdog);
+    return rc;
 }
 
 /* ---- commit ------------------------------------------------------------- */
@@ -1388,8 +1397,8 @@ static int op_create(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf
     return sf_tx_commit(ex, tx);
 }
 
-int sf_exec_op_run(sf_executor *ex, const sf_exec_op *op, sf_buf *result, const char **err_type,
-                   const char **err_msg)
+static int exec_op_run(sf_executor *ex, const sf_exec_op *op, sf_buf *result, const char **err_type,
+                       const char **err_msg)
 {
     sf_tx *tx = &ex->tx;
     sf_tx_reset(tx, ++ex->next_txid);
@@ -1421,6 +1430,17 @@ int sf_exec_op_run(sf_executor *ex, const sf_exec_op *op, sf_buf *result, const 
     *err_msg = tx->err_msg.data;
     return -1;
 }
+
+int sf_exec_op_run(sf_executor *ex, const sf_exec_op *op, sf_buf *result, const char **err_type,
+                   const char **err_msg)
+{
+    sf_watchdog_enter(ex->watchdog);
+    int rc = exec_op_run(ex, op, result, err_type, err_msg);
+    sf_watchdog_leave(ex->watchdog);
+    return rc;
+}
+
+void sf_executor_set_watchdog(sf_executor *ex, sf_watchdog *w) { ex->watchdog = w; }
 
 int sf_exec_request(sf_executor *ex, const sf_request *req, sf_buf *reply_json)
 {

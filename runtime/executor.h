@@ -53,6 +53,7 @@
 #include "request.h"
 #include "stateflow/sf_buf.h"
 #include "store.h"
+#include "watchdog.h"
 
 #define SF_EXEC_DEFAULT_MAX_DEPTH 256
 #define SF_EXEC_DEFAULT_MAX_STEPS 1000000u
@@ -161,6 +162,10 @@ sf_executor *sf_executor_new(sf_pyapp *app, sf_pycodec *codec, sf_store *store, 
 void sf_executor_free(sf_executor *ex);
 void sf_executor_set_limits(sf_executor *ex, const sf_executor_limits *lim);
 sf_store *sf_executor_store(sf_executor *ex);
+/* Bound the wall-clock time of every sf_exec_event / sf_exec_op_run (the
+ * transaction fails with TimeLimitExceeded). w is borrowed; NULL removes
+ * the bound. */
+void sf_executor_set_watchdog(sf_executor *ex, sf_watchdog *w);
 
 /* Which instances this process executes (DESIGN 4.1: a worker owns some
  * partitions; sf_partition_hash in store.h). Returns nonzero when (entity

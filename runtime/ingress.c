@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stateflow/sf_util.h"
+
 typedef struct mem_ingress {
     sf_ingress base;
     sf_ingress_entry *v;
@@ -27,26 +29,14 @@ static void *xrealloc(void *p, size_t n)
     return q;
 }
 
-static int set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static int mem_append(sf_ingress *in, const char *req, size_t len, const sf_reply_to *to,
                       uint64_t arrival_ns, uint64_t *pos, char *err, size_t errlen)
 {
     mem_ingress *m = (mem_ingress *)in;
     if (len == 0 || len > m->max_request)
-        return set_err(err, errlen, "request of %zu bytes (limit %zu)", len, m->max_request);
+        return (sf_set_err(err, errlen, "request of %zu bytes (limit %zu)", len, m->max_request), -1);
     if (m->tail - m->head >= m->max_pending)
-        return set_err(err, errlen, "too many requests waiting (%zu)", m->max_pending);
+        return (sf_set_err(err, errlen, "too many requests waiting (%zu)", m->max_pending), -1);
     if (m->tail == m->cap) {
         if (m->head > 0 && m->head >= m->cap / 2) {
             memmove(m->v, m->v + m->head, (m->tail - m->head) * sizeof(*m->v));

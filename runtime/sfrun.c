@@ -26,7 +26,7 @@
 #define SFRUN_READ_CHUNK (64u << 10)
 
 static const char USAGE[] =
-    "usage: sfrun [--help] [--version] APP.sfir\n"
+    "usage: sfrun [--help] [--version] [--time-limit MS] APP.sfir\n"
     "\n"
     "Run a compiled StateFlow application locally: one process, in-memory state.\n"
     "Requests are read as JSON lines on stdin, one reply line per request is\n"
@@ -39,6 +39,8 @@ static const char USAGE[] =
     "\n"
     "Replies: {\"id\": ..., \"ok\": VALUE} or {\"id\": ..., \"error\": {\"type\": ..., \"message\": ...}}.\n"
     "Every request is one transaction: an exception rolls back all of its effects.\n"
+    "A request still running user code after --time-limit milliseconds (default\n"
+    "10000; 0: no limit) fails with TimeLimitExceeded.\n"
     "\n"
     "Exit status: 0 at end of input, 2 if APP.sfir cannot be loaded, 1 on I/O errors.\n";
 
@@ -179,7 +181,18 @@ io_error:
 int main(int argc, char **argv)
 {
     const char *path = NULL;
+    unsigned long time_limit_ms = 10000;
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--time-limit") == 0) {
+            char *end = NULL;
+            if (i + 1 >= argc || (time_limit_ms = strtoul(argv[i + 1], &end, 10), *end != '\0') ||
+                argv[i + 1][0] == '-' || time_limit_ms > 86400000ul) {
+                fprintf(stderr, "sfrun: --time-limit needs a number of milliseconds (0 to 86400000)\n");
+                return 2;
+            }
+            i++;
+            continue;
+        }
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(USAGE, stdout);
             return 0;
@@ -218,6 +231,7 @@ int main(int argc, char **argv)
     sf_pycodec codec = {0};
     sf_pyapp *app = NULL;
     sf_executor *ex = NULL;
+    sf_watchdog *watchdog = NULL;
     sf_store store;
     sf_store_init(&store);
     if (sf_pycodec_init(&codec) < 0) {
@@ -235,9 +249,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "sfrun: %s\n", err);
         goto done;
     }
+    if (time_limit_ms > 0) {
+        watchdog = sf_watchdog_start((unsigned)time_limit_ms, err, sizeof err);
+        if (!watchdog) {
+            fprintf(stderr, "sfrun: %s\n", err);
+            goto done;
+        }
+        sf_executor_set_watchdog(ex, watchdog);
+    }
     status = serve(ex);
 done:
     sf_executor_free(ex);
+    sf_watchdog_stop(watchdog);
     sf_pyapp_free(app);
     sf_store_free(&store);
     sf_pycodec_fini(&codec);

@@ -512,8 +512,6 @@ static int run_worker(daemon_t *d, const opts *o, const char *token, size_t tokl
     return d->status;
 }
 
-static void on_coord_ready(void *ud) { (void)ud; }
-
 static int run_coordinator(daemon_t *d, const opts *o, const char *token, size_t toklen)
 {
     int local = o->mode == 'l';
@@ -549,7 +547,6 @@ static int run_coordinator(daemon_t *d, const opts *o, const char *token, size_t
     cc.batch_ms = o->batch_ms >= 0 ? (int)o->batch_ms : -1;
     cc.commit_log = o->commit_log;
     cc.log = log_line;
-    cc.on_ready = on_coord_ready;
     cc.ud = d;
     char err[1024];
     open_signals(d);

@@ -47,8 +47,14 @@ typedef struct wtxn {
     sf_buf err_type, err_msg; /* SF_ARIA_FAILED */
 } wtxn;
 
+/* Wall-clock bound on the user code of one event: a method stuck in a plain
+ * Python loop fails with TimeLimitExceeded (a logic abort) instead of
+ * stalling its batch forever. */
+#define SF_WORKER_TIME_LIMIT_MS 10000
+
 struct sf_worker {
     sf_worker_config cfg;
+    sf_watchdog *watchdog;
     uv_loop_t *loop;
     sf_net *net;
     sf_listener *listener;
@@ -871,6 +877,12 @@ static int load_app(sf_worker *w, const char *sfir, size_t len)
         wlog(w, "%s", err);
         return -1;
     }
+    w->watchdog = sf_watchdog_start(SF_WORKER_TIME_LIMIT_MS, err, sizeof err);
+    if (!w->watchdog) {
+        wlog(w, "%s", err);
+        return -1;
+    }
+    sf_executor_set_watchdog(w->ex, w->watchdog);
     return 0;
 }
 
@@ -1395,6 +1407,7 @@ int sf_worker_free(sf_worker *w)
     free(w->index);
     sf_event_free(&w->ev);
     sf_executor_free(w->ex);
+    sf_watchdog_stop(w->watchdog);
     sf_pyapp_free(w->app);
     sf_store_free(&w->store);
     if (w->codec_ok)

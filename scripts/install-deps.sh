@@ -8,7 +8,7 @@ pkgs=(
   python3 libpython3-dev            # Debian's CPython 3.11: parser for sfc, executor for the runtime
   libuv1-dev libmsgpack-dev librdkafka-dev libcmocka-dev
   clang libclang-rt-dev             # libFuzzer targets
-  valgrind kcat
+  valgrind kcat libpq-dev postgresql gnuplot-nox   # bench/compare: PostgreSQL baseline, plots
 )
 
 missing=()

@@ -8,3 +8,8 @@ if(VALGRIND AND NOT SF_SANITIZE AND NOT SF_FUZZ AND TARGET sfrun)
   add_test(NAME valgrind_tools COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/valgrind.sh $<TARGET_FILE:sfc> $<TARGET_FILE:sfrun>)
   set_tests_properties(valgrind_tools PROPERTIES TIMEOUT 300)
 endif()
+
+# sfrun's time limit interrupts a request stuck in plain Python code.
+if(TARGET sfrun)
+  add_test(NAME sfrun_time_limit COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/sfrun_time_limit.sh $<TARGET_FILE:sfc> $<TARGET_FILE:sfrun>)
+endif()

@@ -39,7 +39,8 @@ static const char USAGE[] =
     "                  request answered exactly once\n"
     "defaults: --records 10000 --connections 4 --warmup 2 --duration 10 --drain 10\n"
     "          --balance 1000 --max-amount 10 --theta 0.99 --seed 42\n"
-    "exit status: 0 ok, 1 a failed check or connection, 2 usage\n";
+    "exit status: 0 ok; 1 a failed check, a lost connection or no request\n"
+    "succeeded; 2 usage\n";
 
 /* ---- small helpers ---- */
 
@@ -56,6 +57,9 @@ void yc_fatal(yc_ctx *x, const char *fmt, ...)
     va_end(ap);
     x->failed = 1;
     fprintf(stderr, "ycsbt: %s\n", x->fail_msg);
+    uint64_t now = yc_now();
+    if (x->state == ST_RUN && now < x->m_end)
+        x->m_end = now > x->m_start ? now : x->m_start;
     if (x->state != ST_CLOSE) {
         x->state = ST_CLOSE;
         x->drv.close(x);
@@ -869,6 +873,10 @@ int main(int argc, char **argv)
         print_report(x);
         if (x->cfg.duration > 0 && x->t0 && !exactly_once_ok(x))
             status = 1;
+        if (x->cfg.duration > 0 && x->t0 && x->ok == 0) {
+            fprintf(stderr, "ycsbt: no request succeeded in the measured window\n");
+            status = 1;
+        }
         if (x->validated && !x->valid_ok)
             status = 1;
     }

@@ -147,10 +147,11 @@ class DaemonTest(unittest.TestCase):
         self.addCleanup(d.__exit__)
         return d
 
-    def stop_ok(self, d):
+    def stop_ok(self, d, workers_may_fail=False):
         status = d.stop()
         self.assertEqual(status, 0, "stateflowd exit status %r:\n%s" % (status, d.log_text()))
-        self.assertEqual(d.problems(), [], d.log_text())
+        problems = [ln for ln in d.problems() if not (workers_may_fail and "worker process" in ln)]
+        self.assertEqual(problems, [], d.log_text())
 
 
 # ============================================================== contention
@@ -698,7 +699,7 @@ class WorkerDeath(DaemonTest):
         self.assertIn("worker", body)
         self.assertTrue(d.log_has(r"worker \d .*disconnected"), d.log_text())
         t0 = time.monotonic()
-        self.stop_ok(d)
+        self.stop_ok(d, workers_may_fail=True)  # the survivor lost its peer
         self.assertLess(time.monotonic() - t0, 10)
 
 
