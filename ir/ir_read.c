@@ -772,7 +772,7 @@ static int read_exit(rd *r, const msgpack_object *o, int nblocks, sf_ir_exit *x)
 static int read_block(rd *r, const msgpack_object *o, int index, int nblocks, sf_ir_block *b)
 {
     TRY(check_map(r, o));
-    int64_t id;
+    int64_t id = 0;
     TRY(get_int(r, o, "id", INT_MIN, INT_MAX, &id));
     if (id != index) {
         size_t old = path_key(r, "id");
@@ -973,7 +973,7 @@ static int read_document(rd *r, const msgpack_object *doc)
     TRY(get_str(r, doc, "magic", S_TEXT, 16, &magic));
     if (strcmp(magic, SF_IR_MAGIC) != 0)
         return fail(r, "not a StateFlow IR file (bad magic)");
-    int64_t version;
+    int64_t version = 0;
     TRY(get_int(r, doc, "version", 0, UINT32_MAX, &version));
     if (version != SF_IR_VERSION)
         return fail(r, "IR format version %lld, this build reads version %d: recompile with this sfc",

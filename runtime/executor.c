@@ -1619,7 +1619,7 @@ static int rd_span(evr *r, const char **p, size_t *n, const char *what)
 /* Decode the next value with pycodec. */
 static PyObject *rd_py(sf_executor *ex, evr *r, const char *what)
 {
-    const char *p;
+    const char *p = NULL;
     size_t n;
     if (rd_span(r, &p, &n, what) < 0)
         return NULL;
@@ -1642,7 +1642,7 @@ static int rd_target(sf_executor *ex, sf_tx *tx, evr *r, int *inst, int *method)
     if (e < 0)
         return ev_err(r->err, r->errlen, "event: unknown entity '%.*s'", (int)(it.n > 64 ? 64 : it.n),
                       it.data);
-    const char *kp;
+    const char *kp = NULL;
     size_t kn;
     if (rd_span(r, &kp, &kn, "key") < 0)
         return -1;
@@ -1687,7 +1687,7 @@ int sf_event_decode(sf_executor *ex, sf_tx *tx, const char *data, size_t len, sf
     sf_event_clear(ev);
     evr r = {data, len, 0, err, errlen};
     sf_mp_item it;
-    uint64_t v;
+    uint64_t v = 0;
     if (rd_item(&r, &it, "event") < 0)
         return -1;
     if (it.kind != SF_MP_ARRAY || it.n != 10)
@@ -1698,7 +1698,7 @@ int sf_event_decode(sf_executor *ex, sf_tx *tx, const char *data, size_t len, sf
         return ev_err(err, errlen, "event: unsupported version %llu", (unsigned long long)v);
     if (rd_uint(&r, UINT64_MAX, &ev->txid, "txid") < 0)
         goto fail;
-    const char *p;
+    const char *p = NULL;
     size_t n;
     if (rd_span(&r, &p, &n, "request id") < 0)
         goto fail;

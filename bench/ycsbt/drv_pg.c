@@ -289,6 +289,7 @@ static void on_sync(pconn *k)
     default: /* PH_ROLLBACK done */
         if (op->failed == 1 && retryable(k->sqlstate) && op->retries < PG_RETRIES) {
             op->retries++;
+            k->g->x->retries++;
             op->failed = 0;
             op->phase = PH_LOCK;
             send_phase(k);

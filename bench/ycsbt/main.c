@@ -223,6 +223,8 @@ static void start_run(yc_ctx *x)
     x->next_k = 0;
     sf_bench_hist_reset(&x->hist);
     sf_bench_hist_reset(&x->interval);
+    sf_bench_hist_reset(&x->lag);
+    sf_bench_hist_reset(&x->service);
     if (x->cfg.rate <= 0) {
         for (int i = 0; i < x->cfg.outstanding && x->state == ST_RUN; i++)
             issue_run(x, 0);
@@ -293,6 +295,8 @@ void yc_done(yc_ctx *x, yc_op *op, int outcome, const char *errtype, int64_t val
             x->iv_ok++;
             if (in_window) {
                 sf_bench_hist_record(&x->hist, lat_us);
+                sf_bench_hist_record(&x->lag, (op->sent_ns - op->intended_ns) / 1000u);
+                sf_bench_hist_record(&x->service, (now - op->sent_ns) / 1000u);
                 x->ok++;
                 x->kind_ok[op->kind]++;
                 if (outcome == YC_REFUSED)
@@ -479,11 +483,20 @@ static void print_report(const yc_ctx *x)
         printf("  latency ms   p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  mean %.3f\n",
                pct_ms(&x->hist, 50), pct_ms(&x->hist, 90), pct_ms(&x->hist, 99), pct_ms(&x->hist, 99.9),
                pct_ms(&x->hist, 100), sf_bench_hist_mean(&x->hist) / 1000.0);
+        if (c->rate > 0) {
+            printf("  send lag ms  p50 %.3f  p99 %.3f  max %.3f (generator delay, included above)\n",
+                   pct_ms(&x->lag, 50), pct_ms(&x->lag, 99), pct_ms(&x->lag, 100));
+            printf("  from send ms p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n",
+                   pct_ms(&x->service, 50), pct_ms(&x->service, 90), pct_ms(&x->service, 99),
+                   pct_ms(&x->service, 99.9), pct_ms(&x->service, 100));
+        }
         printf("  errors       %llu", (unsigned long long)x->errors);
         for (int i = 0; i < YC_ERRTYPES && x->errs[i].n; i++)
             printf("%s%s %llu", i ? ", " : " (", x->errs[i].type, (unsigned long long)x->errs[i].n);
         if (x->errs[0].n)
             printf(")");
+        if (x->retries)
+            printf("; %llu transactions retried", (unsigned long long)x->retries);
         printf("\n");
         printf("  exactly once sent %llu, replies %llu, duplicates %llu, unanswered %llu: %s\n",
                (unsigned long long)x->sent, (unsigned long long)x->replies,
@@ -540,6 +553,7 @@ static int write_json(const yc_ctx *x, const char *path)
     fprintf(f, ", \"ops\": %llu, \"tps\": %.1f, \"refused\": %llu, \"errors\": %llu",
             (unsigned long long)x->ok, secs > 0 ? (double)x->ok / secs : 0.0,
             (unsigned long long)x->refused, (unsigned long long)x->errors);
+    fprintf(f, ", \"retries\": %llu", (unsigned long long)x->retries);
     fprintf(f, ", \"errors_by_type\": {");
     for (int i = 0; i < YC_ERRTYPES && x->errs[i].n; i++) {
         fprintf(f, "%s", i ? ", " : "");
@@ -555,6 +569,11 @@ static int write_json(const yc_ctx *x, const char *path)
             "\"max\": %.3f, \"mean\": %.3f}",
             pct_ms(h, 50), pct_ms(h, 90), pct_ms(h, 99), pct_ms(h, 99.9), pct_ms(h, 100),
             sf_bench_hist_mean(h) / 1000.0);
+    fprintf(f, ", \"send_lag_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}", pct_ms(&x->lag, 50),
+            pct_ms(&x->lag, 99), pct_ms(&x->lag, 100));
+    const sf_bench_hist *sv = &x->service;
+    fprintf(f, ", \"from_send_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f}",
+            pct_ms(sv, 50), pct_ms(sv, 90), pct_ms(sv, 99), pct_ms(sv, 99.9), pct_ms(sv, 100));
     fprintf(f, ", \"sent\": %llu, \"replies\": %llu, \"duplicates\": %llu, \"unanswered\": %llu"
                ", \"exactly_once\": %s",
             (unsigned long long)x->sent, (unsigned long long)x->replies, (unsigned long long)x->duplicates,

@@ -129,8 +129,11 @@ struct yc_ctx {
     uint64_t m_start, m_end;
     sf_bench_hist hist;     /* measured window */
     sf_bench_hist interval; /* progress line */
+    sf_bench_hist lag;      /* open loop: actual minus intended send time */
+    sf_bench_hist service;  /* latency from the actual send time */
     uint64_t iv_ok, iv_err;
     uint64_t ok, refused, errors, backlog_drops;
+    uint64_t retries;       /* PostgreSQL: transactions retried after 40001/40P01 */
     uint64_t kind_ok[YC_NKINDS];
     yc_errcount errs[YC_ERRTYPES];
     uint64_t errs_other;
