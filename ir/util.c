@@ -1,9 +1,34 @@
-/* util.c: error-message and UTF-8 helpers shared by every layer (see
- * sf_util.h). */
+/* util.c: allocation, error-message and UTF-8 helpers shared by every
+ * layer (see sf_util.h). */
 #include "stateflow/sf_util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+static void *oom(void)
+{
+    fprintf(stderr, "stateflow: out of memory\n");
+    abort();
+}
+
+void *sf_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    return p ? p : oom();
+}
+
+void *sf_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    return p ? p : oom();
+}
+
+void *sf_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    return q ? q : oom();
+}
 
 void sf_set_err(char *err, size_t errlen, const char *fmt, ...)
 {

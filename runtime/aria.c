@@ -6,18 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "stateflow/sf_util.h"
 
 #define EMPTY UINT32_MAX
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        fprintf(stderr, "stateflow: out of memory\n");
-        abort();
-    }
-    return p;
-}
 
 void sf_aria_init(sf_aria_table *t)
 {
@@ -65,7 +56,7 @@ static sf_aria_slot *lookup(const sf_aria_table *t, uint32_t entity, uint64_t ha
 static void grow(sf_aria_table *t)
 {
     size_t ncap = t->cap ? t->cap * 2 : 256;
-    sf_aria_slot *ns = xcalloc(ncap, sizeof(sf_aria_slot));
+    sf_aria_slot *ns = sf_xcalloc(ncap, sizeof(sf_aria_slot));
     for (size_t i = 0; i < ncap; i++)
         ns[i].entity = EMPTY;
     for (size_t i = 0; i < t->cap; i++) {
@@ -194,7 +185,7 @@ void sf_aria_serial_order(const uint64_t *txids, const unsigned *flags, size_t n
         }
         return;
     }
-    size_t *tmp = xcalloc(n, sizeof(size_t));
+    size_t *tmp = sf_xcalloc(n, sizeof(size_t));
     for (size_t w = 1; w < n; w *= 2) {
         for (size_t lo = 0; lo < n; lo += 2 * w) {
             size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;

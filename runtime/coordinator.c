@@ -96,16 +96,6 @@ struct sf_coordinator {
     size_t *order, order_cap;
 };
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "stateflow: out of memory\n");
-        abort();
-    }
-    return q;
-}
-
 static void clog_line(sf_coordinator *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void clog_line(sf_coordinator *c, const char *fmt, ...)
 {
@@ -290,7 +280,7 @@ static void txn_reserve(sf_coordinator *c, size_t n)
 {
     if (n > c->cap) {
         c->cap = n;
-        c->txns = xrealloc(c->txns, c->cap * sizeof(ctxn));
+        c->txns = sf_xrealloc(c->txns, c->cap * sizeof(ctxn));
     }
 }
 
@@ -338,7 +328,7 @@ static void start_batch(sf_coordinator *c)
     c->nreruns = 0;
     size_t want = room > c->ntxns ? room - c->ntxns : 0;
     if (!c->take_buf)
-        c->take_buf = xrealloc(NULL, sizeof(sf_ingress_entry));
+        c->take_buf = sf_xrealloc(NULL, sizeof(sf_ingress_entry));
     size_t bytes = 0;
     for (size_t i = 0; i < c->ntxns; i++)
         bytes += c->txns[i].e.len;
@@ -472,11 +462,11 @@ static void write_commit_log(sf_coordinator *c)
     size_t n = 0;
     if (c->ntxns > c->order_cap) {
         c->order_cap = c->ntxns;
-        c->order_ids = xrealloc(c->order_ids, c->order_cap * sizeof(uint64_t));
-        c->order_flags = xrealloc(c->order_flags, c->order_cap * sizeof(unsigned));
-        c->order = xrealloc(c->order, c->order_cap * sizeof(size_t));
+        c->order_ids = sf_xrealloc(c->order_ids, c->order_cap * sizeof(uint64_t));
+        c->order_flags = sf_xrealloc(c->order_flags, c->order_cap * sizeof(unsigned));
+        c->order = sf_xrealloc(c->order, c->order_cap * sizeof(size_t));
     }
-    size_t *idx = xrealloc(NULL, (c->ntxns ? c->ntxns : 1) * sizeof(size_t));
+    size_t *idx = sf_xrealloc(NULL, (c->ntxns ? c->ntxns : 1) * sizeof(size_t));
     for (size_t i = 0; i < c->ntxns; i++)
         if (c->txns[i].decision == SF_ARIA_COMMIT) {
             c->order_ids[n] = c->txns[i].e.pos;
@@ -507,7 +497,7 @@ static void finish_batch(sf_coordinator *c)
     size_t commits = 0, logic = 0;
     if (c->nreruns + c->ntxns > c->rcap) {
         c->rcap = c->nreruns + c->ntxns;
-        c->reruns = xrealloc(c->reruns, c->rcap * sizeof(ctxn));
+        c->reruns = sf_xrealloc(c->reruns, c->rcap * sizeof(ctxn));
     }
     c->nreruns = 0;
     for (size_t i = 0; i < c->ntxns; i++) {
@@ -611,7 +601,7 @@ static void on_flags(sf_coordinator *c, uint32_t wi, sf_rd *r)
 
 static void send_map(sf_coordinator *c)
 {
-    c->owners = xrealloc(c->owners, c->P * sizeof(uint32_t));
+    c->owners = sf_xrealloc(c->owners, c->P * sizeof(uint32_t));
     for (uint32_t p = 0; p < c->P; p++)
         c->owners[p] = p % c->nworkers;
     for (uint32_t w = 0; w < c->nworkers; w++) {
@@ -739,7 +729,7 @@ static void on_worker_close(sf_conn *conn, const char *reason, void *ud)
 static void on_worker_open(sf_conn *conn, void *ud)
 {
     sf_coordinator *c = ud;
-    clink *l = xrealloc(NULL, sizeof(clink));
+    clink *l = sf_xrealloc(NULL, sizeof(clink));
     l->c = c;
     l->slot = -1;
     sf_conn_set_data(conn, l);
@@ -876,7 +866,7 @@ static char *xstrdup(const char *s)
     if (!s)
         return NULL;
     size_t n = strlen(s) + 1;
-    char *p = xrealloc(NULL, n);
+    char *p = sf_xrealloc(NULL, n);
     memcpy(p, s, n);
     return p;
 }
@@ -887,7 +877,7 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
     *out = NULL;
     if (!cfg->loop || !cfg->app_path || !cfg->listen_host)
         return (sf_set_err(err, errlen, "coordinator: loop, application and listen address are required"), -1);
-    sf_coordinator *c = xrealloc(NULL, sizeof(*c));
+    sf_coordinator *c = sf_xrealloc(NULL, sizeof(*c));
     memset(c, 0, sizeof(*c));
     c->cfg = *cfg;
     c->cfg.app_path = xstrdup(cfg->app_path);
@@ -906,7 +896,7 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
     sf_buf_init(&c->out);
     sf_buf_init(&c->tmp);
     sf_buf_init(&c->tmp2);
-    c->workers = xrealloc(NULL, c->nworkers * sizeof(cworker));
+    c->workers = sf_xrealloc(NULL, c->nworkers * sizeof(cworker));
     memset(c->workers, 0, c->nworkers * sizeof(cworker));
     c->ingress = sf_ingress_memory_new(0, 0);
     c->metrics = sf_metrics_new();

@@ -10,6 +10,7 @@
 #include "json.h"
 #include "mpread.h"
 #include "stateflow/sf_value.h"
+#include "stateflow/sf_util.h"
 
 #define SMALL_ARGS 12
 #define TX_LINEAR_MAX 8 /* below this many instances, look up linearly */
@@ -33,16 +34,6 @@ struct sf_executor {
     PyObject *empty_tuple;
     sf_watchdog *watchdog;    /* borrowed; NULL: no time limit */
 };
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "stateflow: out of memory\n");
-        abort();
-    }
-    return q;
-}
 
 /* ---- msgpack writing (the few headers the executor writes itself) ------- */
 
@@ -235,7 +226,7 @@ static void index_insert(sf_tx *tx, int j)
 
 static void index_rebuild(sf_tx *tx, size_t cap)
 {
-    tx->index = xrealloc(tx->index, cap * sizeof(int));
+    tx->index = sf_xrealloc(tx->index, cap * sizeof(int));
     tx->icap = cap;
     for (size_t i = 0; i < cap; i++)
         tx->index[i] = -1;
@@ -267,7 +258,7 @@ static int tx_add(sf_tx *tx, int entity, uint64_t h, const char *key, size_t key
 {
     if (tx->ninsts == tx->cap) {
         tx->cap = tx->cap ? tx->cap * 2 : 8;
-        tx->insts = xrealloc(tx->insts, (size_t)tx->cap * sizeof(sf_txinst));
+        tx->insts = sf_xrealloc(tx->insts, (size_t)tx->cap * sizeof(sf_txinst));
     }
     int j = tx->ninsts++;
     sf_txinst *t = &tx->insts[j];
@@ -343,7 +334,7 @@ static void event_push(sf_event *ev, int inst, int method, int block, PyObject *
 {
     if (ev->depth == ev->cap) {
         ev->cap = ev->cap ? ev->cap * 2 : 8;
-        ev->stack = xrealloc(ev->stack, (size_t)ev->cap * sizeof(sf_cont));
+        ev->stack = sf_xrealloc(ev->stack, (size_t)ev->cap * sizeof(sf_cont));
     }
     sf_cont *c = &ev->stack[ev->depth++];
     c->inst = inst;
@@ -947,7 +938,7 @@ static long encode_writes(sf_executor *ex, sf_tx *tx)
                            entity_name(ex, t->entity));
         if ((nw + 1) * 3 > ex->offs_cap) {
             ex->offs_cap = ex->offs_cap ? ex->offs_cap * 2 : 48;
-            ex->offs = xrealloc(ex->offs, ex->offs_cap * sizeof(size_t));
+            ex->offs = sf_xrealloc(ex->offs, ex->offs_cap * sizeof(size_t));
         }
         size_t off = ex->state.len;
         if (encode_state(ex, tx, j, &ex->state) < 0)
@@ -998,7 +989,7 @@ sf_executor *sf_executor_new(sf_pyapp *app, sf_pycodec *codec, sf_store *store, 
         snprintf(err, errlen, "executor: missing application, codec or store");
         return NULL;
     }
-    sf_executor *ex = xrealloc(NULL, sizeof(*ex));
+    sf_executor *ex = sf_xrealloc(NULL, sizeof(*ex));
     memset(ex, 0, sizeof(*ex));
     ex->app = app;
     ex->codec = codec;

@@ -19,16 +19,6 @@ typedef struct mem_ingress {
     size_t max_pending, max_request;
 } mem_ingress;
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "stateflow: out of memory\n");
-        abort();
-    }
-    return q;
-}
-
 static int mem_append(sf_ingress *in, const char *req, size_t len, const sf_reply_to *to,
                       uint64_t arrival_ns, uint64_t *pos, char *err, size_t errlen)
 {
@@ -45,10 +35,10 @@ static int mem_append(sf_ingress *in, const char *req, size_t len, const sf_repl
             m->head = 0;
         } else {
             m->cap = m->cap ? m->cap * 2 : 1024;
-            m->v = xrealloc(m->v, m->cap * sizeof(*m->v));
+            m->v = sf_xrealloc(m->v, m->cap * sizeof(*m->v));
         }
     }
-    char *copy = xrealloc(NULL, len);
+    char *copy = sf_xrealloc(NULL, len);
     memcpy(copy, req, len);
     sf_ingress_entry *e = &m->v[m->tail++];
     e->pos = m->next_pos++;
@@ -116,7 +106,7 @@ static const sf_ingress_ops mem_ops = {
 
 sf_ingress *sf_ingress_memory_new(size_t max_pending, size_t max_request)
 {
-    mem_ingress *m = xrealloc(NULL, sizeof(*m));
+    mem_ingress *m = sf_xrealloc(NULL, sizeof(*m));
     memset(m, 0, sizeof(*m));
     m->base.ops = &mem_ops;
     m->next_pos = 1;

@@ -14,6 +14,7 @@
 #include "gateway.h"
 #include "mpread.h"
 #include "net.h"
+#include "stateflow/sf_util.h"
 
 #define NATIVE_IDLE_MS (10u * 60u * 1000u) /* clients may stay quiet for long */
 #define NATIVE_MAX_REQUEST (4u << 20)      /* bytes of one request map */
@@ -40,16 +41,6 @@ struct sf_native {
     int closing;
     sf_buf out;
 };
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "stateflow: out of memory\n");
-        abort();
-    }
-    return q;
-}
 
 static void nlog(sf_native *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void nlog(sf_native *n, const char *fmt, ...)
@@ -245,7 +236,7 @@ static void on_close(sf_conn *c, const char *reason, void *ud)
 static void on_open(sf_conn *c, void *ud)
 {
     sf_native *n = ud;
-    client *cl = xrealloc(NULL, sizeof(*cl));
+    client *cl = sf_xrealloc(NULL, sizeof(*cl));
     cl->n = n;
     cl->idx = UINT32_MAX;
     sf_conn_set_data(c, cl);
@@ -268,7 +259,7 @@ static void on_open(sf_conn *c, void *ud)
     if (idx == UINT32_MAX) {
         if (n->nslots == n->cap) {
             n->cap = n->cap ? n->cap * 2 : 16;
-            n->slots = xrealloc(n->slots, n->cap * sizeof(client_slot));
+            n->slots = sf_xrealloc(n->slots, n->cap * sizeof(client_slot));
         }
         idx = n->nslots++;
         n->slots[idx].gen = 1;
@@ -285,7 +276,7 @@ int sf_native_start(uv_loop_t *loop, const char *host, int port, const void *tok
                     char *err, size_t errlen)
 {
     *out = NULL;
-    sf_native *n = xrealloc(NULL, sizeof(*n));
+    sf_native *n = sf_xrealloc(NULL, sizeof(*n));
     memset(n, 0, sizeof(*n));
     n->ops = *ops;
     n->ud = ud;

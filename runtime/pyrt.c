@@ -9,16 +9,6 @@
 
 #include "stateflow/sf_util.h"
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        fprintf(stderr, "stateflow: out of memory\n");
-        abort();
-    }
-    return p;
-}
-
 /* ---- interpreter -------------------------------------------------------- */
 
 static int apply_flags(unsigned flags, char *err, size_t errlen)
@@ -235,7 +225,7 @@ static int load_method(const sf_ir *ir, const sf_pyentity *pe, PyObject *mod, sf
         sf_set_err(err, errlen, "%s.%s: bad parameter count", ename, m->name);
         return -1;
     }
-    pm->params = xcalloc((size_t)m->nparams, sizeof(PyObject *));
+    pm->params = sf_xcalloc((size_t)m->nparams, sizeof(PyObject *));
     pm->nparams = m->nparams;
     pm->nrequired = 0;
     int seen_default = 0;
@@ -303,7 +293,7 @@ static int load_method(const sf_ir *ir, const sf_pyentity *pe, PyObject *mod, sf
             return -1;
         }
     }
-    pm->blocks = xcalloc((size_t)m->nblocks, sizeof(PyObject *));
+    pm->blocks = sf_xcalloc((size_t)m->nblocks, sizeof(PyObject *));
     pm->nblocks = m->nblocks;
     for (int i = 0; i < m->nblocks; i++) {
         const sf_ir_block *b = &m->blocks[i];
@@ -351,12 +341,12 @@ sf_pyapp *sf_pyapp_load(const sf_ir *ir, char *err, size_t errlen)
         sf_set_err(err, errlen, "IR: bad entity table");
         return NULL;
     }
-    sf_pyapp *app = xcalloc(1, sizeof(*app));
+    sf_pyapp *app = sf_xcalloc(1, sizeof(*app));
     app->ir = ir;
     app->module = exec_module(ir, err, errlen);
     if (!app->module)
         goto fail;
-    app->entities = xcalloc((size_t)ir->nentities, sizeof(sf_pyentity));
+    app->entities = sf_xcalloc((size_t)ir->nentities, sizeof(sf_pyentity));
     app->nentities = ir->nentities;
     for (int i = 0; i < ir->nentities; i++) {
         const sf_ir_entity *e = &ir->entities[i];
@@ -397,7 +387,7 @@ sf_pyapp *sf_pyapp_load(const sf_ir *ir, char *err, size_t errlen)
             sf_set_err(err, errlen, "IR: entity %s: bad method table", e->name);
             goto fail;
         }
-        pe->methods = xcalloc((size_t)e->nmethods, sizeof(sf_pymethod));
+        pe->methods = sf_xcalloc((size_t)e->nmethods, sizeof(sf_pymethod));
         pe->nmethods = e->nmethods;
         for (int j = 0; j < e->nmethods; j++) {
             pe->methods[j].ir = &e->methods[j];

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "stateflow/sf_util.h"
 
 struct sf_store_slot {
     uint64_t hash;
@@ -18,16 +19,6 @@ struct sf_store_slot {
 };
 
 #define MIN_CAP 16
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "stateflow: out of memory\n");
-        abort();
-    }
-    return p;
-}
 
 static uint64_t mix(uint64_t h)
 {
@@ -155,7 +146,7 @@ static void grow(sf_store *s)
     size_t ncap = s->cap ? s->cap * 2 : MIN_CAP;
     sf_store_slot *old = s->slots;
     size_t ocap = s->cap;
-    s->slots = xmalloc(ncap * sizeof(sf_store_slot));
+    s->slots = sf_xmalloc(ncap * sizeof(sf_store_slot));
     memset(s->slots, 0, ncap * sizeof(sf_store_slot));
     s->cap = ncap;
     for (size_t i = 0; i < ocap; i++) {
@@ -181,7 +172,7 @@ uint64_t sf_store_put_h(sf_store *s, uint64_t hash, uint32_t entity, const char 
     size_t need = keylen + vallen;
     if (!sl->mem) {
         sl->memcap = need;
-        sl->mem = xmalloc(need);
+        sl->mem = sf_xmalloc(need);
         memcpy(sl->mem, key, keylen);
         sl->hash = hash;
         sl->entity = entity;
@@ -189,7 +180,7 @@ uint64_t sf_store_put_h(sf_store *s, uint64_t hash, uint32_t entity, const char 
         s->count++;
     } else if (need > sl->memcap || need * 2 < sl->memcap) {
         /* Reallocate when too small, or when far too big (state shrank). */
-        char *m = xmalloc(need);
+        char *m = sf_xmalloc(need);
         memcpy(m, sl->mem, keylen);
         free(sl->mem);
         sl->mem = m;

@@ -25,6 +25,7 @@
 #include "store.h"
 #include "stateflow/sf_ir.h"
 #include "stateflow/sf_value.h"
+#include "stateflow/sf_util.h"
 
 /* ---- state ---------------------------------------------------------------- */
 
@@ -100,16 +101,6 @@ struct sf_worker {
     sf_buf out, tmp, refs, key, state, result;
 };
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "stateflow: out of memory\n");
-        abort();
-    }
-    return q;
-}
-
 static void wlog(sf_worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void wlog(sf_worker *w, const char *fmt, ...)
 {
@@ -183,7 +174,7 @@ static const char *ename(const sf_worker *w, int e) { return w->app->entities[e]
 
 static void index_rebuild(sf_worker *w, size_t cap)
 {
-    w->index = xrealloc(w->index, cap * sizeof(int32_t));
+    w->index = sf_xrealloc(w->index, cap * sizeof(int32_t));
     w->icap = cap;
     for (size_t i = 0; i < cap; i++)
         w->index[i] = -1;
@@ -216,9 +207,9 @@ static wtxn *txn_get(sf_worker *w, uint64_t txid)
         return t;
     if (w->ntx == w->cap) {
         size_t ncap = w->cap ? w->cap * 2 : 64;
-        w->txns = xrealloc(w->txns, ncap * sizeof(wtxn *));
+        w->txns = sf_xrealloc(w->txns, ncap * sizeof(wtxn *));
         for (size_t k = w->cap; k < ncap; k++) {
-            wtxn *n = xrealloc(NULL, sizeof(wtxn));
+            wtxn *n = sf_xrealloc(NULL, sizeof(wtxn));
             memset(n, 0, sizeof(*n));
             sf_tx_init(&n->tx);
             sf_buf_init(&n->writes);
@@ -926,7 +917,7 @@ static void on_map(sf_worker *w, sf_rd *r)
         worker_fail(w, 1);
         return;
     }
-    uint32_t *owners = xrealloc(NULL, P * sizeof(uint32_t));
+    uint32_t *owners = sf_xrealloc(NULL, P * sizeof(uint32_t));
     for (uint32_t i = 0; i < np; i++) {
         uint64_t o;
         if (sf_rd_uint(r, &o) < 0 || o >= SF_MAX_WORKERS) {
@@ -954,7 +945,7 @@ static void on_map(sf_worker *w, sf_rd *r)
     w->P = (uint32_t)P;
     w->id = (uint32_t)id;
     w->nworkers = nw;
-    w->peers = xrealloc(NULL, nw * sizeof(sf_conn *));
+    w->peers = sf_xrealloc(NULL, nw * sizeof(sf_conn *));
     memset(w->peers, 0, nw * sizeof(sf_conn *));
     w->have_map = 1;
     if (w->ex)
@@ -978,7 +969,7 @@ static void on_map(sf_worker *w, sf_rd *r)
             worker_fail(w, 1);
             return;
         }
-        wlink *l = xrealloc(NULL, sizeof(wlink));
+        wlink *l = sf_xrealloc(NULL, sizeof(wlink));
         l->w = w;
         l->kind = LINK_PEER_OUT;
         l->peer = (int)i;
@@ -1076,8 +1067,8 @@ static void on_peer_frame(sf_worker *w, sf_conn *c, int type, sf_rd *r)
         }
         if (!w->have_map) {
             l->peer = (int)id;
-            w->early = xrealloc(w->early, (w->nearly + 1) * sizeof(sf_conn *));
-            w->early_id = xrealloc(w->early_id, (w->nearly + 1) * sizeof(int));
+            w->early = sf_xrealloc(w->early, (w->nearly + 1) * sizeof(sf_conn *));
+            w->early_id = sf_xrealloc(w->early_id, (w->nearly + 1) * sizeof(int));
             w->early[w->nearly] = c;
             w->early_id[w->nearly++] = (int)id;
             return;
@@ -1285,7 +1276,7 @@ static const sf_conn_callbacks peer_cbs = {on_peer_open, on_frame, on_close};
 static void on_accept(sf_conn *c, void *ud)
 {
     sf_worker *w = ud;
-    wlink *l = xrealloc(NULL, sizeof(wlink));
+    wlink *l = sf_xrealloc(NULL, sizeof(wlink));
     l->w = w;
     l->kind = LINK_PEER_IN;
     l->peer = -1;
@@ -1337,7 +1328,7 @@ void sf_worker_stop(sf_worker *w)
 int sf_worker_start(const sf_worker_config *cfg, sf_worker **out, char *err, size_t errlen)
 {
     *out = NULL;
-    sf_worker *w = xrealloc(NULL, sizeof(*w));
+    sf_worker *w = sf_xrealloc(NULL, sizeof(*w));
     memset(w, 0, sizeof(*w));
     w->cfg = *cfg;
     w->loop = cfg->loop;
@@ -1376,7 +1367,7 @@ int sf_worker_start(const sf_worker_config *cfg, sf_worker **out, char *err, siz
     w->listen_port = sf_listener_port(w->listener);
     char me[300];
     snprintf(me, sizeof me, "%s:%d", w->listen_host, w->listen_port);
-    wlink *l = xrealloc(NULL, sizeof(wlink));
+    wlink *l = sf_xrealloc(NULL, sizeof(wlink));
     l->w = w;
     l->kind = LINK_COORD;
     l->peer = -1;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages StateFlow needs to build, test, fuzz and
-# benchmark. Idempotent; run as root (or with sudo available).
+# Installs the Debian 12 packages StateFlow needs to build, test and fuzz;
+# with --bench also what bench/compare needs (a PostgreSQL server to compare
+# with, gnuplot for the plots). Idempotent; run as root (or with sudo).
 set -euo pipefail
 
 pkgs=(
@@ -8,8 +9,12 @@ pkgs=(
   python3 libpython3-dev            # Debian's CPython 3.11: parser for sfc, executor for the runtime
   libuv1-dev libmsgpack-dev librdkafka-dev libcmocka-dev
   clang libclang-rt-dev             # libFuzzer targets
-  valgrind kcat libpq-dev postgresql gnuplot-nox   # bench/compare: PostgreSQL baseline, plots
+  valgrind kcat
+  libpq-dev                         # bench/ycsbt's PostgreSQL driver (built with everything)
 )
+if [ "${1:-}" = "--bench" ]; then
+  pkgs+=(postgresql gnuplot-nox)    # bench/compare: the PostgreSQL baseline, plots
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

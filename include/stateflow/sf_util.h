@@ -1,10 +1,17 @@
-/* sf_util.h: small helpers every layer shares: the error-message
- * convention (char *err, size_t errlen) and UTF-8 validation of untrusted
- * bytes. */
+/* sf_util.h: small helpers every layer shares: allocation that aborts on
+ * out-of-memory, the error-message convention (char *err, size_t errlen)
+ * and UTF-8 validation of untrusted bytes. */
 #ifndef SF_UTIL_H
 #define SF_UTIL_H
 
 #include <stddef.h>
+
+/* Allocation that cannot fail silently: on out-of-memory the process
+ * aborts with a message (like sf_arena and sf_buf). Zero sizes allocate one
+ * byte, so the result is never NULL. */
+void *sf_xmalloc(size_t n);
+void *sf_xcalloc(size_t n, size_t size);
+void *sf_xrealloc(void *p, size_t n);
 
 /* printf into err (when err is non-NULL and errlen > 0), always terminated. */
 void sf_set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
