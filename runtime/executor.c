@@ -1312,6 +1312,24 @@ static int op_call(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf_b
         return -1;
     return sf_tx_commit(ex, tx);
 }
+/* The key of instance j, just built by __init__: __key__() encoded into kb,
+ * and its store hash. Returns 0, or -1 with the transaction failed. */
+static int new_instance_key(sf_executor *ex, sf_tx *tx, int e, int j, sf_buf *kb, uint64_t *h)
+{
+    const sf_pyentity *pe = &ex->app->entities[e];
+    PyObject *key = PyObject_CallOneArg(pe->key_fn, tx->insts[j].obj);
+    if (!key)
+        return tx_fail_py(tx);
+    char err[512];
+    sf_buf_reset(kb);
+    int rc = sf_pycodec_encode(ex->codec, key, "key", kb, err, sizeof err);
+    Py_DECREF(key);
+    if (rc < 0)
+        return tx_fail(tx, "TypeError", "%s", err);
+    *h = sf_store_hash((uint32_t)e, kb->data, kb->len);
+    return 0;
+}
+
 
 static int op_create(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf_buf *result)
 {
@@ -1363,17 +1381,10 @@ static int op_create(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf
         j = tx_add(tx, e, 0, "", 0, SF_TXI_PENDING | SF_TXI_LOADED | SF_TXI_CREATED);
         tx->insts[j].obj = o;
     }
-    PyObject *key = PyObject_CallOneArg(pe->key_fn, tx->insts[j].obj);
-    if (!key)
-        return tx_fail_py(tx);
-    char err[512];
     sf_buf *kb = &ex->scratch;
-    sf_buf_reset(kb);
-    int rc = sf_pycodec_encode(ex->codec, key, "key", kb, err, sizeof err);
-    Py_DECREF(key);
-    if (rc < 0)
-        return tx_fail(tx, "TypeError", "%s", err);
-    uint64_t h = sf_store_hash((uint32_t)e, kb->data, kb->len);
+    uint64_t h;
+    if (new_instance_key(ex, tx, e, j, kb, &h) < 0)
+        return -1;
     if (tx_find(tx, e, h, kb->data, kb->len) >= 0 ||
         sf_store_get_h(ex->store, h, (uint32_t)e, kb->data, kb->len, NULL)) {
         sf_buf tmp;
@@ -1933,17 +1944,10 @@ int sf_exec_create_take(sf_executor *ex, sf_tx *tx, int j, sf_buf *key_out, sf_b
         return tx_fail(tx, "InternalError", "no instance under construction");
     int e = tx->insts[j].entity;
     const sf_pyentity *pe = &ex->app->entities[e];
-    PyObject *key = PyObject_CallOneArg(pe->key_fn, tx->insts[j].obj);
-    if (!key)
-        return tx_fail_py(tx);
-    char err[512];
     sf_buf *kb = &ex->scratch;
-    sf_buf_reset(kb);
-    int rc = sf_pycodec_encode(ex->codec, key, "key", kb, err, sizeof err);
-    Py_DECREF(key);
-    if (rc < 0)
-        return tx_fail(tx, "TypeError", "%s", err);
-    uint64_t h = sf_store_hash((uint32_t)e, kb->data, kb->len);
+    uint64_t h;
+    if (new_instance_key(ex, tx, e, j, kb, &h) < 0)
+        return -1;
     if (tx_find(tx, e, h, kb->data, kb->len) >= 0) {
         sf_buf tmp;
         sf_buf_init(&tmp);

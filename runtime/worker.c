@@ -721,19 +721,25 @@ static int inst_written(const sf_txinst *ti)
     return (ti->flags & (SF_TXI_WRITTEN | SF_TXI_CREATED)) && (ti->flags & SF_TXI_LOADED);
 }
 
+/* A frame from the coordinator that does not parse: the cluster cannot
+ * agree with this worker any more, so it leaves. */
+static void malformed(sf_worker *w, const char *frame)
+{
+    wlog(w, "malformed %s", frame);
+    worker_fail(w, 1);
+}
+
 static void on_executed(sf_worker *w, sf_rd *r)
 {
     uint32_t n;
     if (sf_rd_array(r, &n) < 0) {
-        wlog(w, "malformed EXECUTED");
-        worker_fail(w, 1);
+        malformed(w, "EXECUTED");
         return;
     }
     for (uint32_t i = 0; i < n; i++) {
         uint64_t txid;
         if (sf_rd_uint(r, &txid) < 0) {
-            wlog(w, "malformed EXECUTED");
-            worker_fail(w, 1);
+            malformed(w, "EXECUTED");
             return;
         }
         wtxn *t = txn_find(w, txid);
@@ -809,15 +815,13 @@ static void on_decide(sf_worker *w, sf_rd *r)
 {
     uint32_t n;
     if (sf_rd_array(r, &n) < 0) {
-        wlog(w, "malformed DECIDE");
-        worker_fail(w, 1);
+        malformed(w, "DECIDE");
         return;
     }
     for (uint32_t i = 0; i < n; i++) {
         uint64_t txid;
         if (sf_rd_uint(r, &txid) < 0) {
-            wlog(w, "malformed DECIDE");
-            worker_fail(w, 1);
+            malformed(w, "DECIDE");
             return;
         }
         wtxn *t = txn_find(w, txid);
@@ -913,8 +917,7 @@ static void on_map(sf_worker *w, sf_rd *r)
     }
     if (sf_rd_uint(r, &id) < 0 || sf_rd_uint(r, &P) < 0 || P == 0 || P > SF_MAX_PARTITIONS ||
         sf_rd_array(r, &np) < 0 || np != P) {
-        wlog(w, "malformed MAP");
-        worker_fail(w, 1);
+        malformed(w, "MAP");
         return;
     }
     uint32_t *owners = sf_xrealloc(NULL, P * sizeof(uint32_t));
@@ -922,23 +925,20 @@ static void on_map(sf_worker *w, sf_rd *r)
         uint64_t o;
         if (sf_rd_uint(r, &o) < 0 || o >= SF_MAX_WORKERS) {
             free(owners);
-            wlog(w, "malformed MAP");
-            worker_fail(w, 1);
+            malformed(w, "MAP");
             return;
         }
         owners[i] = (uint32_t)o;
     }
     if (sf_rd_array(r, &nw) < 0 || nw == 0 || nw > SF_MAX_WORKERS || id >= nw) {
         free(owners);
-        wlog(w, "malformed MAP");
-        worker_fail(w, 1);
+        malformed(w, "MAP");
         return;
     }
     for (uint32_t i = 0; i < np; i++)
         if (owners[i] >= nw) {
             free(owners);
-            wlog(w, "malformed MAP");
-            worker_fail(w, 1);
+            malformed(w, "MAP");
             return;
         }
     w->owners = owners;
@@ -955,8 +955,7 @@ static void on_map(sf_worker *w, sf_rd *r)
         const char *addr;
         size_t alen;
         if (sf_rd_str(r, &addr, &alen) < 0) {
-            wlog(w, "malformed MAP");
-            worker_fail(w, 1);
+            malformed(w, "MAP");
             return;
         }
         if (i >= w->id)
@@ -993,8 +992,7 @@ static void on_batch(sf_worker *w, sf_rd *r)
 {
     uint32_t n;
     if (sf_rd_array(r, &n) < 0) {
-        wlog(w, "malformed BATCH");
-        worker_fail(w, 1);
+        malformed(w, "BATCH");
         return;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -1004,8 +1002,7 @@ static void on_batch(sf_worker *w, sf_rd *r)
         size_t len;
         if (sf_rd_array(r, &three) < 0 || three != 3 || sf_rd_uint(r, &txid) < 0 ||
             sf_rd_uint(r, &pos) < 0 || sf_rd_bin(r, &req, &len) < 0) {
-            wlog(w, "malformed BATCH");
-            worker_fail(w, 1);
+            malformed(w, "BATCH");
             return;
         }
         wtxn *t = txn_get(w, txid);
