@@ -1,4 +1,4 @@
-/* bench_executor.c: throughput of the local executor (runtime/executor.h).
+/* bench_executor.c: throughput of the local executor (runtime/exec/executor.h).
  *
  *   bench_executor [SECONDS_PER_CASE] [--emit-sfir PATH]
  *

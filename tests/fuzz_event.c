@@ -1,5 +1,5 @@
 /* fuzz_event.c: libFuzzer target for the event decoder (sf_event_decode in
- * runtime/executor.c), which reads frames from other processes. The test
+ * runtime/exec/executor.c), which reads frames from other processes. The test
  * application of the executor tests (executor_apps.c) is loaded once. Any
  * input must decode or be refused with a message; a decoded event encodes
  * again, and decode + encode of that encoding gives the same bytes.

@@ -1,4 +1,4 @@
-/* fuzz_frame.c: libFuzzer target for the frame decoder (runtime/frame.c).
+/* fuzz_frame.c: libFuzzer target for the frame decoder (runtime/wire/frame.c).
  * The input is fed once whole and once in pieces whose sizes come from the
  * input itself; both runs must give the same frames (type, bytes) and the
  * same final state (error or not), every frame must pass sf_frame_check,

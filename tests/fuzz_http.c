@@ -1,5 +1,5 @@
 /* fuzz_http.c: libFuzzer target for the HTTP/1.1 request parser and the
- * target splitting (runtime/http.c). The input is fed whole, then again in
+ * target splitting (runtime/wire/http.c). The input is fed whole, then again in
  * pieces whose sizes come from the first byte; both runs must agree on
  * every request and on the error; every parsed request must be coherent
  * (pointers inside the parser, lengths within the limits), and its target

@@ -1,5 +1,5 @@
 /* fuzz_json.c: libFuzzer target for the JSON side of the value codecs
- * (runtime/json.c, runtime/request.c). Any input must parse or say why;
+ * (runtime/wire/json.c, runtime/wire/request.c). Any input must parse or say why;
  * whatever parses must write back as JSON that parses to the very same
  * msgpack; the request parser must accept or say why, and its results must
  * format as replies.

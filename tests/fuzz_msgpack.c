@@ -1,6 +1,6 @@
 /* fuzz_msgpack.c: libFuzzer target for the msgpack side of the value codecs:
- * sf_msgpack_to_json and sf_msgpack_value_len (runtime/json.c) and the
- * Python decoder/encoder (runtime/pycodec.c) in an embedded interpreter
+ * sf_msgpack_to_json and sf_msgpack_value_len (runtime/wire/json.c) and the
+ * Python decoder/encoder (runtime/exec/pycodec.c) in an embedded interpreter
  * started once. Any input must decode or say why; what the Python decoder
  * accepts the JSON writer accepts too; a decoded value encodes again, and
  * that encoding is stable (decode + encode gives the same bytes); JSON

@@ -1,9 +1,9 @@
-# http.cmake: tests of the HTTP gateway: the HTTP/1.1 parser (runtime/http.c),
-# the metrics registry (runtime/metrics.c) and the libuv gateway
-# (runtime/gateway.c) with raw TCP clients, plus the parser's libFuzzer
+# http.cmake: tests of the HTTP gateway: the HTTP/1.1 parser (runtime/wire/http.c),
+# the metrics registry (runtime/wire/metrics.c) and the libuv gateway
+# (runtime/wire/gateway.c) with raw TCP clients, plus the parser's libFuzzer
 # target. The sources are compiled in directly so these tests do not depend
 # on the rest of sf_runtime (or on Python).
-set(SF_HTTP_DIR ${PROJECT_SOURCE_DIR}/runtime)
+set(SF_HTTP_DIR ${PROJECT_SOURCE_DIR}/runtime/wire)
 set(SF_HTTP_SRC ${SF_HTTP_DIR}/http.c)
 set(SF_GATEWAY_SRC ${SF_HTTP_DIR}/gateway.c ${SF_HTTP_DIR}/http.c ${SF_HTTP_DIR}/metrics.c
     ${SF_HTTP_DIR}/json.c ${SF_HTTP_DIR}/request.c)

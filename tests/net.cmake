@@ -1,7 +1,7 @@
-# net.cmake: tests of the wire frame (runtime/frame.c) and the transport
-# (runtime/net.c), and the frame decoder's libFuzzer target. The sources are
+# net.cmake: tests of the wire frame (runtime/wire/frame.c) and the transport
+# (runtime/wire/net.c), and the frame decoder's libFuzzer target. The sources are
 # compiled in directly so these tests do not depend on the rest of sf_runtime.
-set(SF_NET_DIR ${PROJECT_SOURCE_DIR}/runtime)
+set(SF_NET_DIR ${PROJECT_SOURCE_DIR}/runtime/wire)
 
 sf_add_test(test_frame SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_frame.c ${SF_NET_DIR}/frame.c
             LIBS sf_ir PkgConfig::MSGPACK)

@@ -1,5 +1,5 @@
-# stateflowd.cmake: tests of the distributed runtime daemon (runtime/stateflowd.c,
-# coordinator.c, worker.c, aria.c, ingress.c, native.c).
+# stateflowd.cmake: tests of the distributed runtime daemon (runtime/programs/stateflowd.c,
+# runtime/cluster/coordinator.c, worker.c, aria.c, ingress.c, native.c).
 #
 # test_aria           the Aria decision logic and the in-memory ingress (cmocka)
 # stateflowd_diff     the differential suite through `stateflowd --local --workers 2`
@@ -7,7 +7,7 @@
 # stateflowd_<Class>  tests/stateflowd/test_stateflowd.py, one ctest per class:
 #                     Contention, Zipf, Serializable, BadInput, WorkerDeath, Cli
 # Label: stateflowd.
-set(SF_SFD_DIR ${PROJECT_SOURCE_DIR}/runtime)
+set(SF_SFD_DIR ${PROJECT_SOURCE_DIR}/runtime/cluster)
 
 sf_add_test(test_aria SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_aria.c ${SF_SFD_DIR}/aria.c
             ${SF_SFD_DIR}/ingress.c LIBS sf_ir)
@@ -36,7 +36,7 @@ endif()
 
 set_tests_properties(${SF_SFD_TESTS} PROPERTIES LABELS stateflowd)
 
-# The executor's step API used by the workers (runtime/executor.h).
+# The executor's step API used by the workers (runtime/exec/executor.h).
 sf_add_test(test_exec_steps SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_exec_steps.c
             ${CMAKE_CURRENT_SOURCE_DIR}/executor_apps.c LIBS sf_runtime)
 target_compile_definitions(test_exec_steps PRIVATE SF_TEST_SRC_DIR="${PROJECT_SOURCE_DIR}")

@@ -1,5 +1,5 @@
-/* test_aria.c: the Aria decision logic (runtime/aria.c) and the in-memory
- * ingress (runtime/ingress.c): reservations keep the smallest ids, flags,
+/* test_aria.c: the Aria decision logic (runtime/cluster/aria.c) and the in-memory
+ * ingress (runtime/cluster/ingress.c): reservations keep the smallest ids, flags,
  * decisions, and a randomized check that the committed transactions of a
  * batch, replayed one by one in sf_aria_serial_order, read exactly what
  * they read in the batch (the batch is serializable in that order). */

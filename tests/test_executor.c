@@ -1,4 +1,4 @@
-/* test_executor.c: the executor (runtime/executor.h) over hand-built IRs
+/* test_executor.c: the executor (runtime/exec/executor.h) over hand-built IRs
  * (executor_apps.c, executor_app.py): create/get/call, split methods (calls,
  * jumps, returns, binds), re-entrant calls, rollback, system errors and
  * their messages (as tests/diff/plain.py writes them), limits, and the event

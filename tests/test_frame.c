@@ -1,4 +1,4 @@
-/* test_frame.c: runtime/frame.c: building frames with sf_frame_begin/end,
+/* test_frame.c: runtime/wire/frame.c: building frames with sf_frame_begin/end,
  * the payload check (array, positive type, well-formed msgpack, depth,
  * trailing bytes), and the incremental decoder fed in every split, one byte
  * at a time, zero-copy; bad lengths reported before the payload arrives;

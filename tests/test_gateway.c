@@ -1,4 +1,4 @@
-/* test_gateway.c: the HTTP gateway (runtime/gateway.c) on a real libuv loop
+/* test_gateway.c: the HTTP gateway (runtime/wire/gateway.c) on a real libuv loop
  * with raw TCP clients. The daemon is a stub: its submit decodes the request
  * map and answers at once (inside submit) or after a timer, so replies come
  * out of order; the clients are plain non-blocking sockets, and the test

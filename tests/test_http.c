@@ -1,5 +1,5 @@
 /* test_http.c: the HTTP/1.1 request parser, path splitting, response head
- * writer (runtime/http.c) and the metrics registry (runtime/metrics.c). */
+ * writer (runtime/wire/http.c) and the metrics registry (runtime/wire/metrics.c). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* test_json.c: runtime/json.c and runtime/request.c: JSON -> msgpack ->
+/* test_json.c: runtime/wire/json.c and runtime/wire/request.c: JSON -> msgpack ->
  * JSON round trips, the exact msgpack produced, escapes, unicode, surrogate
  * pairs, invalid UTF-8, numbers, the $ref/$bytes mapping, depth and error
  * positions, msgpack -> JSON for every type (including malformed input),

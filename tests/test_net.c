@@ -1,4 +1,4 @@
-/* test_net.c: runtime/net.c on one libuv loop in one process: a listener
+/* test_net.c: runtime/wire/net.c on one libuv loop in one process: a listener
  * on net A, connectors on net B (or raw uv_tcp clients speaking bytes).
  * Handshake and peer info; wrong token and wrong version refused and logged;
  * garbage, unknown types, non-HELLO first frames and oversized lengths close

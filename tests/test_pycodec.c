@@ -1,4 +1,4 @@
-/* test_pycodec.c: runtime/pycodec.c in an isolated embedded CPython: round
+/* test_pycodec.c: runtime/exec/pycodec.c in an isolated embedded CPython: round
  * trips of every type and nesting (exact types kept), the exact bytes,
  * canonical set order, the Ref type (equality, hash, repr, immutability,
  * copy, pickling refused), encoding errors with their paths (socket, lambda,

@@ -1,4 +1,4 @@
-/* test_store.c: the in-memory state store (runtime/store.h): put/get/
+/* test_store.c: the in-memory state store (runtime/exec/store.h): put/get/
  * replace/delete, growth, iteration, versions, against a simple model. */
 #include <setjmp.h>
 #include <stdarg.h>

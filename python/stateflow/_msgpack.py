@@ -9,7 +9,7 @@ sf_value.h) in pure Python, standard library only:
 An extension payload is itself one msgpack array: the elements of a tuple or
 a set, or ``[entity, key]`` for a reference.
 
-Encoding writes exactly what the runtime's encoder (runtime/pycodec.c, built
+Encoding writes exactly what the runtime's encoder (runtime/exec/pycodec.c, built
 on msgpack-c) writes for the same value: the shortest header of each kind,
 integers >= 128 in the unsigned forms, floats always as float64, fixext for
 payloads of 1, 2, 4, 8 or 16 bytes, set elements sorted by their encoded
