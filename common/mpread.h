@@ -189,6 +189,13 @@ static inline int sf_mp_read(const char *buf, size_t len, size_t *pos, sf_mp_ite
 }
 
 /* Change the gap out[at .. at+oldl) to newl bytes, moving what follows. */
+/* Whether the item it (a string) is exactly the C string s. */
+static inline int sf_mp_str_is(const sf_mp_item *it, const char *s)
+{
+    size_t n = strlen(s);
+    return it->kind == SF_MP_STR && it->n == n && memcmp(it->data, s, n) == 0;
+}
+
 static inline void sf_mp_resize_gap(sf_buf *out, size_t at, size_t oldl, size_t newl)
 {
     if (newl == oldl)

@@ -122,10 +122,10 @@ static void json_reply(sf_buf *out, const char *json)
 static int stub_submit(void *ud, const char *req, size_t len, uint64_t token)
 {
     fixture *fx = ud;
-    sf_gateway_request r;
+    sf_reqmap r;
     char err[200];
     assert_int_not_equal(token, 0);
-    if (sf_gateway_decode_request(req, len, &r, err, sizeof err) < 0)
+    if (sf_reqmap_decode(req, len, &r, err, sizeof err) < 0)
         fail_msg("the gateway submitted a bad request: %s", err);
     fx->submits++;
     fx->last_token = token;
@@ -1136,7 +1136,7 @@ static void test_minimal_ops_and_close(void **state)
 static void test_decode_request(void **state)
 {
     (void)state;
-    sf_gateway_request r;
+    sf_reqmap r;
     char err[200];
     sf_buf m;
     sf_buf_init(&m);
@@ -1166,7 +1166,7 @@ static void test_decode_request(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sf_buf_reset(&m);
         assert_int_equal(sf_json_to_msgpack(cases[i].json, strlen(cases[i].json), &m, err, sizeof err), 0);
-        int rc = sf_gateway_decode_request(m.data, m.len, &r, err, sizeof err);
+        int rc = sf_reqmap_decode(m.data, m.len, &r, err, sizeof err);
         if (!cases[i].error) {
             if (rc != 0)
                 fail_msg("%s: %s", cases[i].json, err);
@@ -1180,7 +1180,7 @@ static void test_decode_request(void **state)
     sf_buf_reset(&m);
     const char *j = cases[0].json;
     assert_int_equal(sf_json_to_msgpack(j, strlen(j), &m, err, sizeof err), 0);
-    assert_int_equal(sf_gateway_decode_request(m.data, m.len, &r, err, sizeof err), 0);
+    assert_int_equal(sf_reqmap_decode(m.data, m.len, &r, err, sizeof err), 0);
     assert_int_equal(r.op, SF_OP_CALL);
     assert_int_equal(r.entity_len, 1);
     assert_memory_equal(r.entity, "U", 1);
@@ -1192,9 +1192,9 @@ static void test_decode_request(void **state)
     assert_int_equal(r.id_len, 2);
     /* trailing bytes and truncation */
     sf_buf_putc(&m, 0);
-    assert_int_equal(sf_gateway_decode_request(m.data, m.len, &r, err, sizeof err), -1);
+    assert_int_equal(sf_reqmap_decode(m.data, m.len, &r, err, sizeof err), -1);
     for (size_t cut = 0; cut + 1 < m.len; cut++)
-        assert_int_equal(sf_gateway_decode_request(m.data, cut, &r, err, sizeof err), -1);
+        assert_int_equal(sf_reqmap_decode(m.data, cut, &r, err, sizeof err), -1);
     sf_buf_free(&m);
     assert_int_equal(sf_gateway_error_status("BadRequest"), 400);
     assert_int_equal(sf_gateway_error_status("NotFound"), 404);

@@ -17,6 +17,7 @@
 #include "frame.h"
 #include "mp.h"
 #include "net.h"
+#include "stateflow/sf_pack.h"
 #include "ycsbt.h"
 
 #define TOKEN_MAX 1024
@@ -133,12 +134,6 @@ static void pack_field_value(msgpack_packer *pk, sf_bench_rng *r)
     msgpack_pack_str_body(pk, v, YC_FIELD_LEN);
 }
 
-static int buf_write(void *data, const char *p, size_t n)
-{
-    sf_buf_append((sf_buf *)data, p, n);
-    return 0;
-}
-
 /* The DESIGN 4.5 request map of op. */
 static void pack_request(nat *n, msgpack_packer *pk, const yc_op *op)
 {
@@ -202,7 +197,7 @@ static void pack_request(nat *n, msgpack_packer *pk, const yc_op *op)
         yc_key(op->b, to, sizeof to);
         sf_buf_reset(&n->tmp);
         msgpack_packer rp;
-        msgpack_packer_init(&rp, &n->tmp, buf_write);
+        sf_buf_packer_init(&rp, &n->tmp);
         msgpack_pack_array(&rp, 2);
         pack_str(&rp, x->entity);
         pack_str(&rp, to);

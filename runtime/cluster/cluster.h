@@ -26,6 +26,9 @@ enum {
     SF_FRAME_CHECK = 23,   /* [23, batch, txid, request (bin), refs (bin), next ref] */
     SF_FRAME_INSTALL = 24, /* [24, batch, txid, entity, key (bin), state (bin) | nil,
                             *  error [type, message] | nil] */
+    SF_FRAME_FAILED = 25,  /* worker -> coordinator: [25, reason (str)]: this worker
+                            * detected a failure it cannot repair (a peer's connection
+                            * closed, a send to a peer failed or had no connection) */
 };
 
 #define SF_DEFAULT_PARTITIONS 64

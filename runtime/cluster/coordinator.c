@@ -122,10 +122,10 @@ static void maybe_start_batch(sf_coordinator *c);
 /* The id of a request map (msgpack span), for native replies. */
 static void request_id(const sf_ingress_entry *e, const char **id, size_t *idlen)
 {
-    sf_gateway_request gr;
+    sf_reqmap gr;
     *id = NULL;
     *idlen = 0;
-    if (sf_gateway_decode_request(e->req, e->len, &gr, NULL, 0) == 0) {
+    if (sf_reqmap_decode(e->req, e->len, &gr, NULL, 0) == 0) {
         *id = gr.id;
         *idlen = gr.id_len;
     }
@@ -261,8 +261,8 @@ static void broken(sf_coordinator *c, const char *fmt, ...)
 
 static uint32_t home_of(sf_coordinator *c, const sf_ingress_entry *e, int *op)
 {
-    sf_gateway_request gr;
-    if (sf_gateway_decode_request(e->req, e->len, &gr, NULL, 0) < 0) {
+    sf_reqmap gr;
+    if (sf_reqmap_decode(e->req, e->len, &gr, NULL, 0) < 0) {
         *op = 0;
         return c->owners[e->pos % c->P];
     }
@@ -808,8 +808,8 @@ static int gw_submit(void *ud, const char *req, size_t len, uint64_t token)
 static int native_submit(void *ud, const char *req, size_t len, uint64_t client, uint64_t corr)
 {
     sf_coordinator *c = ud;
-    sf_gateway_request gr;
-    if (sf_gateway_decode_request(req, len, &gr, NULL, 0) == 0)
+    sf_reqmap gr;
+    if (sf_reqmap_decode(req, len, &gr, NULL, 0) == 0)
         sf_metric_inc(gr.op == SF_OP_CREATE ? c->sm.requests_create
                       : gr.op == SF_OP_CALL ? c->sm.requests_call
                                             : c->sm.requests_get);

@@ -337,10 +337,10 @@ static void done_tx_error(sf_worker *w, wtxn *t)
 
 /* ---- client operations in steps ------------------------------------------- */
 
-static int op_from_request(const char *req, size_t len, sf_gateway_request *gr, sf_exec_op *op,
+static int op_from_request(const char *req, size_t len, sf_reqmap *gr, sf_exec_op *op,
                            char *err, size_t errlen)
 {
-    if (sf_gateway_decode_request(req, len, gr, err, errlen) < 0)
+    if (sf_reqmap_decode(req, len, gr, err, errlen) < 0)
         return -1;
     op->op = gr->op;
     op->entity = gr->entity;
@@ -356,7 +356,7 @@ static int op_from_request(const char *req, size_t len, sf_gateway_request *gr, 
 
 /* The worker where a request starts and runs: the owner of the target, or
  * for a create (no key yet) the owner of partition txid mod P. */
-static uint32_t home_of(const sf_worker *w, const sf_gateway_request *gr, uint64_t txid)
+static uint32_t home_of(const sf_worker *w, const sf_reqmap *gr, uint64_t txid)
 {
     if (gr->op == SF_OP_CREATE || !gr->key) {
         return w->owners[txid % w->P];
@@ -390,7 +390,7 @@ static void run_op(sf_worker *w, wtxn *t, const sf_exec_op *op, PyObject *args)
 /* Checks done (references included): run the operation here (its home). */
 static void run_request(sf_worker *w, wtxn *t, const char *req, size_t len)
 {
-    sf_gateway_request gr;
+    sf_reqmap gr;
     sf_exec_op op;
     char err[256];
     if (op_from_request(req, len, &gr, &op, err, sizeof err) < 0) {
@@ -475,9 +475,9 @@ static void check_refs(sf_worker *w, wtxn *t, const char *req, size_t reqlen, co
             return;
         }
     }
-    sf_gateway_request gr;
+    sf_reqmap gr;
     char err[256];
-    if (sf_gateway_decode_request(req, reqlen, &gr, err, sizeof err) < 0) {
+    if (sf_reqmap_decode(req, reqlen, &gr, err, sizeof err) < 0) {
         done_error(w, t, "BadRequest", err);
         return;
     }
@@ -492,7 +492,7 @@ static void check_refs(sf_worker *w, wtxn *t, const char *req, size_t reqlen, co
 /* A request of BATCH: this worker is its home. */
 static void start_request(sf_worker *w, wtxn *t, const char *req, size_t len)
 {
-    sf_gateway_request gr;
+    sf_reqmap gr;
     sf_exec_op op;
     char err[256];
     if (op_from_request(req, len, &gr, &op, err, sizeof err) < 0) {

@@ -28,6 +28,7 @@
 
 #include "mpread.h"
 #include "stateflow/sf_value.h"
+#include "stateflow/sf_pack.h"
 #include "stateflow/sf_util.h"
 
 /* ------------------------------------------------------------------ */
@@ -259,12 +260,6 @@ typedef struct enc {
     int nseg;    /* path segments, innermost first */
     char seg[ENC_MAX_SEGS][ENC_SEG_LEN];
 } enc;
-
-static int buf_write_cb(void *data, const char *p, size_t n)
-{
-    sf_buf_append((sf_buf *)data, p, n);
-    return 0;
-}
 
 static int enc_fail(enc *e, int nopath, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int enc_fail(enc *e, int nopath, const char *fmt, ...)
@@ -547,7 +542,7 @@ int sf_pycodec_encode(sf_pycodec *c, PyObject *o, const char *where, sf_buf *out
     e.nopath = 0;
     e.nseg = 0;
     e.msg[0] = '\0';
-    msgpack_packer_init(&e.pk, out, buf_write_cb);
+    sf_buf_packer_init(&e.pk, out);
     if (enc_value(&e, o, 0) == 0)
         return 0;
     if (PyErr_Occurred())

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mpread.h"
+#include "stateflow/sf_pack.h"
 #include "stateflow/sf_util.h"
 
 /* Decoder buffers above this size are released when they become empty, so
@@ -56,13 +57,7 @@ int sf_frame_end(sf_buf *b, size_t start, char *err, size_t errlen)
     return 0;
 }
 
-static int buf_write_cb(void *data, const char *p, size_t n)
-{
-    sf_buf_append((sf_buf *)data, p, n);
-    return 0;
-}
-
-void sf_frame_packer_init(msgpack_packer *pk, sf_buf *b) { msgpack_packer_init(pk, b, buf_write_cb); }
+void sf_frame_packer_init(msgpack_packer *pk, sf_buf *b) { sf_buf_packer_init(pk, b); }
 
 int sf_frame_append(sf_buf *b, const void *payload, size_t len, char *err, size_t errlen)
 {

@@ -149,196 +149,6 @@ static void logf_(sf_gateway *gw, const char *fmt, ...)
 }
 
 
-/* ---- msgpack helpers --------------------------------------------------------- */
-
-static void mp_be(sf_buf *b, unsigned char tag, uint64_t v, int bytes)
-{
-    unsigned char h[9];
-    h[0] = tag;
-    for (int i = 0; i < bytes; i++)
-        h[1 + i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
-    sf_buf_append(b, h, (size_t)bytes + 1);
-}
-
-static void mp_str(sf_buf *b, const char *s, size_t n)
-{
-    if (n < 32) {
-        unsigned char h = (unsigned char)(0xa0 | n);
-        sf_buf_append(b, &h, 1);
-    } else if (n <= 0xff) {
-        mp_be(b, 0xd9, n, 1);
-    } else if (n <= 0xffff) {
-        mp_be(b, 0xda, n, 2);
-    } else {
-        mp_be(b, 0xdb, n, 4);
-    }
-    sf_buf_append(b, s, n);
-}
-
-static void mp_cstr(sf_buf *b, const char *s) { mp_str(b, s, strlen(s)); }
-
-static void mp_map(sf_buf *b, uint32_t n)
-{
-    if (n < 16) {
-        unsigned char h = (unsigned char)(0x80 | n);
-        sf_buf_append(b, &h, 1);
-    } else {
-        mp_be(b, 0xde, n, 2);
-    }
-}
-
-/* The request map of DESIGN 4.5. id is msgpack (or NULL); key and args are
- * msgpack values (key NULL for create; args NULL for get). */
-static void encode_request(sf_buf *out, const char *id, size_t id_len, int op, const char *entity, size_t elen,
-                           const char *key, size_t klen, const char *method, size_t mlen, const char *args,
-                           size_t alen)
-{
-    uint32_t n = 2 + (id != NULL) + (key != NULL) + (method != NULL) + (args != NULL);
-    mp_map(out, n);
-    if (id) {
-        mp_cstr(out, "id");
-        sf_buf_append(out, id, id_len);
-    }
-    mp_cstr(out, "op");
-    mp_cstr(out, sf_request_op_name(op));
-    mp_cstr(out, "entity");
-    mp_str(out, entity, elen);
-    if (key) {
-        mp_cstr(out, "key");
-        sf_buf_append(out, key, klen);
-    }
-    if (method) {
-        mp_cstr(out, "method");
-        mp_str(out, method, mlen);
-    }
-    if (args) {
-        mp_cstr(out, "args");
-        sf_buf_append(out, args, alen);
-    }
-}
-
-static int mp_key_is(const sf_mp_item *k, const char *s)
-{
-    return k->kind == SF_MP_STR && k->n == strlen(s) && memcmp(k->data, s, k->n) == 0;
-}
-
-int sf_gateway_decode_request(const char *req, size_t len, sf_gateway_request *out, char *err, size_t errlen)
-{
-    static const char *const names[] = {"id", "op", "entity", "key", "method", "args"};
-    const char *vp[6] = {0};
-    size_t vn[6] = {0};
-    memset(out, 0, sizeof *out);
-    size_t pos = 0;
-    sf_mp_item it;
-    if (sf_mp_read(req, len, &pos, &it) < 0 || it.kind != SF_MP_MAP) {
-        sf_set_err(err, errlen, "a request must be a map");
-        return -1;
-    }
-    for (uint32_t i = 0; i < it.n; i++) {
-        sf_mp_item k;
-        if (sf_mp_read(req, len, &pos, &k) < 0 || k.kind != SF_MP_STR) {
-            sf_set_err(err, errlen, "request keys must be strings");
-            return -1;
-        }
-        size_t vlen;
-        if (sf_msgpack_value_len(req + pos, len - pos, &vlen, err, errlen) < 0)
-            return -1;
-        int which = -1;
-        for (int j = 0; j < 6; j++)
-            if (mp_key_is(&k, names[j]))
-                which = j;
-        if (which < 0) {
-            sf_set_err(err, errlen, "unknown member in request (expected id, op, entity, key, method, args)");
-            return -1;
-        }
-        if (vp[which]) {
-            sf_set_err(err, errlen, "duplicate member \"%s\" in request", names[which]);
-            return -1;
-        }
-        vp[which] = req + pos;
-        vn[which] = vlen;
-        pos += vlen;
-    }
-    if (pos != len) {
-        sf_set_err(err, errlen, "trailing bytes after the request map");
-        return -1;
-    }
-    sf_mp_item v;
-    size_t p = 0;
-    if (!vp[1] || sf_mp_read(vp[1], vn[1], &p, &v) < 0 || v.kind != SF_MP_STR) {
-        sf_set_err(err, errlen, "\"op\" must be a string (create, call or get)");
-        return -1;
-    }
-    if (v.n == 6 && memcmp(v.data, "create", 6) == 0)
-        out->op = SF_OP_CREATE;
-    else if (v.n == 4 && memcmp(v.data, "call", 4) == 0)
-        out->op = SF_OP_CALL;
-    else if (v.n == 3 && memcmp(v.data, "get", 3) == 0)
-        out->op = SF_OP_GET;
-    else {
-        sf_set_err(err, errlen, "unknown op (expected create, call or get)");
-        return -1;
-    }
-    for (int j = 2; j <= 4; j += 2) { /* entity, method */
-        if (!vp[j])
-            continue;
-        p = 0;
-        if (sf_mp_read(vp[j], vn[j], &p, &v) < 0 || v.kind != SF_MP_STR || v.n == 0 || v.n > MAX_NAME ||
-            memchr(v.data, '\0', v.n)) {
-            sf_set_err(err, errlen, "\"%s\" must be a non-empty string of at most %d bytes without NUL", names[j],
-                    MAX_NAME);
-            return -1;
-        }
-        if (j == 2) {
-            out->entity = v.data;
-            out->entity_len = v.n;
-        } else {
-            out->method = v.data;
-            out->method_len = v.n;
-        }
-    }
-    if (!vp[2]) {
-        sf_set_err(err, errlen, "missing \"entity\" in request");
-        return -1;
-    }
-    if ((out->op == SF_OP_CREATE) != (vp[3] == NULL)) {
-        sf_set_err(err, errlen, out->op == SF_OP_CREATE ? "\"key\" is not allowed with op create"
-                                                     : "missing \"key\" in request");
-        return -1;
-    }
-    if ((out->op == SF_OP_CALL) != (vp[4] != NULL)) {
-        sf_set_err(err, errlen, out->op == SF_OP_CALL ? "missing \"method\" (required with op call)"
-                                                   : "\"method\" is only allowed with op call");
-        return -1;
-    }
-    if (vp[5]) {
-        p = 0;
-        if (out->op == SF_OP_GET) {
-            sf_set_err(err, errlen, "\"args\" is not allowed with op get");
-            return -1;
-        }
-        if (sf_mp_read(vp[5], vn[5], &p, &v) < 0 || v.kind != SF_MP_ARRAY) {
-            sf_set_err(err, errlen, "\"args\" must be an array");
-            return -1;
-        }
-    }
-    if (vp[0]) {
-        p = 0;
-        if (sf_mp_read(vp[0], vn[0], &p, &v) < 0 ||
-            (v.kind != SF_MP_STR && v.kind != SF_MP_INT && v.kind != SF_MP_UINT && v.kind != SF_MP_FLOAT)) {
-            sf_set_err(err, errlen, "\"id\" must be a string or a number");
-            return -1;
-        }
-    }
-    out->key = vp[3];
-    out->key_len = vn[3];
-    out->args = vp[5];
-    out->args_len = vn[5];
-    out->id = vp[0];
-    out->id_len = vn[0];
-    return 0;
-}
-
 int sf_gateway_error_status(const char *type)
 {
     if (!type)
@@ -349,7 +159,7 @@ int sf_gateway_error_status(const char *type)
         return 404;
     if (strcmp(type, "AlreadyExists") == 0)
         return 409;
-    if (strcmp(type, "Unavailable") == 0)
+    if (strcmp(type, "Unavailable") == 0 || strcmp(type, "Overloaded") == 0)
         return 503;
     if (strcmp(type, "InternalError") == 0)
         return 500;
@@ -851,7 +661,7 @@ static int parse_args_body(const char *body, size_t len, sf_buf *args, char *err
         if (sf_mp_read(m.data, m.len, &pos, &key) < 0 ||
             sf_msgpack_value_len(m.data + pos, m.len - pos, &vlen, err, errlen) < 0)
             goto out;
-        if (!mp_key_is(&key, "args")) {
+        if (!sf_mp_str_is(&key, "args")) {
             sf_set_err(err, errlen, "unknown member in body (expected only \"args\")");
             goto out;
         }
@@ -897,8 +707,8 @@ static void route_single(gw_conn *c, const sf_http_request *hr, int op, const sf
         goto out;
     }
     if (op != SF_OP_CREATE)
-        mp_str(&key, sf_http_path_seg(path, 2), path->len[2]);
-    encode_request(&req, NULL, 0, op, entity, elen, op != SF_OP_CREATE ? key.data : NULL, key.len,
+        sf_reqmap_pack_str(&key, sf_http_path_seg(path, 2), path->len[2]);
+    sf_reqmap_encode(&req, NULL, 0, op, entity, elen, op != SF_OP_CREATE ? key.data : NULL, key.len,
                    op == SF_OP_CALL ? sf_http_path_seg(path, 3) : NULL, op == SF_OP_CALL ? path->len[3] : 0,
                    op != SF_OP_GET ? args.data : NULL, args.len);
     gw_resp *r = resp_new(c, R_REPLIES, hr->keep_alive);
@@ -994,7 +804,7 @@ static void batch_item(gw_conn *c, gw_resp *r, size_t i, const char *text, size_
         sf_buf_reset(&id); /* cannot happen: the id came out of JSON */
     p->id_json = q.id_json;
     q.id_json = NULL;
-    encode_request(&req, id.len ? id.data : NULL, id.len, q.op, q.entity, strlen(q.entity),
+    sf_reqmap_encode(&req, id.len ? id.data : NULL, id.len, q.op, q.entity, strlen(q.entity),
                    q.op != SF_OP_CREATE ? q.key.data : NULL, q.key.len, q.method,
                    q.method ? strlen(q.method) : 0, q.op != SF_OP_GET ? q.args.data : NULL, q.args.len);
     r->create = q.op == SF_OP_CREATE;
@@ -1536,10 +1346,10 @@ int sf_gateway_reply(sf_gateway *gw, uint64_t token, const char *reply, size_t l
             bad = 1;
             break;
         }
-        if (mp_key_is(&key, "ok")) {
+        if (sf_mp_str_is(&key, "ok")) {
             okv = reply + pos;
             okn = vlen;
-        } else if (mp_key_is(&key, "error")) {
+        } else if (sf_mp_str_is(&key, "error")) {
             size_t ep = pos;
             sf_mp_item em;
             have_err = 1;
@@ -1558,9 +1368,9 @@ int sf_gateway_reply(sf_gateway *gw, uint64_t token, const char *reply, size_t l
                     bad = 1;
                     break;
                 }
-                if (ev.kind == SF_MP_STR && mp_key_is(&ek, "type")) {
+                if (ev.kind == SF_MP_STR && sf_mp_str_is(&ek, "type")) {
                     snprintf(type, sizeof type, "%.*s", (int)(ev.n < 127 ? ev.n : 127), ev.data);
-                } else if (ev.kind == SF_MP_STR && mp_key_is(&ek, "message")) {
+                } else if (ev.kind == SF_MP_STR && sf_mp_str_is(&ek, "message")) {
                     free(msg);
                     msg = malloc((size_t)ev.n + 1);
                     if (msg) {

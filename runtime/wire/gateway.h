@@ -35,8 +35,7 @@
  *   "key"    any msgpack value (call, get; a str for path routes)
  *   "method" str (call)
  *   "args"   array (create, call)
- * sf_gateway_decode_request reads such a map back (the daemon can use it
- * for the native protocol too).
+ * sf_reqmap_decode (request.h) reads such a map back.
  *
  * Completion tokens: every submitted request gets a token (never 0). The
  * daemon answers it exactly once, at any time, from the loop's thread, with
@@ -141,26 +140,6 @@ int sf_gateway_reply_error(sf_gateway *gw, uint64_t token, const char *type, con
  * memory is released once libuv has closed the handles, so let the loop
  * run (uv_run) afterwards. */
 void sf_gateway_close(sf_gateway *gw);
-
-/* A request map as submitted, decoded. Pointers point into the map;
- * key, args and id are msgpack values (NULL/0 when absent). */
-typedef struct sf_gateway_request {
-    int op; /* SF_OP_CREATE, SF_OP_CALL, SF_OP_GET (request.h) */
-    const char *entity;
-    size_t entity_len;
-    const char *key;
-    size_t key_len;
-    const char *method;
-    size_t method_len;
-    const char *args;
-    size_t args_len;
-    const char *id;
-    size_t id_len;
-} sf_gateway_request;
-
-/* Decode and check a request map (the rules of request.h, on msgpack).
- * Returns 0, or -1 with a message. */
-int sf_gateway_decode_request(const char *req, size_t len, sf_gateway_request *out, char *err, size_t errlen);
 
 /* The HTTP status for a reply's error type ("NotFound" -> 404, ...). */
 int sf_gateway_error_status(const char *type);

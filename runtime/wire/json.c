@@ -18,6 +18,7 @@
 
 #include "mpread.h"
 #include "stateflow/sf_value.h"
+#include "stateflow/sf_pack.h"
 #include "stateflow/sf_util.h"
 
 /* Largest JSON text accepted: values can shrink a lot on the way to msgpack
@@ -27,12 +28,6 @@
 
 /* ------------------------------------------------------------------ */
 /* shared helpers                                                      */
-
-static int buf_write_cb(void *data, const char *p, size_t n)
-{
-    sf_buf_append((sf_buf *)data, p, n);
-    return 0;
-}
 
 
 
@@ -814,7 +809,7 @@ int sf_json_to_msgpack_ex(const char *text, size_t len, unsigned flags, sf_buf *
     p.max_depth = (flags & SF_JSON_PLAIN) ? SF_JSON_PLAIN_MAX_DEPTH : SF_VALUE_MAX_DEPTH;
     p.err = err;
     p.errlen = errlen;
-    msgpack_packer_init(&p.pk, out, buf_write_cb);
+    sf_buf_packer_init(&p.pk, out);
     int rc = jp_value(&p, (flags & SF_JSON_ENVELOPE) ? -1 : 0);
     if (rc == 0) {
         jp_ws(&p);

@@ -12,6 +12,7 @@
 
 #include "cluster.h"
 #include "gateway.h"
+#include "request.h"
 #include "mpread.h"
 #include "net.h"
 #include "stateflow/sf_util.h"
@@ -197,7 +198,7 @@ static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void
         return;
     }
     uint64_t id = client_id(n, cl->idx);
-    sf_gateway_request gr;
+    sf_reqmap gr;
     char err[256];
     if (reqlen > NATIVE_MAX_REQUEST) {
         const char *rid;
@@ -207,7 +208,7 @@ static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void
         send_reply(n, id, corr, rid, ridlen, NULL, 0, "BadRequest", err);
         return;
     }
-    if (sf_gateway_decode_request(req, reqlen, &gr, err, sizeof err) < 0) {
+    if (sf_reqmap_decode(req, reqlen, &gr, err, sizeof err) < 0) {
         const char *rid;
         size_t ridlen;
         find_id(req, reqlen, &rid, &ridlen);

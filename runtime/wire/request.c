@@ -11,7 +11,10 @@
 #include <string.h>
 
 #include "json.h"
+#include <msgpack.h>
+
 #include "mpread.h"
+#include "stateflow/sf_pack.h"
 #include "stateflow/sf_util.h"
 
 #define SF_REQUEST_MAX_NAME 255
@@ -307,4 +310,166 @@ void sf_reply_error_json(sf_buf *out, const char *id_json, const char *type, con
     sf_buf_puts(out, ",\"message\":");
     sf_json_put_string(out, message ? message : "", message ? strlen(message) : 0);
     sf_buf_puts(out, "}}");
+}
+
+/* ---- the request map: the form requests travel in inside stateflowd ---- */
+
+static void pack_str(msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+void sf_reqmap_pack_str(sf_buf *out, const char *s, size_t n)
+{
+    msgpack_packer pk;
+    sf_buf_packer_init(&pk, out);
+    pack_str(&pk, s, n);
+}
+
+void sf_reqmap_encode(sf_buf *out, const char *id, size_t id_len, int op, const char *entity, size_t elen,
+                      const char *key, size_t klen, const char *method, size_t mlen, const char *args, size_t alen)
+{
+    msgpack_packer pk;
+    sf_buf_packer_init(&pk, out);
+    uint32_t n = 2 + (id != NULL) + (key != NULL) + (method != NULL) + (args != NULL);
+    msgpack_pack_map(&pk, n);
+    if (id) {
+        pack_str(&pk, "id", 2);
+        sf_buf_append(out, id, id_len);
+    }
+    pack_str(&pk, "op", 2);
+    const char *name = sf_request_op_name(op);
+    pack_str(&pk, name, strlen(name));
+    pack_str(&pk, "entity", 6);
+    pack_str(&pk, entity, elen);
+    if (key) {
+        pack_str(&pk, "key", 3);
+        sf_buf_append(out, key, klen);
+    }
+    if (method) {
+        pack_str(&pk, "method", 6);
+        pack_str(&pk, method, mlen);
+    }
+    if (args) {
+        pack_str(&pk, "args", 4);
+        sf_buf_append(out, args, alen);
+    }
+}
+
+int sf_reqmap_decode(const char *req, size_t len, sf_reqmap *out, char *err, size_t errlen)
+{
+    static const char *const names[] = {"id", "op", "entity", "key", "method", "args"};
+    const char *vp[6] = {0};
+    size_t vn[6] = {0};
+    memset(out, 0, sizeof *out);
+    size_t pos = 0;
+    sf_mp_item it;
+    if (sf_mp_read(req, len, &pos, &it) < 0 || it.kind != SF_MP_MAP) {
+        sf_set_err(err, errlen, "a request must be a map");
+        return -1;
+    }
+    for (uint32_t i = 0; i < it.n; i++) {
+        sf_mp_item k;
+        if (sf_mp_read(req, len, &pos, &k) < 0 || k.kind != SF_MP_STR) {
+            sf_set_err(err, errlen, "request keys must be strings");
+            return -1;
+        }
+        size_t vlen;
+        if (sf_msgpack_value_len(req + pos, len - pos, &vlen, err, errlen) < 0)
+            return -1;
+        int which = -1;
+        for (int j = 0; j < 6; j++)
+            if (sf_mp_str_is(&k, names[j]))
+                which = j;
+        if (which < 0) {
+            sf_set_err(err, errlen, "unknown member in request (expected id, op, entity, key, method, args)");
+            return -1;
+        }
+        if (vp[which]) {
+            sf_set_err(err, errlen, "duplicate member \"%s\" in request", names[which]);
+            return -1;
+        }
+        vp[which] = req + pos;
+        vn[which] = vlen;
+        pos += vlen;
+    }
+    if (pos != len) {
+        sf_set_err(err, errlen, "trailing bytes after the request map");
+        return -1;
+    }
+    sf_mp_item v;
+    size_t p = 0;
+    if (!vp[1] || sf_mp_read(vp[1], vn[1], &p, &v) < 0 || v.kind != SF_MP_STR) {
+        sf_set_err(err, errlen, "\"op\" must be a string (create, call or get)");
+        return -1;
+    }
+    if (v.n == 6 && memcmp(v.data, "create", 6) == 0)
+        out->op = SF_OP_CREATE;
+    else if (v.n == 4 && memcmp(v.data, "call", 4) == 0)
+        out->op = SF_OP_CALL;
+    else if (v.n == 3 && memcmp(v.data, "get", 3) == 0)
+        out->op = SF_OP_GET;
+    else {
+        sf_set_err(err, errlen, "unknown op (expected create, call or get)");
+        return -1;
+    }
+    for (int j = 2; j <= 4; j += 2) { /* entity, method */
+        if (!vp[j])
+            continue;
+        p = 0;
+        if (sf_mp_read(vp[j], vn[j], &p, &v) < 0 || v.kind != SF_MP_STR || v.n == 0 || v.n > SF_REQUEST_MAX_NAME ||
+            memchr(v.data, '\0', v.n)) {
+            sf_set_err(err, errlen, "\"%s\" must be a non-empty string of at most %d bytes without NUL", names[j],
+                    SF_REQUEST_MAX_NAME);
+            return -1;
+        }
+        if (j == 2) {
+            out->entity = v.data;
+            out->entity_len = v.n;
+        } else {
+            out->method = v.data;
+            out->method_len = v.n;
+        }
+    }
+    if (!vp[2]) {
+        sf_set_err(err, errlen, "missing \"entity\" in request");
+        return -1;
+    }
+    if ((out->op == SF_OP_CREATE) != (vp[3] == NULL)) {
+        sf_set_err(err, errlen, out->op == SF_OP_CREATE ? "\"key\" is not allowed with op create"
+                                                     : "missing \"key\" in request");
+        return -1;
+    }
+    if ((out->op == SF_OP_CALL) != (vp[4] != NULL)) {
+        sf_set_err(err, errlen, out->op == SF_OP_CALL ? "missing \"method\" (required with op call)"
+                                                   : "\"method\" is only allowed with op call");
+        return -1;
+    }
+    if (vp[5]) {
+        p = 0;
+        if (out->op == SF_OP_GET) {
+            sf_set_err(err, errlen, "\"args\" is not allowed with op get");
+            return -1;
+        }
+        if (sf_mp_read(vp[5], vn[5], &p, &v) < 0 || v.kind != SF_MP_ARRAY) {
+            sf_set_err(err, errlen, "\"args\" must be an array");
+            return -1;
+        }
+    }
+    if (vp[0]) {
+        p = 0;
+        if (sf_mp_read(vp[0], vn[0], &p, &v) < 0 ||
+            (v.kind != SF_MP_STR && v.kind != SF_MP_INT && v.kind != SF_MP_UINT && v.kind != SF_MP_FLOAT)) {
+            sf_set_err(err, errlen, "\"id\" must be a string or a number");
+            return -1;
+        }
+    }
+    out->key = vp[3];
+    out->key_len = vn[3];
+    out->args = vp[5];
+    out->args_len = vn[5];
+    out->id = vp[0];
+    out->id_len = vn[0];
+    return 0;
 }

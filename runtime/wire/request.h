@@ -60,4 +60,33 @@ int sf_reply_ok_json(sf_buf *out, const char *id_json, const char *msgpack_value
 /*   {"id":"r2","error":{"type":"ValueError","message":"..."}} */
 void sf_reply_error_json(sf_buf *out, const char *id_json, const char *type, const char *message);
 
+/* A request map (the msgpack form of a request inside stateflowd: the
+ * members of DESIGN 4.5 with string keys, in the order id, op, entity, key,
+ * method, args, only those that apply), decoded. Pointers point into the map;
+ * key, args and id are msgpack values (NULL/0 when absent). */
+typedef struct sf_reqmap {
+    int op; /* SF_OP_CREATE, SF_OP_CALL, SF_OP_GET (request.h) */
+    const char *entity;
+    size_t entity_len;
+    const char *key;
+    size_t key_len;
+    const char *method;
+    size_t method_len;
+    const char *args;
+    size_t args_len;
+    const char *id;
+    size_t id_len;
+} sf_reqmap;
+
+/* Decode and check a request map (the rules of request.h, on msgpack).
+ * Returns 0, or -1 with a message. */
+int sf_reqmap_decode(const char *req, size_t len, sf_reqmap *out, char *err, size_t errlen);
+
+/* Append the request map of DESIGN 4.5 to out. id is msgpack (or NULL); key
+ * and args are msgpack values (key NULL for create; args NULL for get). */
+void sf_reqmap_encode(sf_buf *out, const char *id, size_t id_len, int op, const char *entity, size_t elen,
+                      const char *key, size_t klen, const char *method, size_t mlen, const char *args, size_t alen);
+/* Append a msgpack str. */
+void sf_reqmap_pack_str(sf_buf *out, const char *s, size_t n);
+
 #endif
