@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "request.h"
 #include "store.h"
 #include "stateflow/sf_util.h"
 
@@ -16,6 +17,19 @@ uint32_t sf_cluster_partition(const char *entity, const char *key, size_t keylen
     if (P == 0)
         return 0;
     return (uint32_t)(sf_partition_hash(entity, key, keylen) % P);
+}
+
+uint32_t sf_cluster_home_partition(const sf_reqmap *r, uint64_t pos, uint32_t P)
+{
+    if (P == 0)
+        return 0;
+    if (r->op == SF_OP_CREATE || !r->key)
+        return (uint32_t)(pos % P);
+    char name[256];
+    size_t n = r->entity_len < sizeof name - 1 ? r->entity_len : sizeof name - 1;
+    memcpy(name, r->entity, n);
+    name[n] = '\0';
+    return sf_cluster_partition(name, r->key, r->key_len, P);
 }
 
 int sf_parse_hostport(const char *s, char *host, size_t hostlen, int *port, char *err, size_t errlen)

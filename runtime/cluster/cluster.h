@@ -50,6 +50,14 @@ enum {
 /* Partition of an instance: sf_partition_hash (store.h) mod P. */
 uint32_t sf_cluster_partition(const char *entity, const char *key, size_t keylen, uint32_t P);
 
+struct sf_reqmap;
+/* The partition where a request starts and runs, the one rule the
+ * coordinator and the workers share: the partition of its target instance,
+ * or for a create (no key yet) and a request without a key, partition
+ * pos mod P, where pos is the request's position in the log (its txid).
+ * The caller maps the partition to a worker through its partition map. */
+uint32_t sf_cluster_home_partition(const struct sf_reqmap *r, uint64_t pos, uint32_t P);
+
 /* Parse "HOST:PORT" ("[v6]:PORT" too) into host (NUL-terminated) and port
  * (0..65535). Returns 0, or -1 with a message. */
 int sf_parse_hostport(const char *s, char *host, size_t hostlen, int *port, char *err, size_t errlen);

@@ -267,13 +267,7 @@ static uint32_t home_of(sf_coordinator *c, const sf_ingress_entry *e, int *op)
         return c->owners[e->pos % c->P];
     }
     *op = gr.op;
-    if (gr.op == SF_OP_CREATE || !gr.key)
-        return c->owners[e->pos % c->P];
-    char name[256];
-    size_t n = gr.entity_len < sizeof name - 1 ? gr.entity_len : sizeof name - 1;
-    memcpy(name, gr.entity, n);
-    name[n] = '\0';
-    return c->owners[sf_cluster_partition(name, gr.key, gr.key_len, c->P)];
+    return c->owners[sf_cluster_home_partition(&gr, e->pos, c->P)];
 }
 
 static void txn_reserve(sf_coordinator *c, size_t n)

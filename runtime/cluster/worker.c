@@ -354,18 +354,10 @@ static int op_from_request(const char *req, size_t len, sf_reqmap *gr, sf_exec_o
     return 0;
 }
 
-/* The worker where a request starts and runs: the owner of the target, or
- * for a create (no key yet) the owner of partition txid mod P. */
+/* The worker where a request starts and runs (sf_cluster_home_partition). */
 static uint32_t home_of(const sf_worker *w, const sf_reqmap *gr, uint64_t txid)
 {
-    if (gr->op == SF_OP_CREATE || !gr->key) {
-        return w->owners[txid % w->P];
-    }
-    char name[256];
-    size_t n = gr->entity_len < sizeof name - 1 ? gr->entity_len : sizeof name - 1;
-    memcpy(name, gr->entity, n);
-    name[n] = '\0';
-    return owner_of(w, name, gr->key, gr->key_len);
+    return w->owners[sf_cluster_home_partition(gr, txid, w->P)];
 }
 
 static void run_event(sf_worker *w, wtxn *t);

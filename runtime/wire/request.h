@@ -31,6 +31,18 @@ enum sf_request_op {
 
 #define SF_REQUEST_MAX_ID 256
 
+/* What a front end's submit callback (gateway.h, native.h) returns, the one
+ * contract between the client front ends and the cluster: */
+enum sf_submit_result {
+    SF_SUBMIT_OK = 0,          /* accepted: answered later, exactly once */
+    SF_SUBMIT_OVERLOADED = 1,  /* refused for now (the ingress is full): the
+                                * client gets Overloaded (HTTP 503 with
+                                * Retry-After) and may retry */
+    SF_SUBMIT_UNAVAILABLE = 2, /* refused: the service is not serving (failed,
+                                * shutting down); any other nonzero value
+                                * means the same */
+};
+
 typedef struct sf_request {
     char *id_json; /* the id as compact JSON text ("\"r2\"", "17"), or NULL */
     int op;        /* SF_OP_CREATE, SF_OP_CALL, SF_OP_GET */
