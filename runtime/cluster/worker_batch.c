@@ -190,7 +190,7 @@ void wk_on_executed(sf_worker *w, sf_rd *r)
                 f |= sf_aria_flags(&w->aria, (uint32_t)ti->entity, ti->hash, sf_tx_key(&t->tx, j),
                                    ti->key_len, t->txid, 1);
         }
-        if (!t->logic && !(f & SF_ARIA_WAW) && !((f & SF_ARIA_RAW) && (f & SF_ARIA_WAR))) {
+        if (sf_aria_may_commit(f, t->logic)) {
             sf_buf_reset(&t->writes);
             if (sf_tx_encode_writes(w->ex, &t->tx, put_write, &t->writes) < 0) {
                 f |= SF_ARIA_FAILED;
@@ -239,7 +239,7 @@ void wk_on_decide(sf_worker *w, sf_rd *r)
             return;
         }
         wtxn *t = wk_txn_find(w, txid);
-        if (t && !t->logic && !(t->flags & SF_ARIA_FAILED))
+        if (t && sf_aria_may_commit(t->flags, t->logic))
             apply_writes(w, t);
     }
     uint64_t b = w->batch;
