@@ -87,16 +87,22 @@ int wk_mesh_connect(sf_worker *w, sf_rd *r)
 
 int wk_peer_send(sf_worker *w, uint32_t to)
 {
-    sf_conn *c = w->peers[to];
+    sf_conn *c = to < w->nworkers && to != w->id ? w->peers[to] : NULL;
     if (!c) {
         sf_buf_reset(&w->out);
+        if (w->lost_peer == (int)to)
+            wk_report_failure(w, "cannot send to worker %u: %s", to, w->lost);
+        else
+            wk_report_failure(w, "cannot send to worker %u: no connection to it", to);
         return -1;
     }
     int rc = sf_conn_send_buf(c, &w->out);
     if (rc != 0) {
         sf_buf_reset(&w->out);
-        wk_log(w, "cannot send to %s (error %d)", sf_conn_peer(c), rc);
-        wk_fail(w, 1);
+        wk_report_failure(w, "cannot send to worker %u (%s): %s", to, sf_conn_peer(c),
+                          rc == SF_NET_EFULL    ? "its queue is full"
+                          : rc == SF_NET_ECLOSED ? "its connection is closing"
+                                                 : "the frame is too large");
         return -1;
     }
     return 0;
@@ -155,13 +161,20 @@ static void on_peer_frame(sf_conn *c, int type, const char *payload, size_t len,
     wk_on_peer_op(w, l->peer, type, r);
 }
 
+/* A peer's connection closed and the coordinator's did not follow within
+ * the grace period: before the cluster formed the worker gives up (the
+ * coordinator sees it leave); once it runs this is a detected failure. */
 static void on_grace(uv_timer_t *t)
 {
     sf_worker *w = t->data;
     if (w->stopping)
         return;
-    wk_log(w, "%s; stopping", w->lost);
-    wk_fail(w, 1);
+    if (!w->ready_sent) {
+        wk_log(w, "%s; stopping", w->lost);
+        wk_fail(w, 1);
+        return;
+    }
+    wk_report_failure(w, "%s", w->lost);
 }
 
 static void on_peer_close(sf_conn *c, const char *reason, void *ud)
@@ -185,8 +198,9 @@ static void on_peer_close(sf_conn *c, const char *reason, void *ud)
     if (!w->stopping && was_peer && !w->grace_armed) {
         /* At shutdown the other workers may leave before the coordinator's
          * close reaches us: give it a moment before calling this a failure
-         * (the coordinator must learn of it, so we do stop then). */
+         * (a send to the peer meanwhile is one at once, wk_peer_send). */
         snprintf(w->lost, sizeof w->lost, "connection to worker %d lost (%s)", peer, reason);
+        w->lost_peer = peer;
         w->grace_armed = 1;
         uv_timer_start(&w->grace, on_grace, 1000, 0);
     }

@@ -70,6 +70,27 @@ void wk_malformed(sf_worker *w, const char *frame)
     wk_fail(w, 1);
 }
 
+void wk_report_failure(sf_worker *w, const char *fmt, ...)
+{
+    if (w->stopping || w->failed)
+        return;
+    w->failed = 1;
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    if (!w->coord) {
+        wk_log(w, "failure: %s (no coordinator to report it to)", why);
+        return;
+    }
+    wk_log(w, "failure: %s; reporting it to the coordinator (FAILED)", why);
+    msgpack_packer pk;
+    wk_begin(w, &pk, 2, SF_FRAME_FAILED);
+    sf_pack_cstr(&pk, why);
+    wk_send_out(w, w->coord);
+}
+
 /* ---- the application and the map --------------------------------------------- */
 
 static int load_app(sf_worker *w, const char *sfir, size_t len)
@@ -292,6 +313,7 @@ int sf_worker_start(const sf_worker_config *cfg, sf_worker **out, char *err, siz
     memset(w, 0, sizeof(*w));
     w->cfg = *cfg;
     w->loop = cfg->loop;
+    w->lost_peer = -1;
     sf_store_init(&w->store);
     sf_aria_init(&w->aria);
     sf_event_init(&w->ev);

@@ -69,9 +69,11 @@ struct sf_worker {
     int listen_port;
     int stopping, stop_reported, status;
     int joined;          /* the coordinator accepted us */
-    uv_timer_t grace;    /* a peer was lost: stop unless the coordinator goes first */
+    uv_timer_t grace;    /* a peer was lost: a failure unless the coordinator goes first */
     int grace_init, grace_armed;
-    char lost[200];
+    char lost[200];      /* why the first lost peer's connection closed */
+    int lost_peer;       /* that peer's id, -1 */
+    int failed;          /* a failure was reported (FAILED), once */
 
     /* membership */
     int have_map;
@@ -123,6 +125,11 @@ int wk_send_out(sf_worker *w, sf_conn *c);
 void wk_malformed(sf_worker *w, const char *frame);
 /* Send READY once the application, the map and every peer are there. */
 void wk_check_ready(sf_worker *w);
+/* A failure this worker detected and cannot repair (a dead or missing
+ * peer): logged and reported to the coordinator in a FAILED frame naming
+ * what failed, the first time only; the worker keeps running (the
+ * coordinator decides what the cluster does). Uses w->out. */
+void wk_report_failure(sf_worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- mesh.c --------------------------------------------------------------- */
 
@@ -137,7 +144,9 @@ int wk_mesh_listen(sf_worker *w, char *err, size_t errlen);
  * addresses from r, connect to every worker with a smaller id and adopt the
  * peers that connected early. Returns 0, or -1 (the worker stopped). */
 int wk_mesh_connect(sf_worker *w, sf_rd *r);
-/* Send the frame ended in w->out to worker `to`. */
+/* Send the frame ended in w->out to worker `to`. A peer without a
+ * connection (it closed) or a send that fails is a detected failure
+ * (wk_report_failure); returns 0, or -1 then. */
 int wk_peer_send(sf_worker *w, uint32_t to);
 /* Stop the mesh's timer (the worker is stopping). */
 void wk_mesh_stop(sf_worker *w);

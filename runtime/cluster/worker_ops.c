@@ -157,7 +157,13 @@ static void send_check(sf_worker *w, uint32_t to, wtxn *t, const char *req, size
     sf_pack_bin(&pk, req, reqlen);
     sf_pack_bin(&pk, refs, refslen);
     msgpack_pack_uint32(&pk, next);
-    wk_send_out(w, w->peers[to]);
+    char err[160];
+    if (sf_frame_end(&w->out, 0, err, sizeof err) != 0) {
+        sf_buf_reset(&w->out);
+        done_error(w, t, "RuntimeError", "the request is too large to send to another worker");
+        return;
+    }
+    wk_peer_send(w, to);
 }
 
 /* Check references refs[next..] (msgpack array of [entity, key]) that live
