@@ -43,3 +43,16 @@ target_compile_definitions(test_exec_steps PRIVATE SF_TEST_SRC_DIR="${PROJECT_SO
 target_include_directories(test_exec_steps PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 set_tests_properties(test_exec_steps PROPERTIES LABELS stateflowd
   ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/executor-lsan.supp:print_suppressions=0")
+
+# stateflowd_PeerFailure  tests/stateflowd/test_peer_failure.py: a worker's peer
+#                     killed, or only the connection between two workers killed
+#                     (ss -K), while transfers spanning both are in flight: the
+#                     survivor keeps running, logs the failure once and reports
+#                     it to the coordinator (FAILED; runtime/cluster/mesh.c).
+if(TARGET stateflowd AND TARGET sfc)
+  add_test(NAME stateflowd_PeerFailure
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_peer_failure.py
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(stateflowd_PeerFailure PROPERTIES TIMEOUT 180 LABELS stateflowd
+                       ENVIRONMENT "${SF_SFD_ENV}")
+endif()

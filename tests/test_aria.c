@@ -82,6 +82,36 @@ static void test_decide(void **state)
     assert_int_equal(sf_aria_decide(SF_ARIA_FAILED | SF_ARIA_RAW, 0), SF_ARIA_RERUN);
 }
 
+/* The worker's side of the commit rule: what one worker's flags allow. */
+static void test_may_commit(void **state)
+{
+    (void)state;
+    assert_true(sf_aria_may_commit(0, 0));
+    assert_true(sf_aria_may_commit(SF_ARIA_RAW, 0));
+    assert_true(sf_aria_may_commit(SF_ARIA_WAR, 0));
+    assert_false(sf_aria_may_commit(SF_ARIA_WAW, 0));
+    assert_false(sf_aria_may_commit(SF_ARIA_RAW | SF_ARIA_WAR, 0));
+    assert_false(sf_aria_may_commit(SF_ARIA_FAILED, 0));
+    assert_false(sf_aria_may_commit(0, 1));
+    assert_false(sf_aria_may_commit(SF_ARIA_RAW, 1));
+}
+
+/* It agrees with the coordinator's decision for every flag set, and a "no"
+ * from part of the flags stays a "no" once every worker's flags are ORed
+ * in: a worker never drops a write set the coordinator then commits. */
+static void test_may_commit_agrees_with_decide(void **state)
+{
+    (void)state;
+    const unsigned all = SF_ARIA_WAW | SF_ARIA_RAW | SF_ARIA_WAR | SF_ARIA_FAILED;
+    for (int logic = 0; logic <= 1; logic++)
+        for (unsigned f = 0; f <= all; f++) {
+            assert_int_equal(sf_aria_may_commit(f, logic), sf_aria_decide(f, logic) == SF_ARIA_COMMIT);
+            for (unsigned part = 0; part <= all; part++)
+                if ((part & f) == part && !sf_aria_may_commit(part, logic))
+                    assert_int_not_equal(sf_aria_decide(f, logic), SF_ARIA_COMMIT);
+        }
+}
+
 static void test_serial_order_groups(void **state)
 {
     (void)state;
@@ -284,6 +314,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reservations),
         cmocka_unit_test(test_decide),
+        cmocka_unit_test(test_may_commit),
+        cmocka_unit_test(test_may_commit_agrees_with_decide),
         cmocka_unit_test(test_serial_order_groups),
         cmocka_unit_test(test_random_batches_serializable),
         cmocka_unit_test(test_ingress),

@@ -141,6 +141,11 @@ int sf_aria_decide(unsigned flags, int logic_abort)
     return SF_ARIA_COMMIT;
 }
 
+int sf_aria_may_commit(unsigned flags, int logic_abort)
+{
+    return sf_aria_decide(flags, logic_abort) == SF_ARIA_COMMIT;
+}
+
 /* Group of a committed transaction in the serial order. */
 static int group(unsigned f)
 {

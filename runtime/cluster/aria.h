@@ -6,7 +6,8 @@
  *   smallest that read it;
  * - the per-access flags WAW / RAW / WAR derived from it;
  * - the coordinator's decision from the ORed flags: commit, rerun in the
- *   next batch (conflict abort), or logic abort;
+ *   next batch (conflict abort), or logic abort; whether a worker's own
+ *   flags still allow a commit (the one commit rule of the runtime);
  * - the serial order equivalent to a batch's committed transactions (with
  *   deterministic reordering it is not the id order).
  *
@@ -80,6 +81,14 @@ enum sf_aria_decision {
  * transaction that wrote nothing never has WAW or WAR, so read-only
  * requests never abort. */
 int sf_aria_decide(unsigned flags, int logic_abort);
+
+/* Whether a transaction can still commit, from part of its flags (one
+ * worker's, before the coordinator ORs them) and whether it ended with an
+ * error: sf_aria_decide(flags, logic_abort) == SF_ARIA_COMMIT. More flags
+ * only add reasons not to commit, so a 0 here is final: a worker encodes
+ * the write set of a transaction only when this is 1, and applies it on
+ * DECIDE only when it is still 1. */
+int sf_aria_may_commit(unsigned flags, int logic_abort);
 
 /* An equivalent serial order of the committed transactions of one batch
  * (txids[i] with ORed flags[i], i < n, all committed): order[] receives a
