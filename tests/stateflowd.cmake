@@ -43,3 +43,15 @@ target_compile_definitions(test_exec_steps PRIVATE SF_TEST_SRC_DIR="${PROJECT_SO
 target_include_directories(test_exec_steps PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 set_tests_properties(test_exec_steps PROPERTIES LABELS stateflowd
   ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/executor-lsan.supp:print_suppressions=0")
+
+# tests/stateflowd/test_coord_limits.py, one ctest per class: the coordinator's
+# answers to stalled batches, FAILED workers, /healthz and overload.
+if(TARGET stateflowd AND TARGET sfc)
+  foreach(cls StalledBatch WorkerFailed)
+    add_test(NAME stateflowd_coord_${cls}
+             COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_coord_limits.py ${cls}
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(stateflowd_coord_${cls} PROPERTIES TIMEOUT 120 LABELS stateflowd
+                         ENVIRONMENT "${SF_SFD_ENV}")
+  endforeach()
+endif()

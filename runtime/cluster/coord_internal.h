@@ -80,6 +80,9 @@ struct sf_coordinator {
     sf_ingress *ingress;
     uv_timer_t timer;
     int timer_init;
+    uv_timer_t watch;          /* the batch-progress watchdog (coord_rounds.c) */
+    int watch_init;
+    uint64_t batch_timeout_ns;
     FILE *clog;
     int http_port, native_port;
 
@@ -90,6 +93,7 @@ struct sf_coordinator {
     size_t ntxns, cap;
     size_t ndone;
     uint32_t nflags, ncommitted;
+    uint64_t progress_ns;      /* uv_hrtime() of the batch's start or last round frame */
     sf_buf arena;
     ctxn *reruns;
     size_t nreruns, rcap;
@@ -132,6 +136,15 @@ void coord_on_timer(uv_timer_t *t);
 void coord_on_done(sf_coordinator *c, uint32_t wi, sf_rd *r);
 void coord_on_flags(sf_coordinator *c, uint32_t wi, sf_rd *r);
 void coord_on_committed(sf_coordinator *c, uint32_t wi);
+/* The batch made progress now (it started, or a frame of its rounds came). */
+void coord_progress(sf_coordinator *c);
+/* How long the running batch has made no progress (ns); 0 when idle. */
+uint64_t coord_stalled_ns(const sf_coordinator *c, uint64_t now);
+/* Start the watchdog that breaks the service when a batch stalls for the
+ * batch timeout. */
+void coord_watch_start(sf_coordinator *c);
+/* Workers the running batch waits for, as "0, 2" into buf. */
+void coord_waiting_for(const sf_coordinator *c, char *buf, size_t len);
 
 /* ---- coord_reply.c ---- */
 void coord_reply_ok(sf_coordinator *c, const sf_ingress_entry *e, const char *value, size_t len);

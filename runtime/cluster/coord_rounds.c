@@ -5,7 +5,13 @@
  * and rerun lists, sf_aria_decide); every worker's COMMITTED -> the batch
  * ends: the commit log, the replies of committed and logic-aborted
  * transactions, the conflict-aborted ones kept to open the next batch, the
- * ingress acknowledged up to the first of them. */
+ * ingress acknowledged up to the first of them.
+ * No barrier waits forever: a watchdog breaks the service when the running
+ * batch has had no frame of its rounds for the batch timeout (a worker
+ * stopped, hung, or one that lost a peer without saying so). */
+#include <stdio.h>
+#include <string.h>
+
 #include "aria.h"
 #include "coord_internal.h"
 #include "stateflow/sf_util.h"
@@ -120,6 +126,7 @@ void coord_on_done(sf_coordinator *c, uint32_t wi, sf_rd *r)
                      t ? "twice" : "which is not in the batch");
         return;
     }
+    coord_progress(c);
     t->done = 1;
     t->outcome = (int)outcome;
     t->reply_off = c->arena.len;
@@ -137,6 +144,7 @@ void coord_on_flags(sf_coordinator *c, uint32_t wi, sf_rd *r)
         return;
     }
     c->workers[wi].flags_in = 1;
+    coord_progress(c);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t m;
         uint64_t txid, f;
@@ -187,6 +195,71 @@ void coord_on_committed(sf_coordinator *c, uint32_t wi)
         return;
     }
     c->workers[wi].committed_in = 1;
+    coord_progress(c);
     if (++c->ncommitted == c->nworkers)
         finish_batch(c);
+}
+
+/* ---- progress --------------------------------------------------------------- */
+
+void coord_progress(sf_coordinator *c) { c->progress_ns = uv_hrtime(); }
+
+uint64_t coord_stalled_ns(const sf_coordinator *c, uint64_t now)
+{
+    if (c->stage == ST_IDLE || now < c->progress_ns)
+        return 0;
+    return now - c->progress_ns;
+}
+
+void coord_waiting_for(const sf_coordinator *c, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (uint32_t w = 0; w < c->nworkers && at + 16 < len; w++) {
+        int waiting = 0;
+        if (c->stage == ST_EXEC) {
+            for (size_t i = 0; i < c->ntxns && !waiting; i++)
+                waiting = !c->txns[i].done && c->txns[i].home == w;
+        } else if (c->stage == ST_FLAGS)
+            waiting = !c->workers[w].flags_in;
+        else if (c->stage == ST_COMMIT)
+            waiting = !c->workers[w].committed_in;
+        if (waiting)
+            at += (size_t)snprintf(buf + at, len - at, "%s%u", at ? ", " : "", w);
+    }
+}
+
+static const char *stage_name(int stage)
+{
+    switch (stage) {
+    case ST_EXEC: return "DONE";
+    case ST_FLAGS: return "FLAGS";
+    case ST_COMMIT: return "COMMITTED";
+    default: return "nothing";
+    }
+}
+
+static void on_watch(uv_timer_t *t)
+{
+    sf_coordinator *c = t->data;
+    if (c->phase != PH_SERVING)
+        return;
+    uint64_t stalled = coord_stalled_ns(c, uv_hrtime());
+    if (stalled < c->batch_timeout_ns)
+        return;
+    char who[200];
+    coord_waiting_for(c, who, sizeof who);
+    coord_broken(c, "batch %llu made no progress for %llu ms (waiting for %s from worker%s %s)",
+                 (unsigned long long)c->batch_id, (unsigned long long)(stalled / 1000000),
+                 stage_name(c->stage), strchr(who, ',') ? "s" : "", who[0] ? who : "?");
+}
+
+void coord_watch_start(sf_coordinator *c)
+{
+    uint64_t ms = c->batch_timeout_ns / 1000000 / 4;
+    if (ms > 250)
+        ms = 250;
+    if (ms < 5)
+        ms = 5;
+    uv_timer_start(&c->watch, on_watch, ms, ms);
 }

@@ -104,6 +104,7 @@ static void start_batch(sf_coordinator *c)
         t->runs++;
     }
     c->stage = ST_EXEC;
+    coord_progress(c);
     c->ndone = 0;
     c->nflags = c->ncommitted = 0;
     for (uint32_t w = 0; w < c->nworkers; w++)

@@ -90,6 +90,18 @@ void coord_on_worker_frame(sf_conn *conn, int type, const char *payload, size_t 
         coord_on_ready(c, wi);
         return;
     }
+    if (type == SF_FRAME_FAILED) {
+        const char *why;
+        size_t wl;
+        if (sf_rd_str(&r, &why, &wl) < 0) {
+            why = "(no reason given)";
+            wl = strlen(why);
+        }
+        if (wl > 200)
+            wl = 200;
+        coord_broken(c, "worker %u (%s) reported a failure: %.*s", wi, c->workers[wi].addr, (int)wl, why);
+        return;
+    }
     if (sf_rd_uint(&r, &b) < 0 || b != c->batch_id || c->stage == ST_IDLE) {
         coord_broken(c, "frame %d from worker %u for batch %llu (current %llu)", type, wi,
                      (unsigned long long)b, (unsigned long long)c->batch_id);
@@ -193,6 +205,8 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
     c->P = cfg->partitions ? cfg->partitions : SF_DEFAULT_PARTITIONS;
     c->batch_size = cfg->batch_size ? cfg->batch_size : SF_DEFAULT_BATCH_SIZE;
     c->batch_ns = (uint64_t)(cfg->batch_ms < 0 ? SF_DEFAULT_BATCH_MS : cfg->batch_ms) * 1000000u;
+    c->batch_timeout_ns =
+        (uint64_t)(cfg->batch_timeout_ms ? cfg->batch_timeout_ms : SF_DEFAULT_BATCH_TIMEOUT_MS) * 1000000u;
     c->phase = PH_JOINING;
     sf_buf_init(&c->arena);
     sf_buf_init(&c->out);
@@ -209,6 +223,10 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
     uv_timer_init(c->loop, &c->timer);
     c->timer.data = c;
     c->timer_init = 1;
+    uv_timer_init(c->loop, &c->watch);
+    c->watch.data = c;
+    c->watch_init = 1;
+    coord_watch_start(c);
     *out = c;
 
     if (c->nworkers > SF_MAX_WORKERS || c->P > SF_MAX_PARTITIONS || c->batch_size > SF_MAX_BATCH_SIZE) {
@@ -291,6 +309,11 @@ void sf_coordinator_shutdown(sf_coordinator *c)
         uv_timer_stop(&c->timer);
         uv_close((uv_handle_t *)&c->timer, NULL);
         c->timer_init = 0;
+    }
+    if (c->watch_init) {
+        uv_timer_stop(&c->watch);
+        uv_close((uv_handle_t *)&c->watch, NULL);
+        c->watch_init = 0;
     }
     coord_commitlog_close(c);
 }

@@ -1,0 +1,309 @@
+#!/usr/bin/python3
+"""test_coord_limits.py: the coordinator's answers to failures and overload
+(runtime/cluster/coord_*.c, docs/runtime.md "Coordinator").
+
+    SF_SFC=build/bin/sfc SF_STATEFLOWD=build/bin/stateflowd \\
+        /usr/bin/python3 tests/stateflowd/test_coord_limits.py [-v] [StalledBatch|WorkerFailed|...]
+
+ctest runs each class as its own test (tests/stateflowd.cmake).
+
+- StalledBatch: a worker stopped with SIGSTOP in a 2-worker cluster with a
+  short --batch-timeout-ms: every request in flight or sent later gets
+  exactly one answer (Unavailable once the batch timed out), the
+  coordinator stays up and says why on /healthz.
+- WorkerFailed: a (fake) worker reports FAILED in the middle of a batch: the
+  waiting request is answered Unavailable, the coordinator stays up.
+Standard library only (plus python/stateflow from this repository).
+"""
+
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from test_stateflowd import (STATEFLOWD, DaemonTest, frame, http_get, http_post,  # noqa: E402
+                             read_frame, request)
+
+
+class Native:
+    """A raw native-protocol client that pipelines requests and records
+    every reply by correlation number."""
+
+    def __init__(self, port, token, timeout=30):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.s.sendall(frame([1, 1, token, "client", ""]))
+        rep = read_frame(self.s)
+        if rep != [2, 1]:
+            raise AssertionError("native handshake: %r" % (rep,))
+        self.replies = {}   # corr -> list of replies (exactly one expected)
+
+    def send(self, corr, req):
+        self.s.sendall(frame([20, corr, req]))
+
+    def read_replies(self, n, timeout):
+        """Read until n distinct correlation numbers were answered or the
+        time is up; returns how many are answered."""
+        deadline = time.monotonic() + timeout
+        while len(self.replies) < n and time.monotonic() < deadline:
+            self.s.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                rep = read_frame(self.s)
+            except socket.timeout:
+                break
+            if rep is None:
+                break
+            if rep[0] == 21:
+                self.replies.setdefault(rep[1], []).append(rep[2])
+        return len(self.replies)
+
+    def no_more_replies(self, wait=0.5):
+        """True when nothing but heartbeats arrives within wait seconds."""
+        self.s.settimeout(wait)
+        deadline = time.monotonic() + wait
+        try:
+            while time.monotonic() < deadline:
+                rep = read_frame(self.s)
+                if rep is None:
+                    return True
+                if rep[0] == 21:
+                    self.replies.setdefault(rep[1], []).append(rep[2])
+                    return False
+        except socket.timeout:
+            pass
+        return True
+
+    def close(self):
+        self.s.close()
+
+
+def transfer(rng, accts, rid=None):
+    src, dst = rng.sample(accts, 2)
+    amount = rng.randint(1, 30)
+    req = {"op": "call", "entity": "Account", "key": src, "method": "transfer",
+           "args": [amount, {"$ref": ["Account", dst]}]}
+    if rid is not None:
+        req["id"] = rid
+    return req, (src, dst, amount)
+
+
+def setup_accounts(port, accts, initial):
+    for a in accts:
+        st, rep = request(port, {"op": "create", "entity": "Account", "args": [a, "o" + a]})
+        assert st == 201, (st, rep)
+        st, rep = request(port, {"op": "call", "entity": "Account", "key": a, "method": "deposit",
+                                 "args": [initial]})
+        assert st == 200 and rep == {"ok": initial}, (st, rep)
+
+
+def resume(pid):
+    try:
+        os.kill(pid, signal.SIGCONT)
+    except OSError:
+        pass
+
+
+# ============================================================ stalled batch
+
+class StalledBatch(DaemonTest):
+    def test_stopped_worker(self):
+        d = self.start("stall", workers=2, extra=["--batch-timeout-ms", "1500"])
+        accts = ["a%d" % i for i in range(8)]
+        setup_accounts(d.http_port, accts, 1000)
+        pids = d.worker_pids()
+        self.assertEqual(len(pids), 2, d.log_text())
+
+        answers = []          # (client, status, error type or None)
+        errors = []
+        lock = threading.Lock()
+        done = threading.Event()
+
+        def client(k):
+            rng = random.Random(k)
+            conn = http.client.HTTPConnection("127.0.0.1", d.http_port, timeout=30)
+            try:
+                while not done.is_set():
+                    req, _ = transfer(rng, accts)
+                    st, text = http_post(conn, "/v1/requests", req)
+                    rep = json.loads(text)
+                    with lock:
+                        answers.append((k, st, rep.get("error", {}).get("type")))
+                    if st == 503:
+                        return
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(6)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        os.kill(pids[1], signal.SIGSTOP)
+        self.addCleanup(resume, pids[1])
+        # requests in flight behind the stopped worker: pipelined natively
+        nat = Native(d.native_port, d.token)
+        self.addCleanup(nat.close)
+        rng = random.Random(99)
+        N = 40
+        for i in range(N):
+            nat.send(i + 1, transfer(rng, accts, "n%d" % i)[0])
+        self.assertEqual(nat.read_replies(N, 20), N, "native requests unanswered:\n" + d.log_text())
+        self.assertTrue(nat.no_more_replies(), "a second answer")
+        for corr, reps in nat.replies.items():
+            self.assertEqual(len(reps), 1, (corr, reps))
+            self.assertEqual(reps[0]["error"]["type"], "Unavailable", reps[0])
+        for t in threads:
+            t.join(20)
+        done.set()
+        self.assertFalse(any(t.is_alive() for t in threads), "an HTTP client hangs")
+        self.assertFalse(errors, errors[:3])
+        for k in range(6):
+            last = [a for a in answers if a[0] == k][-1]
+            self.assertEqual(last[1:], (503, "Unavailable"), last)
+        self.assertTrue({a[1] for a in answers} <= {200, 422, 503}, answers)
+        # the coordinator is up, says why, and answers new requests at once
+        self.assertIsNone(d.p.poll())
+        self.assertTrue(d.log_has(r"batch \d+ made no progress for \d+ ms"), d.log_text())
+        st, body = http_get(d.http_port, "/healthz")
+        self.assertEqual(st, 503)
+        self.assertIn("no progress", body)
+        st, rep = request(d.http_port, {"op": "get", "entity": "Account", "key": "a0"}, timeout=5)
+        self.assertEqual((st, rep["error"]["type"]), (503, "Unavailable"))
+        resume(pids[1])
+        self.stop_ok(d, workers_may_fail=True)
+
+
+# ============================================================ failed worker
+
+class FakeWorker:
+    """Joins a coordinator's cluster port as a worker, speaking the frames
+    by hand, so a test can make it report FAILED."""
+
+    def __init__(self, port, token):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.s.sendall(frame([1, 1, token, "worker", "127.0.0.1:1"]))
+        rep = read_frame(self.s)
+        if rep is None or rep[0] != 2:
+            raise AssertionError("cluster handshake: %r" % (rep,))
+
+    def expect(self, ftype):
+        while True:
+            f = read_frame(self.s)
+            if f is None:
+                raise AssertionError("the coordinator closed the connection")
+            if f[0] == ftype:
+                return f
+
+    def send(self, obj):
+        self.s.sendall(frame(obj))
+
+    def close(self):
+        self.s.close()
+
+
+class Coordinator:
+    """`stateflowd --coordinator` on free ports, its log collected."""
+
+    def __init__(self, sfir, token, workers=1, extra=()):
+        self.p = subprocess.Popen([STATEFLOWD, "--coordinator", "--app", sfir, "--listen", "127.0.0.1:0",
+                                   "--http", "127.0.0.1:0", "--native", "off", "--token", token,
+                                   "--workers", str(workers)] + list(extra),
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        line = self.p.stderr.readline().decode()
+        m = re.search(r"cluster=[^ ]*:(\d+) http=[^ ]*:(\d+)", line)
+        if not m:
+            self.p.kill()
+            raise AssertionError("no listening line: %r" % line)
+        self.cluster_port, self.http_port = int(m.group(1)), int(m.group(2))
+        self.lines = [line.rstrip("\n")]
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for raw in self.p.stderr:
+            with self.lock:
+                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    def log_has(self, pattern, timeout=5.0):
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if any(rx.search(ln) for ln in self.lines):
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def log_text(self):
+        with self.lock:
+            return "\n".join("    " + ln for ln in self.lines[-40:])
+
+    def stop(self):
+        status = self.p.returncode
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                status = self.p.wait(15)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+                status = None
+        self.reader.join(5)
+        self.p.stderr.close()
+        return status
+
+
+class WorkerFailed(DaemonTest):
+    def test_failed_frame(self):
+        coord = Coordinator(self.sfir, "t0k")
+        self.addCleanup(coord.stop)
+        w = FakeWorker(coord.cluster_port, b"t0k")
+        self.addCleanup(w.close)
+        w.expect(18)            # APP
+        mp_map = w.expect(10)   # MAP
+        self.assertEqual(mp_map[1], 0)
+        w.send([19])            # READY
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and http_get(coord.http_port, "/healthz")[0] != 200:
+            time.sleep(0.05)
+        self.assertEqual(http_get(coord.http_port, "/healthz")[0], 200, coord.log_text())
+        result = {}
+
+        def client():
+            result["r"] = request(coord.http_port, {"op": "create", "entity": "Account", "args": ["x", "o"]},
+                                  timeout=20)
+
+        t = threading.Thread(target=client)
+        t.start()
+        batch = w.expect(11)    # BATCH: the request is in flight
+        self.assertEqual(len(batch[2]), 1)
+        w.send([25, "the connection to worker 1 closed"])
+        t.join(20)
+        self.assertFalse(t.is_alive(), "the client hangs")
+        st, rep = result["r"]
+        self.assertEqual((st, rep["error"]["type"]), (503, "Unavailable"), rep)
+        self.assertTrue(coord.log_has(r"worker 0 .*reported a failure: the connection to worker 1 closed"),
+                        coord.log_text())
+        self.assertIsNone(coord.p.poll())
+        st, body = http_get(coord.http_port, "/healthz")
+        self.assertEqual(st, 503)
+        self.assertIn("reported a failure", body)
+        st, rep = request(coord.http_port, {"op": "get", "entity": "Account", "key": "x"}, timeout=5)
+        self.assertEqual((st, rep["error"]["type"]), (503, "Unavailable"))
+        self.assertEqual(coord.stop(), 0, coord.log_text())
+
+
+if __name__ == "__main__":
+    unittest.main()
