@@ -47,7 +47,7 @@ set_tests_properties(test_exec_steps PROPERTIES LABELS stateflowd
 # tests/stateflowd/test_coord_limits.py, one ctest per class: the coordinator's
 # answers to stalled batches, FAILED workers, /healthz and overload.
 if(TARGET stateflowd AND TARGET sfc)
-  foreach(cls StalledBatch WorkerFailed)
+  foreach(cls StalledBatch WorkerFailed Health)
     add_test(NAME stateflowd_coord_${cls}
              COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_coord_limits.py ${cls}
              WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

@@ -135,7 +135,18 @@ static int gw_healthy(void *ud, char *why, size_t whylen)
 {
     sf_coordinator *c = ud;
     switch (c->phase) {
-    case PH_SERVING: return 1;
+    case PH_SERVING: {
+        /* healthy means progress: idle, or the running batch moved lately */
+        uint64_t stalled = coord_stalled_ns(c, uv_hrtime());
+        if (stalled <= (uint64_t)SF_HEALTH_STALL_MS * 1000000u)
+            return 1;
+        char who[200];
+        coord_waiting_for(c, who, sizeof who);
+        snprintf(why, whylen, "batch %llu has made no progress for %llu ms (waiting for worker%s %s)",
+                 (unsigned long long)c->batch_id, (unsigned long long)(stalled / 1000000),
+                 strchr(who, ',') ? "s" : "", who[0] ? who : "?");
+        return 0;
+    }
     case PH_JOINING:
         snprintf(why, whylen, "waiting for workers (%u of %u ready)", c->nready, c->nworkers);
         return 0;

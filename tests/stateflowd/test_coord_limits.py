@@ -11,6 +11,9 @@ ctest runs each class as its own test (tests/stateflowd.cmake).
   short --batch-timeout-ms: every request in flight or sent later gets
   exactly one answer (Unavailable once the batch timed out), the
   coordinator stays up and says why on /healthz.
+- Health: /healthz means progress: 200 while idle (even with a worker
+  stopped) and under load, 503 once a batch has work and made no progress
+  for over a second (a worker SIGSTOPped), 200 again when it resumes.
 - WorkerFailed: a (fake) worker reports FAILED in the middle of a batch: the
   waiting request is answered Unavailable, the coordinator stays up.
 Standard library only (plus python/stateflow from this repository).
@@ -182,6 +185,84 @@ class StalledBatch(DaemonTest):
         self.assertEqual((st, rep["error"]["type"]), (503, "Unavailable"))
         resume(pids[1])
         self.stop_ok(d, workers_may_fail=True)
+
+
+# =================================================================== health
+
+class Health(DaemonTest):
+    def wait_health(self, d, want, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        st, body = http_get(d.http_port, "/healthz")
+        while st != want and time.monotonic() < deadline:
+            time.sleep(0.05)
+            st, body = http_get(d.http_port, "/healthz")
+        return st, body
+
+    def test_progress(self):
+        d = self.start("health", workers=2, extra=["--batch-timeout-ms", "120000"])
+        accts = ["a%d" % i for i in range(8)]
+        setup_accounts(d.http_port, accts, 1000)
+        pids = d.worker_pids()
+        self.assertEqual(len(pids), 2, d.log_text())
+        # progressing: healthy while clients keep the batches busy
+        done = threading.Event()
+        errors = []
+
+        def client(k):
+            rng = random.Random(k)
+            conn = http.client.HTTPConnection("127.0.0.1", d.http_port, timeout=30)
+            try:
+                while not done.is_set():
+                    st, _ = http_post(conn, "/v1/requests", transfer(rng, accts)[0])
+                    if st not in (200, 422):
+                        errors.append(st)
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            for _ in range(10):
+                self.assertEqual(http_get(d.http_port, "/healthz")[0], 200)
+                time.sleep(0.05)
+        finally:
+            done.set()
+            for t in threads:
+                t.join(20)
+        self.assertFalse(errors, errors[:3])
+        # idle: healthy, even with a worker stopped (nothing waits for it)
+        os.kill(pids[1], signal.SIGSTOP)
+        self.addCleanup(resume, pids[1])
+        time.sleep(1.3)
+        self.assertEqual(http_get(d.http_port, "/healthz")[0], 200)
+        # work that cannot progress: 503 after a second, and says why
+        result = {}
+
+        def one():
+            result["r"] = request(d.http_port, {"op": "call", "entity": "Account", "key": "a1",
+                                                "method": "deposit", "args": [5]}, timeout=60)
+
+        t = threading.Thread(target=one)
+        t.start()
+        st, body = self.wait_health(d, 503)
+        self.assertEqual(st, 503, body)
+        self.assertIn("no progress", body)
+        self.assertIn("worker", body)
+        self.assertTrue(t.is_alive())
+        # resumed: the request completes and the service is healthy again
+        resume(pids[1])
+        t.join(30)
+        self.assertFalse(t.is_alive(), "the request hangs after the worker resumed")
+        st, rep = result["r"]
+        self.assertEqual(st, 200, rep)
+        self.assertIsInstance(rep["ok"], int)
+        st, body = self.wait_health(d, 200)
+        self.assertEqual(st, 200, body)
+        self.assertIsNone(d.p.poll())
+        self.stop_ok(d)
 
 
 # ============================================================ failed worker
