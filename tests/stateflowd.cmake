@@ -47,7 +47,7 @@ set_tests_properties(test_exec_steps PROPERTIES LABELS stateflowd
 # tests/stateflowd/test_coord_limits.py, one ctest per class: the coordinator's
 # answers to stalled batches, FAILED workers, /healthz and overload.
 if(TARGET stateflowd AND TARGET sfc)
-  foreach(cls StalledBatch WorkerFailed Health)
+  foreach(cls StalledBatch WorkerFailed Health Overload)
     add_test(NAME stateflowd_coord_${cls}
              COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_coord_limits.py ${cls}
              WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
@@ -55,3 +55,8 @@ if(TARGET stateflowd AND TARGET sfc)
                          ENVIRONMENT "${SF_SFD_ENV}")
   endforeach()
 endif()
+
+# The bounded in-memory ingress (runtime/cluster/ingress.c), cmocka.
+sf_add_test(test_ingress SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_ingress.c ${SF_SFD_DIR}/ingress.c LIBS sf_common)
+target_include_directories(test_ingress PRIVATE ${SF_SFD_DIR})
+set_tests_properties(test_ingress PROPERTIES LABELS stateflowd)

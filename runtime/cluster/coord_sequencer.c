@@ -6,7 +6,9 @@
  * its oldest request for more when it is not full. A transaction's id is
  * its ingress position; its home worker follows from its target's
  * partition (sf_cluster_home_partition). Each worker then gets the BATCH
- * frames of the transactions it is home to. */
+ * frames of the transactions it is home to. The ingress is bounded (count
+ * and bytes): past a bound a request is refused as Overloaded, never
+ * queued. */
 #include <string.h>
 
 #include "coord_internal.h"
@@ -146,16 +148,28 @@ void coord_maybe_start_batch(sf_coordinator *c)
 
 /* ---- intake ---- */
 
+/* The submit contract of request.h: OK (answered later, exactly once),
+ * OVERLOADED (the ingress is at a bound: nothing queued, the front end
+ * answers Overloaded now) or UNAVAILABLE. Never queues without bound. */
 static int submit(sf_coordinator *c, const char *req, size_t len, const sf_reply_to *to)
 {
-    if (c->phase != PH_SERVING)
-        return -1;
+    if (c->phase != PH_SERVING) {
+        sf_metric_inc(c->sm.rejected_unavailable);
+        return SF_SUBMIT_UNAVAILABLE;
+    }
     char err[128];
     uint64_t pos;
-    if (sf_ingress_append(c->ingress, req, len, to, uv_hrtime(), &pos, err, sizeof err) < 0)
-        return -1;
+    int rc = sf_ingress_append(c->ingress, req, len, to, uv_hrtime(), &pos, err, sizeof err);
+    if (rc == SF_INGRESS_EFULL) {
+        sf_metric_inc(c->sm.rejected_overloaded);
+        return SF_SUBMIT_OVERLOADED;
+    }
+    if (rc != 0) {
+        sf_metric_inc(c->sm.rejected_unavailable);
+        return SF_SUBMIT_UNAVAILABLE;
+    }
     coord_maybe_start_batch(c);
-    return 0;
+    return SF_SUBMIT_OK;
 }
 
 int coord_gw_submit(void *ud, const char *req, size_t len, uint64_t token)

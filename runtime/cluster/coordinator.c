@@ -225,7 +225,8 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
     sf_buf_init(&c->tmp2);
     c->workers = sf_xrealloc(NULL, c->nworkers * sizeof(cworker));
     memset(c->workers, 0, c->nworkers * sizeof(cworker));
-    c->ingress = sf_ingress_memory_new(0, 0);
+    size_t max_pending = cfg->max_pending ? cfg->max_pending : (size_t)c->batch_size * 10u;
+    c->ingress = sf_ingress_memory_new(max_pending, cfg->max_pending_bytes, 0);
     c->metrics = sf_metrics_new();
     sf_metrics_stateflow(c->metrics, &c->sm);
     c->m_workers = sf_metrics_gauge(c->metrics, "stateflow_workers", "Workers connected and ready.", NULL);

@@ -42,6 +42,11 @@ typedef struct sf_coordinator_config {
     /* A batch that makes no progress (no frame of its rounds arrives) for
      * this long is a failure, handled like a lost worker. 0 = default. */
     unsigned batch_timeout_ms;
+    /* The ingress's bounds: requests waiting or in a batch, and their bytes.
+     * A request past either is answered Overloaded at once. 0 = defaults
+     * (10 x the batch size; SF_INGRESS_DEFAULT_MAX_BYTES, 256 MiB). */
+    size_t max_pending;
+    size_t max_pending_bytes;
     /* One line per event worth logging (no newline). NULL = stderr. */
     void (*log)(void *ud, const char *line);
     /* Every expected worker is ready: the service takes requests. */

@@ -14,6 +14,11 @@ ctest runs each class as its own test (tests/stateflowd.cmake).
 - Health: /healthz means progress: 200 while idle (even with a worker
   stopped) and under load, 503 once a batch has work and made no progress
   for over a second (a worker SIGSTOPped), 200 again when it resumes.
+- Overload: far more concurrent requests than --max-pending allows (HTTP
+  arrays, single HTTP requests, pipelined native clients): every request gets
+  exactly one answer, a reply or Overloaded (HTTP 503 with Retry-After), the
+  money of the committed transfers adds up account by account, /metrics
+  counts the rejections, the coordinator stays up and healthy.
 - WorkerFailed: a (fake) worker reports FAILED in the middle of a batch: the
   waiting request is answered Unavailable, the coordinator stays up.
 Standard library only (plus python/stateflow from this repository).
@@ -34,9 +39,11 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "python"))
 
 from test_stateflowd import (STATEFLOWD, DaemonTest, frame, http_get, http_post,  # noqa: E402
-                             read_frame, request)
+                             metric, read_frame, request)
+from stateflow.client import Ref  # noqa: E402
 
 
 class Native:
@@ -52,6 +59,16 @@ class Native:
         self.replies = {}   # corr -> list of replies (exactly one expected)
 
     def send(self, corr, req):
+        """Send request dict req (JSON form: {"$ref": ...} become Refs)."""
+        def conv(v):
+            if isinstance(v, dict) and list(v) == ["$ref"]:
+                return Ref(v["$ref"][0], v["$ref"][1])
+            if isinstance(v, list):
+                return [conv(x) for x in v]
+            return v
+        req = dict(req)
+        if "args" in req:
+            req["args"] = conv(req["args"])
         self.s.sendall(frame([20, corr, req]))
 
     def read_replies(self, n, timeout):
@@ -262,6 +279,142 @@ class Health(DaemonTest):
         st, body = self.wait_health(d, 200)
         self.assertEqual(st, 200, body)
         self.assertIsNone(d.p.poll())
+        self.stop_ok(d)
+
+
+# ================================================================= overload
+
+class Overload(DaemonTest):
+    ACCOUNTS = 10
+    INITIAL = 1000
+
+    def test_answered_never_queued(self):
+        d = self.start("overload", workers=2,
+                       extra=["--batch-size", "20", "--max-pending", "50", "--batch-ms", "5"])
+        accts = ["a%d" % i for i in range(self.ACCOUNTS)]
+        setup_accounts(d.http_port, accts, self.INITIAL)
+        touched = {}          # request id -> (src, dst, amount)
+        answers = {}          # request id -> list of (kind, detail)
+        lock = threading.Lock()
+        errors = []
+        retry_after = []
+
+        def record(rid, rep):
+            if "ok" in rep:
+                kind = "ok"
+            else:
+                kind = rep.get("error", {}).get("type")
+            with lock:
+                answers.setdefault(rid, []).append(kind)
+
+        def new_transfer(rng, rid):
+            req, t = transfer(rng, accts, rid)
+            with lock:
+                touched[rid] = t
+            return req
+
+        def http_arrays(k):
+            rng = random.Random(k)
+            conn = http.client.HTTPConnection("127.0.0.1", d.http_port, timeout=60)
+            try:
+                for rnd in range(4):
+                    reqs = [new_transfer(rng, "h%d-%d-%d" % (k, rnd, i)) for i in range(100)]
+                    st, text = http_post(conn, "/v1/requests", reqs)
+                    if st != 200:
+                        errors.append((st, text[:200]))
+                        return
+                    reps = json.loads(text)
+                    if len(reps) != len(reqs):
+                        errors.append("%d replies for %d requests" % (len(reps), len(reqs)))
+                    for rep in reps:
+                        record(rep.get("id"), rep)
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+            finally:
+                conn.close()
+
+        def http_singles(k):
+            rng = random.Random(1000 + k)
+            conn = http.client.HTTPConnection("127.0.0.1", d.http_port, timeout=60)
+            try:
+                for i in range(40):
+                    rid = "s%d-%d" % (k, i)
+                    body = json.dumps(new_transfer(rng, rid)).encode()
+                    conn.request("POST", "/v1/requests", body=body, headers={"Content-Type": "application/json"})
+                    r = conn.getresponse()
+                    rep = json.loads(r.read().decode())
+                    record(rep.get("id"), rep)
+                    if r.status == 503 and rep["error"]["type"] == "Overloaded":
+                        with lock:
+                            retry_after.append(r.getheader("Retry-After"))
+                    elif r.status not in (200, 422):
+                        errors.append((r.status, rep))
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+            finally:
+                conn.close()
+
+        def native(k):
+            rng = random.Random(2000 + k)
+            try:
+                nat = Native(d.native_port, d.token)
+                N = 400
+                ids = {}
+                for i in range(N):
+                    rid = "n%d-%d" % (k, i)
+                    ids[i + 1] = rid
+                    nat.send(i + 1, new_transfer(rng, rid))
+                got = nat.read_replies(N, 60)
+                if got != N:
+                    errors.append("native %d: %d of %d answered" % (k, got, N))
+                if not nat.no_more_replies(0.3):
+                    errors.append("native %d: a second answer" % k)
+                for corr, reps in nat.replies.items():
+                    for rep in reps:
+                        if rep.get("id") != ids.get(corr):
+                            errors.append("native reply %r for corr %d" % (rep, corr))
+                        record(ids.get(corr), rep)
+                nat.close()
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+
+        threads = ([threading.Thread(target=http_arrays, args=(k,)) for k in range(6)] +
+                   [threading.Thread(target=http_singles, args=(k,)) for k in range(12)] +
+                   [threading.Thread(target=native, args=(k,)) for k in range(3)])
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        self.assertFalse(any(t.is_alive() for t in threads), "a client hangs:\n" + d.log_text())
+        self.assertFalse(errors, errors[:5])
+        # exactly one answer per request, and only these kinds
+        self.assertEqual(set(answers), set(touched))
+        for rid, kinds in answers.items():
+            self.assertEqual(len(kinds), 1, (rid, kinds))
+        kinds = [k[0] for k in answers.values()]
+        self.assertTrue(set(kinds) <= {"ok", "ValueError", "Overloaded"}, set(kinds))
+        n_over = kinds.count("Overloaded")
+        n_ok = kinds.count("ok")
+        self.assertGreater(n_over, 0, "never overloaded")
+        self.assertGreater(n_ok, 0, "nothing committed")
+        self.assertTrue(retry_after, "no single request was overloaded")
+        self.assertTrue(all(v == "1" for v in retry_after), set(retry_after))
+        # money: each account moved by exactly its committed transfers
+        want = {a: self.INITIAL for a in accts}
+        for rid, kind in answers.items():
+            if kind[0] == "ok":
+                src, dst, amount = touched[rid]
+                want[src] -= amount
+                want[dst] += amount
+        for a in accts:
+            st, rep = request(d.http_port, {"op": "call", "entity": "Account", "key": a,
+                                            "method": "get_balance", "args": []})
+            self.assertEqual((st, rep), (200, {"ok": want[a]}), a)
+        self.assertEqual(sum(want.values()), self.INITIAL * self.ACCOUNTS)
+        # counted, and still serving
+        self.assertEqual(metric(d.http_port, 'stateflow_rejected_total{reason="overloaded"}'), n_over)
+        self.assertIsNone(d.p.poll())
+        self.assertEqual(http_get(d.http_port, "/healthz")[0], 200)
         self.stop_ok(d)
 
 
