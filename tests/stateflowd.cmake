@@ -56,3 +56,20 @@ if(TARGET stateflowd AND TARGET sfc)
   set_tests_properties(stateflowd_PeerFailure PROPERTIES TIMEOUT 180 LABELS stateflowd
                        ENVIRONMENT "${SF_SFD_ENV}")
 endif()
+
+# tests/stateflowd/test_coord_limits.py, one ctest per class: the coordinator's
+# answers to stalled batches, FAILED workers, /healthz and overload.
+if(TARGET stateflowd AND TARGET sfc)
+  foreach(cls StalledBatch WorkerFailed Health Overload)
+    add_test(NAME stateflowd_coord_${cls}
+             COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_coord_limits.py ${cls}
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(stateflowd_coord_${cls} PROPERTIES TIMEOUT 120 LABELS stateflowd
+                         ENVIRONMENT "${SF_SFD_ENV}")
+  endforeach()
+endif()
+
+# The bounded in-memory ingress (runtime/cluster/ingress.c), cmocka.
+sf_add_test(test_ingress SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_ingress.c ${SF_SFD_DIR}/ingress.c LIBS sf_common)
+target_include_directories(test_ingress PRIVATE ${SF_SFD_DIR})
+set_tests_properties(test_ingress PROPERTIES LABELS stateflowd)

@@ -1,5 +1,5 @@
-/* test_aria.c: the Aria decision logic (runtime/cluster/aria.c) and the in-memory
- * ingress (runtime/cluster/ingress.c): reservations keep the smallest ids, flags,
+/* test_aria.c: the Aria decision logic (runtime/cluster/aria.c; the in-memory
+ * ingress is tests/test_ingress.c): reservations keep the smallest ids, flags,
  * decisions, and a randomized check that the committed transactions of a
  * batch, replayed one by one in sf_aria_serial_order, read exactly what
  * they read in the batch (the batch is serializable in that order). */
@@ -14,7 +14,6 @@
 #include <cmocka.h>
 
 #include "aria.h"
-#include "ingress.h"
 
 static uint64_t h(const char *k) { return (uint64_t)k[0] * 1000003u + strlen(k); }
 
@@ -236,79 +235,6 @@ static void test_random_batches_serializable(void **st)
     }
 }
 
-/* ---- the in-memory ingress ---- */
-
-static void test_ingress(void **st)
-{
-    (void)st;
-    sf_ingress *in = sf_ingress_memory_new(5, 100);
-    char err[128];
-    uint64_t pos, t0;
-    sf_reply_to to = {SF_REPLY_GATEWAY, 42, 0};
-    assert_int_equal(sf_ingress_available(in), 0);
-    assert_int_equal(sf_ingress_oldest(in, &t0), 0);
-    for (int i = 0; i < 5; i++) {
-        char req[8];
-        snprintf(req, sizeof req, "r%d", i);
-        assert_int_equal(sf_ingress_append(in, req, strlen(req), &to, 1000 + (uint64_t)i, &pos, err,
-                                           sizeof err), 0);
-        assert_int_equal(pos, (uint64_t)i + 1);
-    }
-    /* full */
-    assert_int_equal(sf_ingress_append(in, "x", 1, NULL, 0, &pos, err, sizeof err), -1);
-    assert_non_null(strstr(err, "too many"));
-    assert_int_equal(sf_ingress_oldest(in, &t0), 1);
-    assert_int_equal(t0, 1000);
-    sf_ingress_entry e[8];
-    assert_int_equal(sf_ingress_take(in, 3, e), 3);
-    assert_int_equal(e[0].pos, 1);
-    assert_int_equal(e[2].pos, 3);
-    assert_memory_equal(e[1].req, "r1", 2);
-    assert_int_equal(e[1].to.a, 42);
-    assert_int_equal(sf_ingress_available(in), 2);
-    assert_int_equal(sf_ingress_oldest(in, &t0), 1);
-    assert_int_equal(t0, 1003);
-    /* still full until acknowledged */
-    assert_int_equal(sf_ingress_append(in, "x", 1, NULL, 0, &pos, err, sizeof err), -1);
-    sf_ingress_ack(in, 3); /* 1 and 2 done; 3 reruns */
-    assert_int_equal(sf_ingress_append(in, "r5", 2, NULL, 7, &pos, err, sizeof err), 0);
-    assert_int_equal(pos, 6);
-    assert_memory_equal(e[2].req, "r2", 2); /* taken entries stay valid */
-    assert_int_equal(sf_ingress_take(in, 8, e + 3), 3);
-    assert_int_equal(e[5].pos, 6);
-    /* too large / empty */
-    char big[101] = {0};
-    assert_int_equal(sf_ingress_append(in, big, sizeof big, NULL, 0, &pos, err, sizeof err), -1);
-    assert_int_equal(sf_ingress_append(in, big, 0, NULL, 0, &pos, err, sizeof err), -1);
-    sf_ingress_ack(in, UINT64_MAX);
-    assert_int_equal(sf_ingress_available(in), 0);
-    assert_int_equal(sf_ingress_take(in, 8, e), 0);
-    /* many, with compaction */
-    for (int round = 0; round < 3; round++) {
-        for (int i = 0; i < 4; i++)
-            assert_int_equal(sf_ingress_append(in, "abc", 3, NULL, 0, &pos, err, sizeof err), 0);
-        assert_int_equal(sf_ingress_take(in, 8, e), 4);
-        sf_ingress_ack(in, e[3].pos + 1);
-    }
-    sf_ingress_free(in);
-    sf_ingress *big_in = sf_ingress_memory_new(0, 0);
-    for (int i = 0; i < 50000; i++)
-        assert_int_equal(sf_ingress_append(big_in, "q", 1, NULL, 0, &pos, err, sizeof err), 0);
-    size_t total = 0, n;
-    sf_ingress_entry *buf = calloc(1000, sizeof(*buf));
-    while ((n = sf_ingress_take(big_in, 1000, buf)) > 0) {
-        total += n;
-        sf_ingress_ack(big_in, buf[n - 1].pos + 1);
-        for (int i = 0; i < 10; i++)
-            sf_ingress_append(big_in, "w", 1, NULL, 0, &pos, err, sizeof err);
-        if (total > 100000)
-            break;
-    }
-    free(buf);
-    assert_true(total >= 50000);
-    sf_ingress_free(big_in);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,7 +244,6 @@ int main(void)
         cmocka_unit_test(test_may_commit_agrees_with_decide),
         cmocka_unit_test(test_serial_order_groups),
         cmocka_unit_test(test_random_batches_serializable),
-        cmocka_unit_test(test_ingress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

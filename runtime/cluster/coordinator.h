@@ -6,8 +6,10 @@
  * transaction id = ingress position), and the Aria rounds of every batch
  * (BATCH, DONE, EXECUTED, FLAGS, DECIDE, COMMITTED; aria.h), replies,
  * reruns of conflict-aborted transactions, the commit log and /metrics.
- * A worker that leaves after the cluster formed makes the service
- * Unavailable (recovery is not built yet). Single-threaded, on the loop. */
+ * A worker that leaves after the cluster formed, a worker that reports a
+ * failure (FAILED) and a batch that makes no progress for the batch timeout
+ * make the service Unavailable (recovery is not built yet): every waiting
+ * request is answered Unavailable. Single-threaded, on the loop. */
 #ifndef SF_RUNTIME_COORDINATOR_H
 #define SF_RUNTIME_COORDINATOR_H
 
@@ -16,6 +18,10 @@
 #include <uv.h>
 
 typedef struct sf_coordinator sf_coordinator;
+
+#define SF_DEFAULT_BATCH_TIMEOUT_MS 15000u
+/* /healthz answers 503 while a batch has made no progress for this long. */
+#define SF_HEALTH_STALL_MS 1000u
 
 typedef struct sf_coordinator_config {
     uv_loop_t *loop;
@@ -33,6 +39,14 @@ typedef struct sf_coordinator_config {
     unsigned batch_size;       /* 0 = SF_DEFAULT_BATCH_SIZE */
     int batch_ms;              /* < 0 = SF_DEFAULT_BATCH_MS; 0 = no wait */
     const char *commit_log;    /* NULL = none */
+    /* A batch that makes no progress (no frame of its rounds arrives) for
+     * this long is a failure, handled like a lost worker. 0 = default. */
+    unsigned batch_timeout_ms;
+    /* The ingress's bounds: requests waiting or in a batch, and their bytes.
+     * A request past either is answered Overloaded at once. 0 = defaults
+     * (10 x the batch size; SF_INGRESS_DEFAULT_MAX_BYTES, 256 MiB). */
+    size_t max_pending;
+    size_t max_pending_bytes;
     /* One line per event worth logging (no newline). NULL = stderr. */
     void (*log)(void *ud, const char *line);
     /* Every expected worker is ready: the service takes requests. */

@@ -1,7 +1,9 @@
 /* ingress.c: the in-memory ingress (ingress.h). Entries sit in an array
  * used as a queue: [head, taken) were taken and wait for their ack,
  * [taken, tail) wait to be taken. Each request is its own allocation, so
- * pointers handed out by take stay valid while the array moves. */
+ * pointers handed out by take stay valid while the array moves. Bounded by
+ * count and bytes of [head, tail): a full ingress refuses (EFULL) rather
+ * than grow. */
 #include "ingress.h"
 
 #include <stdarg.h>
@@ -16,17 +18,23 @@ typedef struct mem_ingress {
     sf_ingress_entry *v;
     size_t head, taken, tail, cap;
     uint64_t next_pos;
-    size_t max_pending, max_request;
+    size_t max_pending, max_bytes, max_request;
+    size_t bytes;               /* of the requests in [head, tail) */
 } mem_ingress;
 
 static int mem_append(sf_ingress *in, const char *req, size_t len, const sf_reply_to *to,
                       uint64_t arrival_ns, uint64_t *pos, char *err, size_t errlen)
 {
     mem_ingress *m = (mem_ingress *)in;
-    if (len == 0 || len > m->max_request)
-        return (sf_set_err(err, errlen, "request of %zu bytes (limit %zu)", len, m->max_request), -1);
+    if (len == 0 || len > m->max_request || len > m->max_bytes)
+        return (sf_set_err(err, errlen, "request of %zu bytes (limit %zu)", len,
+                               m->max_request < m->max_bytes ? m->max_request : m->max_bytes),
+                SF_INGRESS_EREFUSED);
     if (m->tail - m->head >= m->max_pending)
-        return (sf_set_err(err, errlen, "too many requests waiting (%zu)", m->max_pending), -1);
+        return (sf_set_err(err, errlen, "too many requests waiting (%zu)", m->max_pending), SF_INGRESS_EFULL);
+    if (len > m->max_bytes - m->bytes)
+        return (sf_set_err(err, errlen, "too many bytes waiting (%zu of %zu)", m->bytes, m->max_bytes),
+                SF_INGRESS_EFULL);
     if (m->tail == m->cap) {
         if (m->head > 0 && m->head >= m->cap / 2) {
             memmove(m->v, m->v + m->head, (m->tail - m->head) * sizeof(*m->v));
@@ -46,6 +54,7 @@ static int mem_append(sf_ingress *in, const char *req, size_t len, const sf_repl
     e->len = len;
     e->to = to ? *to : (sf_reply_to){0};
     e->arrival_ns = arrival_ns;
+    m->bytes += len;
     if (pos)
         *pos = e->pos;
     return 0;
@@ -83,6 +92,7 @@ static void mem_ack(sf_ingress *in, uint64_t upto)
 {
     mem_ingress *m = (mem_ingress *)in;
     while (m->head < m->taken && m->v[m->head].pos < upto) {
+        m->bytes -= m->v[m->head].len;
         free((void *)m->v[m->head].req);
         m->v[m->head].req = NULL;
         m->head++;
@@ -104,13 +114,21 @@ static const sf_ingress_ops mem_ops = {
     mem_append, mem_available, mem_oldest, mem_take, mem_ack, mem_free,
 };
 
-sf_ingress *sf_ingress_memory_new(size_t max_pending, size_t max_request)
+void sf_ingress_memory_usage(const sf_ingress *in, size_t *count, size_t *bytes)
+{
+    const mem_ingress *m = (const mem_ingress *)in;
+    *count = m->tail - m->head;
+    *bytes = m->bytes;
+}
+
+sf_ingress *sf_ingress_memory_new(size_t max_pending, size_t max_bytes, size_t max_request)
 {
     mem_ingress *m = sf_xrealloc(NULL, sizeof(*m));
     memset(m, 0, sizeof(*m));
     m->base.ops = &mem_ops;
     m->next_pos = 1;
     m->max_pending = max_pending ? max_pending : 1000000;
+    m->max_bytes = max_bytes ? max_bytes : SF_INGRESS_DEFAULT_MAX_BYTES;
     m->max_request = max_request ? max_request : (16u << 20);
     return &m->base;
 }

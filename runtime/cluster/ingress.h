@@ -61,7 +61,13 @@ struct sf_ingress {
     const sf_ingress_ops *ops;
 };
 
-/* Returns 0 with *pos, or -1 with a message (full, request too large). */
+/* What append returns besides 0. */
+#define SF_INGRESS_EREFUSED (-1) /* never acceptable (empty, over max_request) */
+#define SF_INGRESS_EFULL (-2)    /* no room now (pending count or bytes at their
+                                  * bound): the client may retry later */
+
+/* Returns 0 with *pos, or SF_INGRESS_EREFUSED / SF_INGRESS_EFULL with a
+ * message. */
 static inline int sf_ingress_append(sf_ingress *in, const char *req, size_t len,
                                     const sf_reply_to *to, uint64_t arrival_ns, uint64_t *pos,
                                     char *err, size_t errlen)
@@ -86,9 +92,15 @@ static inline void sf_ingress_free(sf_ingress *in)
         in->ops->free(in);
 }
 
-/* The in-memory ingress: at most max_pending requests appended and not yet
- * acknowledged (0 = 1,000,000), each at most max_request bytes (0 = 16 MiB).
- * Positions start at 1. */
-sf_ingress *sf_ingress_memory_new(size_t max_pending, size_t max_request);
+/* The in-memory ingress, bounded: at most max_pending requests appended and
+ * not yet acknowledged (0 = 1,000,000) holding at most max_bytes bytes
+ * together (0 = SF_INGRESS_DEFAULT_MAX_BYTES), each at most max_request
+ * bytes (0 = 16 MiB). An append past either bound fails with
+ * SF_INGRESS_EFULL (nothing is queued); room comes back as requests are
+ * acknowledged. Positions start at 1. */
+#define SF_INGRESS_DEFAULT_MAX_BYTES ((size_t)256 << 20)
+sf_ingress *sf_ingress_memory_new(size_t max_pending, size_t max_bytes, size_t max_request);
+/* Requests appended and not yet acknowledged, and their bytes. */
+void sf_ingress_memory_usage(const sf_ingress *in, size_t *count, size_t *bytes);
 
 #endif

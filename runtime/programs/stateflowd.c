@@ -45,6 +45,11 @@ static const char USAGE[] =
     "  --batch-size N     transactions per batch at most (default 1000)\n"
     "  --batch-ms MS      a batch closes MS milliseconds after its first request (default 2)\n"
     "  --commit-log FILE  one JSON line per committed transaction, in commit order\n"
+    "  --batch-timeout-ms MS  a batch without progress for MS milliseconds is a failure:\n"
+    "                     the service becomes unavailable (default 15000)\n"
+    "  --max-pending N    requests waiting or in a batch at most; more are answered\n"
+    "                     Overloaded (HTTP 503, Retry-After) (default 10 x the batch size)\n"
+    "  --max-pending-bytes B  the same bound in bytes of requests (default 268435456)\n"
     "  --workers N        (--coordinator) workers to wait for before serving (default 1)\n"
     "  --http off, --native off  disable a client interface\n"
     "\n"
@@ -55,7 +60,7 @@ static const char USAGE[] =
 typedef struct opts {
     int mode; /* 'l', 'c', 'w' */
     const char *app, *listen, *http, *native, *join, *token, *data, *commit_log;
-    long workers, partitions, batch_size, batch_ms;
+    long workers, partitions, batch_size, batch_ms, batch_timeout_ms, max_pending, max_pending_bytes;
 } opts;
 
 typedef struct child {
@@ -112,7 +117,8 @@ static int parse_long(const char *flag, const char *v, long lo, long hi, long *o
 static int parse_args(int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->workers = o->partitions = o->batch_size = o->batch_ms = -1;
+    o->workers = o->partitions = o->batch_size = o->batch_ms = o->batch_timeout_ms = -1;
+    o->max_pending = o->max_pending_bytes = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -172,6 +178,18 @@ static int parse_args(int argc, char **argv, opts *o)
             lp = &o->batch_ms;
             lo = 0;
             hi = 60000;
+        } else if (strcmp(a, "--batch-timeout-ms") == 0) {
+            lp = &o->batch_timeout_ms;
+            lo = 1;
+            hi = 3600000;
+        } else if (strcmp(a, "--max-pending") == 0) {
+            lp = &o->max_pending;
+            lo = 1;
+            hi = 100000000;
+        } else if (strcmp(a, "--max-pending-bytes") == 0) {
+            lp = &o->max_pending_bytes;
+            lo = 1024;
+            hi = (long)1 << 40;
         } else {
             say("unknown option '%s' (see --help)", a);
             return -1;
@@ -203,7 +221,8 @@ static int parse_args(int argc, char **argv, opts *o)
     }
     if (o->mode == 'w' && (o->app || o->http || o->native || o->data || o->commit_log ||
                            o->workers >= 0 || o->partitions >= 0 || o->batch_size >= 0 ||
-                           o->batch_ms >= 0)) {
+                           o->batch_ms >= 0 || o->batch_timeout_ms >= 0 || o->max_pending >= 0 ||
+                           o->max_pending_bytes >= 0)) {
         say("--worker takes only --join, --listen and --token (the coordinator sends the application)");
         return -1;
     }
@@ -546,6 +565,9 @@ static int run_coordinator(daemon_t *d, const opts *o, const char *token, size_t
     cc.batch_size = o->batch_size > 0 ? (unsigned)o->batch_size : 0;
     cc.batch_ms = o->batch_ms >= 0 ? (int)o->batch_ms : -1;
     cc.commit_log = o->commit_log;
+    cc.batch_timeout_ms = o->batch_timeout_ms > 0 ? (unsigned)o->batch_timeout_ms : 0;
+    cc.max_pending = o->max_pending > 0 ? (size_t)o->max_pending : 0;
+    cc.max_pending_bytes = o->max_pending_bytes > 0 ? (size_t)o->max_pending_bytes : 0;
     cc.log = log_line;
     cc.ud = d;
     char err[1024];

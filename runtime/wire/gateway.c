@@ -42,6 +42,7 @@
 #define READ_CHUNK 16384u        /* read buffer per connection, freed when drained */
 #define WRITE_HIGH_WATER (1u << 20) /* unsent bytes above which we stop reading */
 #define MAX_NAME 255
+#define RETRY_AFTER "Retry-After: 1\r\n" /* on 503 Overloaded */
 
 typedef struct gw_conn gw_conn;
 
@@ -49,6 +50,7 @@ typedef struct gw_part {
     uint32_t slot;  /* slot index + 1 while submitted and unanswered, else 0 */
     int done;
     int status;     /* HTTP status of this reply alone */
+    int overloaded; /* an Overloaded error: a lone reply gets Retry-After */
     char *id_json;  /* the client's id, or NULL */
     sf_buf json;    /* the reply object */
 } gw_part;
@@ -282,6 +284,7 @@ static void part_fill_error(gw_resp *r, size_t i, int status, const char *type, 
     sf_buf_reset(&p->json);
     sf_reply_error_json(&p->json, p->id_json, type, msg);
     p->status = status;
+    p->overloaded = strcmp(type, "Overloaded") == 0;
     p->done = 1;
     r->nleft--;
 }
@@ -334,6 +337,8 @@ static void resp_serialize(sf_gateway *gw, gw_resp *r, sf_buf *out)
     } else {
         status = r->parts[0].status;
         blen = r->parts[0].json.len;
+        if (r->parts[0].overloaded) /* 503 Overloaded: when to retry */
+            strncat(extra, RETRY_AFTER, sizeof extra - strlen(extra) - 1);
     }
     sf_http_response_head(out, status, "application/json", blen, r->keep_alive, extra);
     count_response(gw, status);
@@ -606,11 +611,14 @@ static void submit_part(gw_conn *c, gw_resp *r, size_t i, const sf_buf *req, int
                   : op == SF_OP_CALL ? gw->sm.requests_call
                                      : gw->sm.requests_get);
     int rc = gw->ops.submit(gw->ud, req->data, req->len, token);
-    if (rc != 0 && !c->closing && slot_find(gw, token)) {
+    if (rc != SF_SUBMIT_OK && !c->closing && slot_find(gw, token)) {
         slot_free(gw, si);
         r->parts[i].slot = 0;
         c->inflight--;
-        part_fill_error(r, i, 503, "Unavailable", "the service is not accepting requests");
+        if (rc == SF_SUBMIT_OVERLOADED)
+            part_fill_error(r, i, 503, "Overloaded", "the service is overloaded; retry later");
+        else
+            part_fill_error(r, i, 503, "Unavailable", "the service is not accepting requests");
     }
 }
 
@@ -1322,6 +1330,7 @@ int sf_gateway_reply_error(sf_gateway *gw, uint64_t token, const char *type, con
     if (!type || !*type)
         type = "InternalError";
     sf_reply_error_json(&p->json, p->id_json, type, message ? message : "");
+    p->overloaded = strcmp(type, "Overloaded") == 0;
     finish_part(c, r, i, sf_gateway_error_status(type));
     return 0;
 }

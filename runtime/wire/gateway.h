@@ -19,7 +19,8 @@
  * else is 404.
  *
  * Status of a single reply: 200 ok (201 for create), BadRequest 400,
- * NotFound 404, AlreadyExists 409, Unavailable 503, InternalError 500, any
+ * NotFound 404, AlreadyExists 409, Unavailable 503, Overloaded 503 (with
+ * Retry-After: 1), InternalError 500, any
  * other error type (a user exception, TypeError, ...) 422. Protocol errors:
  * 400 malformed, 413 body over 1 MiB (or a batch over max_batch items),
  * 414 request line over 8 KiB, 431 header section over 16 KiB or more than
@@ -70,8 +71,10 @@ typedef struct sf_gateway sf_gateway;
 typedef struct sf_gateway_ops {
     /* Take one request (msgpack map, see above; valid only during the call).
      * Return 0 when accepted: the daemon must later answer token exactly
-     * once. Return nonzero to refuse it (overloaded, shutting down): the
-     * client gets 503 Unavailable and the token must not be answered.
+     * once. Return SF_SUBMIT_OVERLOADED (request.h) to refuse it for now:
+     * the client gets 503 Overloaded with Retry-After; any other nonzero
+     * value (shutting down, failed): 503 Unavailable. A refused token must
+     * not be answered.
      * Required. */
     int (*submit)(void *ud, const char *req, size_t len, uint64_t token);
     /* 1 when the service can take requests (GET /healthz 200), 0 when not

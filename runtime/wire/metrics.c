@@ -456,4 +456,10 @@ void sf_metrics_stateflow(sf_metrics *m, sf_stateflow_metrics *out)
     out->latency = sf_metrics_histogram(m, "stateflow_request_latency_seconds",
                                         "Time from a request's arrival at the gateway to its reply.",
                                         sf_metrics_latency_buckets, sf_metrics_latency_nbuckets, NULL);
+    static const char rej_help[] = "Requests refused at submission, by reason (overloaded: the ingress "
+                                   "was full, retry later; unavailable: the service was not serving).";
+    out->rejected_overloaded = sf_metrics_counter(m, "stateflow_rejected_total", rej_help, "reason", "overloaded",
+                                                  NULL);
+    out->rejected_unavailable = sf_metrics_counter(m, "stateflow_rejected_total", rej_help, "reason",
+                                                   "unavailable", NULL);
 }

@@ -82,6 +82,8 @@ typedef struct sf_stateflow_metrics {
     sf_metric *batches;          /* stateflow_batches_total */
     sf_metric *batch_size;       /* stateflow_batch_size (histogram) */
     sf_metric *latency;          /* stateflow_request_latency_seconds (histogram) */
+    sf_metric *rejected_overloaded;  /* stateflow_rejected_total{reason="overloaded"} */
+    sf_metric *rejected_unavailable; /* stateflow_rejected_total{reason="unavailable"} */
 } sf_stateflow_metrics;
 
 void sf_metrics_stateflow(sf_metrics *m, sf_stateflow_metrics *out);

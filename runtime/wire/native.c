@@ -215,7 +215,10 @@ static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void
         send_reply(n, id, corr, rid, ridlen, NULL, 0, "BadRequest", err);
         return;
     }
-    if (n->ops.submit(n->ud, req, reqlen, id, corr) != 0)
+    int rc = n->ops.submit(n->ud, req, reqlen, id, corr);
+    if (rc == SF_SUBMIT_OVERLOADED)
+        send_reply(n, id, corr, gr.id, gr.id_len, NULL, 0, "Overloaded", "the service is overloaded; retry later");
+    else if (rc != SF_SUBMIT_OK)
         send_reply(n, id, corr, gr.id, gr.id_len, NULL, 0, "Unavailable",
                    "the service is not accepting requests");
 }

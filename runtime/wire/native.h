@@ -29,7 +29,9 @@ typedef struct sf_native sf_native;
 typedef struct sf_native_ops {
     /* A well-formed request map (valid during the call). Return 0: the
      * coordinator answers (client, corr) later, exactly once, with
-     * sf_native_reply_*. Nonzero: refused; the client gets Unavailable now. */
+     * sf_native_reply_*. SF_SUBMIT_OVERLOADED (request.h): refused for now,
+     * the client gets an Overloaded error reply now; any other nonzero
+     * value: refused, the client gets Unavailable now. */
     int (*submit)(void *ud, const char *req, size_t len, uint64_t client, uint64_t corr);
     /* One line per refused or dropped client; NULL = silent. */
     void (*log)(void *ud, const char *line);

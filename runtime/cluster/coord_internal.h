@@ -1,0 +1,162 @@
+/* coord_internal.h: what the coordinator's files share (coordinator.h is
+ * the public side): the coordinator's state and the functions each file
+ * offers the others.
+ *
+ *   coordinator.c      setup and shutdown, the log, failure (broken), health,
+ *                      dispatch of the frames from the workers
+ *   coord_members.c    membership: joins, the partition map, READY, workers
+ *                      leaving, and sending frames to a worker
+ *   coord_sequencer.c  intake (submit from the gateways) and batch formation
+ *   coord_rounds.c     the Aria rounds of a batch (DONE, EXECUTED, FLAGS,
+ *                      DECIDE, COMMITTED) and its end
+ *   coord_reply.c      reply routing to the gateway or the native clients
+ *   coord_commitlog.c  the commit log
+ *
+ * Single-threaded, on the loop. Not a public header. */
+#ifndef SF_RUNTIME_COORD_INTERNAL_H
+#define SF_RUNTIME_COORD_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <msgpack.h>
+#include <uv.h>
+
+#include "cluster.h"
+#include "coordinator.h"
+#include "gateway.h"
+#include "ingress.h"
+#include "metrics.h"
+#include "native.h"
+#include "net.h"
+
+enum coord_phase { PH_JOINING, PH_SERVING, PH_BROKEN, PH_CLOSING };
+enum coord_stage { ST_IDLE, ST_EXEC, ST_FLAGS, ST_COMMIT };
+
+typedef struct cworker {
+    sf_conn *conn;
+    char addr[300];
+    int joined, ready, flags_in, committed_in;
+} cworker;
+
+typedef struct clink {
+    sf_coordinator *c;
+    int slot;              /* worker slot, -1 while not admitted */
+} clink;
+
+typedef struct ctxn {
+    sf_ingress_entry e;    /* e.pos is the txid */
+    int op;
+    uint32_t home;
+    int done, outcome;     /* outcome: 0 ok, 1 logic abort */
+    unsigned flags;
+    int err_from;          /* worker whose FAILED error is kept, -1 */
+    size_t reply_off, reply_len; /* in arena: the value, or an error map */
+    int decision;
+    uint32_t runs;         /* batches it ran in (1 + conflict aborts) */
+} ctxn;
+
+struct sf_coordinator {
+    sf_coordinator_config cfg;
+    uv_loop_t *loop;
+    sf_net *net;
+    sf_listener *listener;
+    sf_gateway *gw;
+    sf_native *native;
+    sf_metrics *metrics;
+    sf_stateflow_metrics sm;
+    sf_metric *m_workers, *m_pending;
+    char *app;
+    size_t app_len;
+    uint32_t nworkers, P, batch_size;
+    uint64_t batch_ns;
+    cworker *workers;
+    uint32_t njoined, nready;
+    uint32_t *owners;
+    int map_sent;
+    int phase;
+    char why[256];
+    sf_ingress *ingress;
+    uv_timer_t timer;
+    int timer_init;
+    uv_timer_t watch;          /* the batch-progress watchdog (coord_rounds.c) */
+    int watch_init;
+    uint64_t batch_timeout_ns;
+    FILE *clog;
+    int http_port, native_port;
+
+    /* the batch */
+    uint64_t batch_id;
+    int stage;
+    ctxn *txns;
+    size_t ntxns, cap;
+    size_t ndone;
+    uint32_t nflags, ncommitted;
+    uint64_t progress_ns;      /* uv_hrtime() of the batch's start or last round frame */
+    sf_buf arena;
+    ctxn *reruns;
+    size_t nreruns, rcap;
+    sf_ingress_entry *take_buf;
+
+    sf_buf out, tmp, tmp2;
+    uint64_t *order_ids;
+    unsigned *order_flags;
+    size_t *order, order_cap;
+};
+
+/* ---- coordinator.c ---- */
+void coord_log(sf_coordinator *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A failure the coordinator cannot repair: logged, the service unavailable
+ * from now on, everything waiting answered Unavailable. */
+void coord_broken(sf_coordinator *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Answer everything in flight or waiting with Unavailable. */
+void coord_fail_pending(sf_coordinator *c, const char *msg);
+/* A frame from a worker (sf_conn_callbacks.on_frame; ud is its clink). */
+void coord_on_worker_frame(sf_conn *conn, int type, const char *payload, size_t len, void *ud);
+
+/* ---- coord_members.c ---- */
+extern const sf_conn_callbacks coord_worker_cbs;
+/* Start a frame [type, ...] of n items in b. */
+void coord_frame_begin(sf_buf *b, msgpack_packer *pk, uint32_t n, int type);
+/* Close the frame in c->out begun at offset at; -1 (broken) when too large. */
+int coord_frame_end(sf_coordinator *c, size_t at);
+/* Send the frame(s) in c->out to worker i; -1 (broken) on failure. */
+int coord_send_worker(sf_coordinator *c, uint32_t i);
+void coord_on_ready(sf_coordinator *c, uint32_t wi);
+
+/* ---- coord_sequencer.c ---- */
+/* Start the next batch when the loop is idle and one is due. */
+void coord_maybe_start_batch(sf_coordinator *c);
+int coord_gw_submit(void *ud, const char *req, size_t len, uint64_t token);
+int coord_native_submit(void *ud, const char *req, size_t len, uint64_t client, uint64_t corr);
+void coord_on_timer(uv_timer_t *t);
+
+/* ---- coord_rounds.c ---- */
+void coord_on_done(sf_coordinator *c, uint32_t wi, sf_rd *r);
+void coord_on_flags(sf_coordinator *c, uint32_t wi, sf_rd *r);
+void coord_on_committed(sf_coordinator *c, uint32_t wi);
+/* The batch made progress now (it started, or a frame of its rounds came). */
+void coord_progress(sf_coordinator *c);
+/* How long the running batch has made no progress (ns); 0 when idle. */
+uint64_t coord_stalled_ns(const sf_coordinator *c, uint64_t now);
+/* Start the watchdog that breaks the service when a batch stalls for the
+ * batch timeout. */
+void coord_watch_start(sf_coordinator *c);
+/* Workers the running batch waits for, as "0, 2" into buf. */
+void coord_waiting_for(const sf_coordinator *c, char *buf, size_t len);
+
+/* ---- coord_reply.c ---- */
+void coord_reply_ok(sf_coordinator *c, const sf_ingress_entry *e, const char *value, size_t len);
+void coord_reply_error(sf_coordinator *c, const sf_ingress_entry *e, const char *type, const char *msg);
+/* An error map (msgpack {"type","message"}), e.g. from the arena. */
+void coord_reply_error_map(sf_coordinator *c, const sf_ingress_entry *e, const char *map, size_t len);
+
+/* ---- coord_commitlog.c ---- */
+/* Open cfg.commit_log (when set). Returns 0, or -1 with a message. */
+int coord_commitlog_open(sf_coordinator *c, char *err, size_t errlen);
+/* One line per committed transaction of the batch, in serial order. */
+void coord_commitlog_write(sf_coordinator *c);
+void coord_commitlog_close(sf_coordinator *c);
+
+#endif
