@@ -679,191 +679,239 @@ static int resolve_target(sf_executor *ex, sf_tx *tx, int self_inst, PyObject *t
     return sf_tx_instance(tx, e, kb->data, kb->len);
 }
 
+/* ---- the block loop ----------------------------------------------------- *
+ *
+ * exec_event repeats one step until the outermost method returns: the
+ * step's target (step_target: locality, step limit, the instance loaded),
+ * the user code (run_method for a plain method, run_block for one block of a
+ * split one), the block's outcome (block_outcome: return, jump or call), and
+ * a return to the caller (return_to_caller). */
+
+/* What a step did. */
+enum {
+    STEP_FAILED = -1,         /* error set in tx */
+    STEP_NEXT = 0,            /* ev is the next step (a jump or a call) */
+    STEP_RETURNED = 1,        /* the method returned *value */
+    STEP_NOT_LOCAL = 2,       /* ev targets an instance owned elsewhere */
+};
+
+/* Before running user code on ev's target: it must be local, within the
+ * step limit and loaded; a method that is not read-only marks it written. */
+static int step_target(sf_executor *ex, sf_tx *tx, const sf_event *ev)
+{
+    const sf_txinst *t = &tx->insts[ev->inst];
+    if (ex->is_local && !(t->flags & SF_TXI_PENDING) &&
+        !ex->is_local(ex->is_local_arg, t->entity, tx->keys.data + t->key_off, t->key_len))
+        return STEP_NOT_LOCAL;
+    if (++tx->steps > ex->lim.max_steps)
+        return tx_fail(tx, "RuntimeError", "request exceeded step limit (%llu block executions)",
+                       (unsigned long long)ex->lim.max_steps);
+    if (inst_load(ex, tx, ev->inst) < 0)
+        return STEP_FAILED;
+    sf_txinst *ti = &tx->insts[ev->inst];
+    const sf_pymethod *pm = &ex->app->entities[ti->entity].methods[ev->method];
+    if (!(pm->ir->flags & SF_METHOD_READ_ONLY))
+        ti->flags |= SF_TXI_WRITTEN;
+    return STEP_NEXT;
+}
+
+/* INVOKE of a plain method: run it; *value is its result (as a Ref when it
+ * is an entity instance). */
+static int run_method(sf_executor *ex, sf_tx *tx, sf_event *ev, const sf_pymethod *pm,
+                      PyObject *self, PyObject **value)
+{
+    PyObject *r = call_with_self(pm->fn, self, ev->args);
+    Py_CLEAR(ev->args);
+    *value = r ? as_ref(ex, r) : NULL;
+    Py_XDECREF(r);
+    if (!*value)
+        return tx_fail_py(tx);
+    return STEP_RETURNED;
+}
+
+/* RESUME: run block ev->block; *r is its result (not checked yet). */
+static int run_block(sf_tx *tx, sf_event *ev, const sf_pymethod *pm, PyObject *self,
+                     PyObject **r)
+{
+    PyObject *argv[2] = {self, ev->frame};
+    *r = PyObject_Vectorcall(pm->blocks[ev->block], argv, 2, NULL);
+    Py_CLEAR(ev->frame);
+    if (!*r)
+        return tx_fail_py(tx);
+    return 0;
+}
+
+/* (2, k, frame): continue at block k of the same method. */
+static int block_jump(sf_executor *ex, sf_tx *tx, sf_event *ev, const sf_pyentity *pe,
+                      const sf_pymethod *pm, int block, PyObject *r)
+{
+    PyObject *k = PyTuple_GET_ITEM(r, 1), *f = PyTuple_GET_ITEM(r, 2);
+    long kb = PyLong_CheckExact(k) ? PyLong_AsLong(k) : -1;
+    if (kb < 0 || kb >= pm->nblocks || !PyDict_CheckExact(f)) {
+        PyErr_Clear();
+        return bad_result(ex, tx, pe, pm, block, "bad jump");
+    }
+    ev->block = (int)kb;
+    Py_INCREF(f);
+    ev->frame = f;
+    return STEP_NEXT;
+}
+
+/* (1, target, method, args, k, bind, frame): push the continuation
+ * (block k, frame, bind) and invoke method on target. */
+static int block_call(sf_executor *ex, sf_tx *tx, sf_event *ev, const sf_pyentity *pe,
+                      const sf_pymethod *pm, int block, PyObject *r)
+{
+    PyObject *target = PyTuple_GET_ITEM(r, 1), *mname = PyTuple_GET_ITEM(r, 2),
+             *args = PyTuple_GET_ITEM(r, 3), *k = PyTuple_GET_ITEM(r, 4),
+             *bind = PyTuple_GET_ITEM(r, 5), *f = PyTuple_GET_ITEM(r, 6);
+    long kb = PyLong_CheckExact(k) ? PyLong_AsLong(k) : -1;
+    if (kb < 0 || kb >= pm->nblocks || !PyDict_CheckExact(f) ||
+        !(bind == Py_None || PyUnicode_CheckExact(bind)) ||
+        !(PyTuple_CheckExact(args) || PyList_CheckExact(args)) || !PyUnicode_CheckExact(mname)) {
+        PyErr_Clear();
+        return bad_result(ex, tx, pe, pm, block, "bad call");
+    }
+    if (ev->depth >= ex->lim.max_depth)
+        return tx_fail(tx, "RecursionError", "call depth limit (%d) exceeded", ex->lim.max_depth);
+    if (target == Py_None) {
+        /* an unset Optional reference: what Python itself would say */
+        const char *mn = PyUnicode_AsUTF8(mname);
+        if (mn && (strncmp(mn, "_sf_get_", 8) == 0 || strncmp(mn, "_sf_set_", 8) == 0))
+            mn += 8; /* an attribute access through an accessor */
+        return tx_fail(tx, "AttributeError", "'NoneType' object has no attribute '%s'",
+                       mn ? mn : "?");
+    }
+    int self_inst = ev->inst;
+    int tinst = resolve_target(ex, tx, self_inst, target);
+    if (tinst < 0)
+        return STEP_FAILED;
+    const sf_pyentity *te = &ex->app->entities[tx->insts[tinst].entity];
+    int tm = method_by_name(te, mname);
+    if (tm < 0 || (te->methods[tm].ir->flags & SF_METHOD_INIT)) {
+        const char *mn = PyUnicode_AsUTF8(mname);
+        if (!mn)
+            PyErr_Clear();
+        return tx_fail(tx, "NotFound", "unknown method '%s.%s'", te->ir->name, mn ? mn : "?");
+    }
+    event_push(ev, self_inst, ev->method, (int)kb, bind == Py_None ? NULL : bind, f);
+    ev->kind = SF_EVENT_INVOKE;
+    ev->inst = tinst;
+    ev->method = tm;
+    PyObject *a = args_as_refs(ex, args);
+    if (!a)
+        return tx_fail_py(tx);
+    if (tinst != self_inst) {
+        ev->args = args_copy(ex, tx, a);
+        Py_DECREF(a);
+        if (!ev->args)
+            return STEP_FAILED;
+    } else
+        ev->args = a;
+    return STEP_NEXT;
+}
+
+/* What block `block` returned (r): a return (*value), a jump or a call. */
+static int block_outcome(sf_executor *ex, sf_tx *tx, sf_event *ev, const sf_pyentity *pe,
+                         const sf_pymethod *pm, int block, PyObject *r, PyObject **value)
+{
+    if (!PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) < 2 ||
+        !PyLong_CheckExact(PyTuple_GET_ITEM(r, 0)))
+        return bad_result(ex, tx, pe, pm, block, "not a tuple starting with 0, 1 or 2");
+    long tag = PyLong_AsLong(PyTuple_GET_ITEM(r, 0));
+    Py_ssize_t size = PyTuple_GET_SIZE(r);
+    if (tag == 0 && size == 2) {
+        *value = as_ref(ex, PyTuple_GET_ITEM(r, 1));
+        return *value ? STEP_RETURNED : tx_fail_py(tx);
+    }
+    if (tag == 2 && size == 3)
+        return block_jump(ex, tx, ev, pe, pm, block, r);
+    if (tag == 1 && size == 7)
+        return block_call(ex, tx, ev, pe, pm, block, r);
+    return bad_result(ex, tx, pe, pm, block, "unknown tag or wrong length");
+}
+
+/* One step of ev: a plain method, or one block of a split method (an
+ * INVOKE of a split method first becomes a RESUME of its block 0). */
+static int exec_step(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **value)
+{
+    int st = step_target(ex, tx, ev);
+    if (st != STEP_NEXT)
+        return st;
+    sf_txinst *ti = &tx->insts[ev->inst];
+    const sf_pyentity *pe = &ex->app->entities[ti->entity];
+    const sf_pymethod *pm = &pe->methods[ev->method];
+    PyObject *self = ti->obj;
+    if (ev->kind == SF_EVENT_INVOKE) {
+        if (!pm->blocks)
+            return run_method(ex, tx, ev, pm, self, value);
+        PyObject *f = build_frame(ex, tx, pe, pm, ev->args);
+        Py_CLEAR(ev->args);
+        if (!f)
+            return STEP_FAILED;
+        ev->kind = SF_EVENT_RESUME;
+        ev->block = 0;
+        ev->frame = f;
+    }
+    int block = ev->block;
+    PyObject *r;
+    if (run_block(tx, ev, pm, self, &r) < 0)
+        return STEP_FAILED;
+    st = block_outcome(ex, tx, ev, pe, pm, block, r, value);
+    Py_DECREF(r);
+    return st;
+}
+
+/* The callee returned value (stolen): pop the innermost continuation and
+ * make ev the caller's RESUME with frame[bind] = value (a copy when the
+ * callee is another instance). */
+static int return_to_caller(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject *value)
+{
+    sf_cont *c = &ev->stack[--ev->depth];
+    int callee = ev->inst;
+    PyObject *bind = c->bind;
+    c->bind = NULL;
+    ev->kind = SF_EVENT_RESUME;
+    ev->inst = c->inst;
+    ev->method = c->method;
+    ev->block = c->block;
+    ev->frame = c->frame; /* owned by ev from here on */
+    c->frame = NULL;
+    if (callee != ev->inst) {
+        PyObject *cp = value_copy(ex, tx, value, "return value");
+        Py_DECREF(value);
+        if (!cp) {
+            Py_XDECREF(bind);
+            return -1;
+        }
+        value = cp;
+    }
+    int rc = bind ? PyDict_SetItem(ev->frame, bind, value) : 0;
+    Py_DECREF(value);
+    Py_XDECREF(bind);
+    return rc < 0 ? tx_fail_py(tx) : 0;
+}
+
 static int exec_event(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **result)
 {
-    PyObject *value = NULL, *r = NULL;
     *result = NULL;
     for (;;) {
-        if (ex->is_local) {
-            const sf_txinst *t = &tx->insts[ev->inst];
-            if (!(t->flags & SF_TXI_PENDING) &&
-                !ex->is_local(ex->is_local_arg, t->entity, tx->keys.data + t->key_off, t->key_len))
-                return 1;
-        }
-        if (++tx->steps > ex->lim.max_steps) {
-            tx_fail(tx, "RuntimeError", "request exceeded step limit (%llu block executions)",
-                    (unsigned long long)ex->lim.max_steps);
-            goto fail;
-        }
-        int self_inst = ev->inst;
-        if (inst_load(ex, tx, self_inst) < 0)
-            goto fail;
-        sf_txinst *ti = &tx->insts[self_inst];
-        const sf_pyentity *pe = &ex->app->entities[ti->entity];
-        const sf_pymethod *pm = &pe->methods[ev->method];
-        if (!(pm->ir->flags & SF_METHOD_READ_ONLY))
-            ti->flags |= SF_TXI_WRITTEN;
-        PyObject *self = ti->obj;
-
-        if (ev->kind == SF_EVENT_INVOKE) {
-            if (!pm->blocks) {
-                r = call_with_self(pm->fn, self, ev->args);
-                Py_CLEAR(ev->args);
-                value = r ? as_ref(ex, r) : NULL;
-                Py_CLEAR(r);
-                if (!value) {
-                    tx_fail_py(tx);
-                    goto fail;
-                }
-                goto returned;
-            }
-            PyObject *f = build_frame(ex, tx, pe, pm, ev->args);
-            Py_CLEAR(ev->args);
-            if (!f)
-                goto fail;
-            ev->kind = SF_EVENT_RESUME;
-            ev->block = 0;
-            ev->frame = f;
-        }
-
-        /* RESUME: run one block */
-        int block = ev->block;
-        PyObject *argv[2] = {self, ev->frame};
-        r = PyObject_Vectorcall(pm->blocks[block], argv, 2, NULL);
-        Py_CLEAR(ev->frame);
-        if (!r) {
-            tx_fail_py(tx);
-            goto fail;
-        }
-        if (!PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) < 2 ||
-            !PyLong_CheckExact(PyTuple_GET_ITEM(r, 0))) {
-            bad_result(ex, tx, pe, pm, block, "not a tuple starting with 0, 1 or 2");
-            goto fail;
-        }
-        long tag = PyLong_AsLong(PyTuple_GET_ITEM(r, 0));
-        Py_ssize_t size = PyTuple_GET_SIZE(r);
-        if (tag == 0 && size == 2) {
-            value = as_ref(ex, PyTuple_GET_ITEM(r, 1));
-            Py_CLEAR(r);
-            if (!value) {
-                tx_fail_py(tx);
-                goto fail;
-            }
-            goto returned;
-        }
-        if (tag == 2 && size == 3) {
-            PyObject *k = PyTuple_GET_ITEM(r, 1), *f = PyTuple_GET_ITEM(r, 2);
-            long kb = PyLong_CheckExact(k) ? PyLong_AsLong(k) : -1;
-            if (kb < 0 || kb >= pm->nblocks || !PyDict_CheckExact(f)) {
-                PyErr_Clear();
-                bad_result(ex, tx, pe, pm, block, "bad jump");
-                goto fail;
-            }
-            ev->block = (int)kb;
-            Py_INCREF(f);
-            ev->frame = f;
-            Py_CLEAR(r);
+        PyObject *value = NULL;
+        int st = exec_step(ex, tx, ev, &value);
+        if (st == STEP_NOT_LOCAL)
+            return 1;
+        if (st == STEP_FAILED)
+            break;
+        if (st != STEP_RETURNED)
             continue;
-        }
-        if (tag == 1 && size == 7) {
-            PyObject *target = PyTuple_GET_ITEM(r, 1), *mname = PyTuple_GET_ITEM(r, 2),
-                     *args = PyTuple_GET_ITEM(r, 3), *k = PyTuple_GET_ITEM(r, 4),
-                     *bind = PyTuple_GET_ITEM(r, 5), *f = PyTuple_GET_ITEM(r, 6);
-            long kb = PyLong_CheckExact(k) ? PyLong_AsLong(k) : -1;
-            if (kb < 0 || kb >= pm->nblocks || !PyDict_CheckExact(f) ||
-                !(bind == Py_None || PyUnicode_CheckExact(bind)) ||
-                !(PyTuple_CheckExact(args) || PyList_CheckExact(args)) ||
-                !PyUnicode_CheckExact(mname)) {
-                PyErr_Clear();
-                bad_result(ex, tx, pe, pm, block, "bad call");
-                goto fail;
-            }
-            if (ev->depth >= ex->lim.max_depth) {
-                tx_fail(tx, "RecursionError", "call depth limit (%d) exceeded",
-                        ex->lim.max_depth);
-                goto fail;
-            }
-            if (target == Py_None) {
-                /* an unset Optional reference: what Python itself would say */
-                const char *mn = PyUnicode_AsUTF8(mname);
-                if (mn && (strncmp(mn, "_sf_get_", 8) == 0 || strncmp(mn, "_sf_set_", 8) == 0))
-                    mn += 8; /* an attribute access through an accessor */
-                tx_fail(tx, "AttributeError", "'NoneType' object has no attribute '%s'",
-                        mn ? mn : "?");
-                goto fail;
-            }
-            int tinst = resolve_target(ex, tx, self_inst, target);
-            if (tinst < 0)
-                goto fail;
-            const sf_pyentity *te = &ex->app->entities[tx->insts[tinst].entity];
-            int tm = method_by_name(te, mname);
-            if (tm < 0 || (te->methods[tm].ir->flags & SF_METHOD_INIT)) {
-                const char *mn = PyUnicode_AsUTF8(mname);
-                if (!mn)
-                    PyErr_Clear();
-                tx_fail(tx, "NotFound", "unknown method '%s.%s'", te->ir->name, mn ? mn : "?");
-                goto fail;
-            }
-            event_push(ev, self_inst, ev->method, (int)kb, bind == Py_None ? NULL : bind, f);
-            ev->kind = SF_EVENT_INVOKE;
-            ev->inst = tinst;
-            ev->method = tm;
-            PyObject *a = args_as_refs(ex, args);
-            Py_CLEAR(r);
-            if (!a) {
-                tx_fail_py(tx);
-                goto fail;
-            }
-            if (tinst != self_inst) {
-                ev->args = args_copy(ex, tx, a);
-                Py_DECREF(a);
-                if (!ev->args)
-                    goto fail;
-            } else
-                ev->args = a;
-            continue;
-        }
-        bad_result(ex, tx, pe, pm, block, "unknown tag or wrong length");
-        goto fail;
-
-    returned:
         if (ev->depth == 0) {
             *result = value;
             sf_event_clear(ev);
             return 0;
         }
-        {
-            sf_cont *c = &ev->stack[--ev->depth];
-            int callee = ev->inst;
-            PyObject *bind = c->bind;
-            c->bind = NULL;
-            ev->kind = SF_EVENT_RESUME;
-            ev->inst = c->inst;
-            ev->method = c->method;
-            ev->block = c->block;
-            ev->frame = c->frame; /* owned by ev from here on */
-            c->frame = NULL;
-            if (callee != ev->inst) {
-                PyObject *cp = value_copy(ex, tx, value, "return value");
-                Py_CLEAR(value);
-                if (!cp) {
-                    Py_XDECREF(bind);
-                    goto fail;
-                }
-                value = cp;
-            }
-            int rc = bind ? PyDict_SetItem(ev->frame, bind, value) : 0;
-            Py_CLEAR(value);
-            Py_XDECREF(bind);
-            if (rc < 0) {
-                tx_fail_py(tx);
-                goto fail;
-            }
-        }
+        if (return_to_caller(ex, tx, ev, value) < 0)
+            break;
     }
-fail:
-    Py_XDECREF(r);
-    Py_XDECREF(value);
     sf_event_clear(ev);
     return -1;
 }
