@@ -9,6 +9,7 @@
 
 #include "json.h"
 #include "mpread.h"
+#include "stateflow/sf_pack.h"
 #include "stateflow/sf_value.h"
 #include "stateflow/sf_util.h"
 
@@ -35,109 +36,25 @@ struct sf_executor {
     sf_watchdog *watchdog;    /* borrowed; NULL: no time limit */
 };
 
-/* ---- msgpack writing (the few headers the executor writes itself) ------- */
+/* ---- msgpack writing (msgpack-c's packer onto an sf_buf, sf_pack.h) ---- */
 
-static void mp_put_byte(sf_buf *b, unsigned c)
+static void pack_str(msgpack_packer *pk, const char *s, size_t n)
 {
-    char ch = (char)(unsigned char)c;
-    sf_buf_append(b, &ch, 1);
+    msgpack_pack_str_with_body(pk, s, n);
 }
 
-static void mp_put_be(sf_buf *b, uint64_t v, int bytes)
+/* Append the reference ext [entity, key] (key: msgpack bytes) to b; tmp is
+ * scratch for the ext's body. */
+static void pack_ref(sf_buf *b, sf_buf *tmp, const char *entity, const char *key, size_t keylen)
 {
-    char tmp[8];
-    for (int i = 0; i < bytes; i++)
-        tmp[i] = (char)(unsigned char)(v >> (8 * (bytes - 1 - i)));
-    sf_buf_append(b, tmp, (size_t)bytes);
-}
-
-static void mp_put_hdr(sf_buf *b, uint32_t n, unsigned fix, unsigned fixmax, unsigned c16,
-                       unsigned c32)
-{
-    if (n <= fixmax)
-        mp_put_byte(b, fix | n);
-    else if (n <= 0xffff) {
-        mp_put_byte(b, c16);
-        mp_put_be(b, n, 2);
-    } else {
-        mp_put_byte(b, c32);
-        mp_put_be(b, n, 4);
-    }
-}
-
-static void mp_put_array(sf_buf *b, uint32_t n) { mp_put_hdr(b, n, 0x90, 15, 0xdc, 0xdd); }
-static void mp_put_map(sf_buf *b, uint32_t n) { mp_put_hdr(b, n, 0x80, 15, 0xde, 0xdf); }
-
-static void mp_put_str(sf_buf *b, const char *s, size_t n)
-{
-    if (n <= 31)
-        mp_put_byte(b, 0xa0 | (unsigned)n);
-    else if (n <= 0xff) {
-        mp_put_byte(b, 0xd9);
-        mp_put_be(b, n, 1);
-    } else if (n <= 0xffff) {
-        mp_put_byte(b, 0xda);
-        mp_put_be(b, n, 2);
-    } else {
-        mp_put_byte(b, 0xdb);
-        mp_put_be(b, n, 4);
-    }
-    sf_buf_append(b, s, n);
-}
-
-static void mp_put_uint(sf_buf *b, uint64_t v)
-{
-    if (v <= 0x7f)
-        mp_put_byte(b, (unsigned)v);
-    else if (v <= 0xff) {
-        mp_put_byte(b, 0xcc);
-        mp_put_be(b, v, 1);
-    } else if (v <= 0xffff) {
-        mp_put_byte(b, 0xcd);
-        mp_put_be(b, v, 2);
-    } else if (v <= 0xffffffffu) {
-        mp_put_byte(b, 0xce);
-        mp_put_be(b, v, 4);
-    } else {
-        mp_put_byte(b, 0xcf);
-        mp_put_be(b, v, 8);
-    }
-}
-
-static void mp_put_nil(sf_buf *b) { mp_put_byte(b, 0xc0); }
-
-static void mp_put_ext_hdr(sf_buf *b, int8_t type, size_t n)
-{
-    switch (n) {
-    case 1: mp_put_byte(b, 0xd4); break;
-    case 2: mp_put_byte(b, 0xd5); break;
-    case 4: mp_put_byte(b, 0xd6); break;
-    case 8: mp_put_byte(b, 0xd7); break;
-    case 16: mp_put_byte(b, 0xd8); break;
-    default:
-        if (n <= 0xff) {
-            mp_put_byte(b, 0xc7);
-            mp_put_be(b, n, 1);
-        } else if (n <= 0xffff) {
-            mp_put_byte(b, 0xc8);
-            mp_put_be(b, n, 2);
-        } else {
-            mp_put_byte(b, 0xc9);
-            mp_put_be(b, n, 4);
-        }
-    }
-    mp_put_byte(b, (unsigned char)type);
-}
-
-/* Append the reference ext [entity, key] (key: msgpack bytes). */
-static void mp_put_ref(sf_buf *b, sf_buf *tmp, const char *entity, const char *key, size_t keylen)
-{
+    msgpack_packer pk;
     sf_buf_reset(tmp);
-    mp_put_array(tmp, 2);
-    mp_put_str(tmp, entity, strlen(entity));
+    sf_buf_packer_init(&pk, tmp);
+    msgpack_pack_array(&pk, 2);
+    pack_str(&pk, entity, strlen(entity));
     sf_buf_append(tmp, key, keylen);
-    mp_put_ext_hdr(b, SF_EXT_REF, tmp->len);
-    sf_buf_append(b, tmp->data, tmp->len);
+    sf_buf_packer_init(&pk, b);
+    msgpack_pack_ext_with_body(&pk, tmp->data, tmp->len, SF_EXT_REF);
 }
 
 /* ---- transactions ------------------------------------------------------- */
@@ -937,7 +854,9 @@ static int encode_state(sf_executor *ex, sf_tx *tx, int j, sf_buf *out)
         Py_DECREF(d);
         return tx_fail(tx, "TypeError", "%s: __dict__ is not a dict", entity_name(ex, t->entity));
     }
-    mp_put_map(out, (uint32_t)PyDict_GET_SIZE(d));
+    msgpack_packer pk;
+    sf_buf_packer_init(&pk, out);
+    msgpack_pack_map(&pk, (size_t)PyDict_GET_SIZE(d));
     Py_ssize_t pos = 0;
     PyObject *k, *v;
     char err[512];
@@ -950,7 +869,7 @@ static int encode_state(sf_executor *ex, sf_tx *tx, int j, sf_buf *out)
             return tx_fail(tx, "TypeError", "%s: attribute names must be str",
                            entity_name(ex, t->entity));
         }
-        mp_put_str(out, s, (size_t)n);
+        pack_str(&pk, s, (size_t)n);
         if (sf_pycodec_encode(ex->codec, v, "attribute", out, err, sizeof err) < 0) {
             /* Again with the attribute's name, for the message. */
             char where[300];
@@ -1443,7 +1362,7 @@ static int op_create(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf
         return -1;
     }
     tx_set_key(tx, j, kb->data, kb->len);
-    mp_put_ref(result, &ex->state, pe->ir->name, kb->data, kb->len);
+    pack_ref(result, &ex->state, pe->ir->name, kb->data, kb->len);
     return sf_tx_commit(ex, tx);
 }
 
@@ -1543,10 +1462,12 @@ static int put_target(sf_executor *ex, const sf_tx *tx, int inst, int method, sf
     const sf_pyentity *pe = &ex->app->entities[t->entity];
     if (method < 0 || method >= pe->nmethods)
         return ev_err(err, errlen, "event names a method outside its entity");
-    mp_put_str(out, pe->ir->name, strlen(pe->ir->name));
+    msgpack_packer pk;
+    sf_buf_packer_init(&pk, out);
+    pack_str(&pk, pe->ir->name, strlen(pe->ir->name));
     sf_buf_append(out, tx->keys.data + t->key_off, t->key_len);
     const char *mn = pe->methods[method].ir->name;
-    mp_put_str(out, mn, strlen(mn));
+    pack_str(&pk, mn, strlen(mn));
     return 0;
 }
 
@@ -1561,25 +1482,27 @@ int sf_event_encode(sf_executor *ex, const sf_tx *tx, const sf_event *ev, sf_buf
                     char *err, size_t errlen)
 {
     size_t mark = out->len;
-    mp_put_array(out, 10);
-    mp_put_uint(out, EVENT_WIRE_VERSION);
-    mp_put_uint(out, ev->txid);
+    msgpack_packer pk;
+    sf_buf_packer_init(&pk, out);
+    msgpack_pack_array(&pk, 10);
+    msgpack_pack_uint64(&pk, EVENT_WIRE_VERSION);
+    msgpack_pack_uint64(&pk, ev->txid);
     if (ev->reqid.len)
         sf_buf_append(out, ev->reqid.data, ev->reqid.len);
     else
-        mp_put_nil(out);
-    mp_put_uint(out, (uint64_t)ev->kind);
+        msgpack_pack_nil(&pk);
+    msgpack_pack_uint64(&pk, (uint64_t)ev->kind);
     if (put_target(ex, tx, ev->inst, ev->method, out, err, errlen) < 0)
         goto fail;
     if (ev->kind == SF_EVENT_INVOKE) {
-        mp_put_uint(out, 0);
+        msgpack_pack_uint64(&pk, 0);
         PyObject *a = ev->args;
         if (!a || !(PyList_CheckExact(a) || PyTuple_CheckExact(a))) {
             ev_err(err, errlen, "event arguments are not a list or tuple");
             goto fail;
         }
         Py_ssize_t n = PySequence_Fast_GET_SIZE(a);
-        mp_put_array(out, (uint32_t)n);
+        msgpack_pack_array(&pk, (size_t)n);
         for (Py_ssize_t i = 0; i < n; i++) {
             char where[32];
             snprintf(where, sizeof where, "argument %zd", i + 1);
@@ -1588,20 +1511,20 @@ int sf_event_encode(sf_executor *ex, const sf_tx *tx, const sf_event *ev, sf_buf
                 goto fail;
         }
     } else if (ev->kind == SF_EVENT_RESUME) {
-        mp_put_uint(out, (uint64_t)ev->block);
+        msgpack_pack_uint64(&pk, (uint64_t)ev->block);
         if (put_frame(ex, ev->frame, out, err, errlen) < 0)
             goto fail;
     } else {
         ev_err(err, errlen, "bad event kind %d", (int)ev->kind);
         goto fail;
     }
-    mp_put_array(out, (uint32_t)ev->depth);
+    msgpack_pack_array(&pk, (size_t)ev->depth);
     for (int i = 0; i < ev->depth; i++) {
         const sf_cont *c = &ev->stack[i];
-        mp_put_array(out, 6);
+        msgpack_pack_array(&pk, 6);
         if (put_target(ex, tx, c->inst, c->method, out, err, errlen) < 0)
             goto fail;
-        mp_put_uint(out, (uint64_t)c->block);
+        msgpack_pack_uint64(&pk, (uint64_t)c->block);
         if (c->bind) {
             Py_ssize_t n;
             const char *s = PyUnicode_AsUTF8AndSize(c->bind, &n);
@@ -1610,9 +1533,9 @@ int sf_event_encode(sf_executor *ex, const sf_tx *tx, const sf_event *ev, sf_buf
                 ev_err(err, errlen, "continuation bind name is not a string");
                 goto fail;
             }
-            mp_put_str(out, s, (size_t)n);
+            pack_str(&pk, s, (size_t)n);
         } else
-            mp_put_nil(out);
+            msgpack_pack_nil(&pk);
         if (put_frame(ex, c->frame, out, err, errlen) < 0)
             goto fail;
     }
@@ -1911,8 +1834,10 @@ static int collect_refs(sf_executor *ex, sf_tx *tx, PyObject *v, int depth, sf_b
     const char *en = sf_pycodec_ref_entity(v);
     char err[256];
     size_t mark = out->len;
-    mp_put_array(out, 2);
-    mp_put_str(out, en, strlen(en));
+    msgpack_packer pk;
+    sf_buf_packer_init(&pk, out);
+    msgpack_pack_array(&pk, 2);
+    pack_str(&pk, en, strlen(en));
     if (sf_pycodec_encode(ex->codec, sf_pycodec_ref_key(v), "key", out, err, sizeof err) < 0) {
         out->len = mark;
         return tx_fail(tx, "BadRequest", "%s", err);
@@ -1928,7 +1853,9 @@ int sf_exec_arg_refs(sf_executor *ex, sf_tx *tx, PyObject *args, sf_buf *out)
     uint32_t n = 0;
     int rc = collect_refs(ex, tx, args, 0, &items, &n);
     if (rc == 0) {
-        mp_put_array(out, n);
+        msgpack_packer pk;
+        sf_buf_packer_init(&pk, out);
+        msgpack_pack_array(&pk, n);
         sf_buf_append(out, items.data, items.len);
     }
     sf_buf_free(&items);
