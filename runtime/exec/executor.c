@@ -79,6 +79,7 @@ void sf_tx_reset(sf_tx *tx, uint64_t txid)
     sf_buf_reset(&tx->err_type);
     sf_buf_reset(&tx->err_msg);
     tx->steps = 0;
+    tx->time_ns = 0;
     tx->txid = txid;
 }
 
@@ -111,6 +112,30 @@ static int tx_fail_py(sf_tx *tx)
 {
     sf_pyrt_fetch_error(&tx->err_type, &tx->err_msg);
     return -1;
+}
+
+/* User code runs between guard_enter and guard_leave: under the watchdog,
+ * with the time the transaction spent in earlier guarded sections (here or,
+ * through its events, on other workers) already counted. */
+static int guard_enter(sf_executor *ex, sf_tx *tx)
+{
+    if (sf_watchdog_enter(ex->watchdog, tx->time_ns) < 0)
+        return tx_fail_py(tx);
+    return 0;
+}
+
+static void guard_leave(sf_executor *ex, sf_tx *tx)
+{
+    tx->time_ns += sf_watchdog_leave(ex->watchdog);
+}
+
+/* Count one block or method execution against the step limit. */
+static int count_step(sf_executor *ex, sf_tx *tx)
+{
+    if (++tx->steps > ex->lim.max_steps)
+        return tx_fail(tx, "RuntimeError", "request exceeded step limit (%llu block executions)",
+                       (unsigned long long)ex->lim.max_steps);
+    return 0;
 }
 
 /* Abort: drop every instance of the transaction; its error stays. */
@@ -620,9 +645,8 @@ static int step_target(sf_executor *ex, sf_tx *tx, const sf_event *ev)
     if (ex->is_local && !(t->flags & SF_TXI_PENDING) &&
         !ex->is_local(ex->is_local_arg, t->entity, tx->keys.data + t->key_off, t->key_len))
         return STEP_NOT_LOCAL;
-    if (++tx->steps > ex->lim.max_steps)
-        return tx_fail(tx, "RuntimeError", "request exceeded step limit (%llu block executions)",
-                       (unsigned long long)ex->lim.max_steps);
+    if (count_step(ex, tx) < 0)
+        return STEP_FAILED;
     if (inst_load(ex, tx, ev->inst) < 0)
         return STEP_FAILED;
     sf_txinst *ti = &tx->insts[ev->inst];
@@ -835,9 +859,13 @@ static int exec_event(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **resul
 
 int sf_exec_event(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **result)
 {
-    sf_watchdog_enter(ex->watchdog);
+    if (guard_enter(ex, tx) < 0) {
+        *result = NULL;
+        sf_event_clear(ev);
+        return -1;
+    }
     int rc = exec_event(ex, tx, ev, result);
-    sf_watchdog_leave(ex->watchdog);
+    guard_leave(ex, tx);
     return rc;
 }
 
@@ -1298,6 +1326,40 @@ static int new_instance_key(sf_executor *ex, sf_tx *tx, int e, int j, sf_buf *kb
 }
 
 
+/* A new instance of entity e in tx, without a key yet (*j: its index).
+ * args (a list or tuple, borrowed) are __init__'s arguments. A split
+ * __init__ becomes the INVOKE in ev on a bare instance (returns 0: run ev);
+ * a plain one runs at once, as one step (returns 1). -1 on an error. Runs
+ * user code: the caller holds the guard. */
+static int construct(sf_executor *ex, sf_tx *tx, int e, PyObject *args, sf_event *ev, int *j)
+{
+    const sf_pyentity *pe = &ex->app->entities[e];
+    const sf_pymethod *init = &pe->methods[pe->init];
+    PyObject *o;
+    if (init->blocks)
+        o = instance_new(ex, pe, NULL);
+    else {
+        if (count_step(ex, tx) < 0)
+            return -1;
+        PyObject *t = PyList_Check(args) ? PyList_AsTuple(args) : PySequence_Tuple(args);
+        o = t ? PyObject_Call(pe->cls, t, NULL) : NULL;
+        Py_XDECREF(t);
+    }
+    if (!o)
+        return tx_fail_py(tx);
+    *j = tx_add(tx, e, 0, "", 0, SF_TXI_PENDING | SF_TXI_LOADED | SF_TXI_CREATED);
+    tx->insts[*j].obj = o;
+    if (!init->blocks)
+        return 1;
+    ev->txid = tx->txid;
+    ev->kind = SF_EVENT_INVOKE;
+    ev->inst = *j;
+    ev->method = pe->init;
+    Py_INCREF(args);
+    ev->args = args;
+    return 0;
+}
+
 static int op_create(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf_buf *result)
 {
     const sf_pyentity *pe = &ex->app->entities[e];
@@ -1312,24 +1374,16 @@ static int op_create(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf
         return -1;
     }
     int j;
-    if (init->blocks) {
-        /* Split __init__: run its blocks on a bare instance. */
-        PyObject *o = instance_new(ex, pe, NULL);
-        if (!o) {
-            Py_DECREF(args);
-            return tx_fail_py(tx);
-        }
-        j = tx_add(tx, e, 0, "", 0, SF_TXI_PENDING | SF_TXI_LOADED | SF_TXI_CREATED);
-        tx->insts[j].obj = o;
-        sf_event *ev = &ex->ev;
-        sf_event_clear(ev);
-        ev->txid = tx->txid;
-        ev->kind = SF_EVENT_INVOKE;
-        ev->inst = j;
-        ev->method = pe->init;
-        ev->args = args;
+    sf_event *ev = &ex->ev;
+    sf_event_clear(ev);
+    int st = construct(ex, tx, e, args, ev, &j);
+    Py_DECREF(args);
+    if (st < 0)
+        return -1;
+    if (st == 0) {
+        /* split __init__: run its blocks on the bare instance */
         PyObject *v;
-        int st = sf_exec_event(ex, tx, ev, &v);
+        st = sf_exec_event(ex, tx, ev, &v);
         if (st != 0) {
             if (st > 0) {
                 sf_event_clear(ev);
@@ -1338,15 +1392,6 @@ static int op_create(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf
             return -1;
         }
         Py_DECREF(v);
-    } else {
-        PyObject *t = PyList_AsTuple(args);
-        Py_DECREF(args);
-        PyObject *o = t ? PyObject_Call(pe->cls, t, NULL) : NULL;
-        Py_XDECREF(t);
-        if (!o)
-            return tx_fail_py(tx);
-        j = tx_add(tx, e, 0, "", 0, SF_TXI_PENDING | SF_TXI_LOADED | SF_TXI_CREATED);
-        tx->insts[j].obj = o;
     }
     sf_buf *kb = &ex->scratch;
     uint64_t h;
@@ -1370,7 +1415,6 @@ static int exec_op_run(sf_executor *ex, const sf_exec_op *op, sf_buf *result, co
                        const char **err_msg)
 {
     sf_tx *tx = &ex->tx;
-    sf_tx_reset(tx, ++ex->next_txid);
     size_t mark = result->len;
     int e = op->entity ? sf_pyapp_entity_index(ex->app, op->entity, op->entity_len) : -1;
     int rc;
@@ -1403,9 +1447,15 @@ static int exec_op_run(sf_executor *ex, const sf_exec_op *op, sf_buf *result, co
 int sf_exec_op_run(sf_executor *ex, const sf_exec_op *op, sf_buf *result, const char **err_type,
                    const char **err_msg)
 {
-    sf_watchdog_enter(ex->watchdog);
+    sf_tx *tx = &ex->tx;
+    sf_tx_reset(tx, ++ex->next_txid);
+    if (guard_enter(ex, tx) < 0) { /* cannot happen: a new transaction has time */
+        *err_type = tx->err_type.data;
+        *err_msg = tx->err_msg.data;
+        return -1;
+    }
     int rc = exec_op_run(ex, op, result, err_type, err_msg);
-    sf_watchdog_leave(ex->watchdog);
+    guard_leave(ex, tx);
     return rc;
 }
 
@@ -1435,7 +1485,9 @@ int sf_exec_request(sf_executor *ex, const sf_request *req, sf_buf *reply_json)
 
 /* ---- events on the wire ------------------------------------------------- */
 
-#define EVENT_WIRE_VERSION 1
+/* 2: the transaction's steps and time_ns follow the stack */
+#define EVENT_WIRE_VERSION 2
+#define EVENT_WIRE_ITEMS 12
 
 static int ev_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -1484,7 +1536,7 @@ int sf_event_encode(sf_executor *ex, const sf_tx *tx, const sf_event *ev, sf_buf
     size_t mark = out->len;
     msgpack_packer pk;
     sf_buf_packer_init(&pk, out);
-    msgpack_pack_array(&pk, 10);
+    msgpack_pack_array(&pk, EVENT_WIRE_ITEMS);
     msgpack_pack_uint64(&pk, EVENT_WIRE_VERSION);
     msgpack_pack_uint64(&pk, ev->txid);
     if (ev->reqid.len)
@@ -1539,6 +1591,8 @@ int sf_event_encode(sf_executor *ex, const sf_tx *tx, const sf_event *ev, sf_buf
         if (put_frame(ex, c->frame, out, err, errlen) < 0)
             goto fail;
     }
+    msgpack_pack_uint64(&pk, tx->steps);
+    msgpack_pack_uint64(&pk, tx->time_ns);
     return 0;
 fail:
     out->len = mark;
@@ -1663,8 +1717,8 @@ int sf_event_decode(sf_executor *ex, sf_tx *tx, const char *data, size_t len, sf
     uint64_t v = 0;
     if (rd_item(&r, &it, "event") < 0)
         return -1;
-    if (it.kind != SF_MP_ARRAY || it.n != 10)
-        return ev_err(err, errlen, "event: expected an array of 10 items");
+    if (it.kind != SF_MP_ARRAY || it.n != EVENT_WIRE_ITEMS)
+        return ev_err(err, errlen, "event: expected an array of %d items", EVENT_WIRE_ITEMS);
     if (rd_uint(&r, UINT32_MAX, &v, "version") < 0)
         return -1;
     if (v != EVENT_WIRE_VERSION)
@@ -1757,10 +1811,19 @@ int sf_event_decode(sf_executor *ex, sf_tx *tx, const char *data, size_t len, sf
         Py_XDECREF(bind);
         Py_DECREF(frame);
     }
+    /* the budget the transaction used so far, here and elsewhere */
+    uint64_t steps, time_ns;
+    if (rd_uint(&r, UINT64_MAX, &steps, "steps") < 0 ||
+        rd_uint(&r, UINT64_MAX, &time_ns, "time") < 0)
+        goto fail;
     if (r.pos != len) {
         ev_err(err, errlen, "event: %zu trailing bytes", len - r.pos);
         goto fail;
     }
+    if (steps > tx->steps)
+        tx->steps = steps;
+    if (time_ns > tx->time_ns)
+        tx->time_ns = time_ns;
     return 0;
 fail:
     sf_event_clear(ev);
@@ -1769,7 +1832,7 @@ fail:
 
 /* ---- client operations in steps (stateflowd) ---------------------------- */
 
-int sf_exec_op_check(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject **args_out)
+static int op_check(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject **args_out)
 {
     *args_out = NULL;
     int e = op->entity ? sf_pyapp_entity_index(ex->app, op->entity, op->entity_len) : -1;
@@ -1806,6 +1869,17 @@ int sf_exec_op_check(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject 
     }
     *args_out = args;
     return 0;
+}
+
+/* Guarded: loading the target creates an instance (a user __new__ runs). */
+int sf_exec_op_check(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject **args_out)
+{
+    *args_out = NULL;
+    if (guard_enter(ex, tx) < 0)
+        return -1;
+    int rc = op_check(ex, tx, op, args_out);
+    guard_leave(ex, tx);
+    return rc;
 }
 
 /* Depth first, left to right, as check_refs visits them. */
@@ -1885,31 +1959,11 @@ int sf_exec_op_start(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject 
     }
     if (op->op != SF_OP_CREATE || pe->init < 0)
         return tx_fail(tx, "BadRequest", "unknown op");
-    const sf_pymethod *init = &pe->methods[pe->init];
-    if (init->blocks) {
-        PyObject *o = instance_new(ex, pe, NULL);
-        if (!o)
-            return tx_fail_py(tx);
-        int j = tx_add(tx, e, 0, "", 0, SF_TXI_PENDING | SF_TXI_LOADED | SF_TXI_CREATED);
-        tx->insts[j].obj = o;
-        *created = j;
-        ev->txid = tx->txid;
-        ev->kind = SF_EVENT_INVOKE;
-        ev->inst = j;
-        ev->method = pe->init;
-        Py_INCREF(args);
-        ev->args = args;
-        return 0;
-    }
-    PyObject *t = PyList_Check(args) ? PyList_AsTuple(args) : PySequence_Tuple(args);
-    PyObject *o = t ? PyObject_Call(pe->cls, t, NULL) : NULL;
-    Py_XDECREF(t);
-    if (!o)
-        return tx_fail_py(tx);
-    int j = tx_add(tx, e, 0, "", 0, SF_TXI_PENDING | SF_TXI_LOADED | SF_TXI_CREATED);
-    tx->insts[j].obj = o;
-    *created = j;
-    return 1;
+    if (guard_enter(ex, tx) < 0)
+        return -1;
+    int st = construct(ex, tx, e, args, ev, created);
+    guard_leave(ex, tx);
+    return st;
 }
 
 int sf_exec_create_take(sf_executor *ex, sf_tx *tx, int j, sf_buf *key_out, sf_buf *state_out)
@@ -1921,7 +1975,11 @@ int sf_exec_create_take(sf_executor *ex, sf_tx *tx, int j, sf_buf *key_out, sf_b
     const sf_pyentity *pe = &ex->app->entities[e];
     sf_buf *kb = &ex->scratch;
     uint64_t h;
-    if (new_instance_key(ex, tx, e, j, kb, &h) < 0)
+    if (guard_enter(ex, tx) < 0)
+        return -1;
+    int rc = new_instance_key(ex, tx, e, j, kb, &h);
+    guard_leave(ex, tx);
+    if (rc < 0)
         return -1;
     if (tx_find(tx, e, h, kb->data, kb->len) >= 0) {
         sf_buf tmp;
@@ -1944,8 +2002,8 @@ int sf_exec_create_take(sf_executor *ex, sf_tx *tx, int j, sf_buf *key_out, sf_b
     return st;
 }
 
-int sf_tx_install(sf_executor *ex, sf_tx *tx, int entity, const char *key, size_t keylen,
-                  const char *state, size_t statelen)
+static int tx_install(sf_executor *ex, sf_tx *tx, int entity, const char *key, size_t keylen,
+                      const char *state, size_t statelen)
 {
     if (entity < 0 || entity >= ex->app->nentities)
         return tx_fail(tx, "NotFound", "unknown entity");
@@ -1978,4 +2036,15 @@ int sf_tx_install(sf_executor *ex, sf_tx *tx, int entity, const char *key, size_
     int j = tx_add(tx, entity, h, key, keylen, SF_TXI_LOADED | SF_TXI_CREATED);
     tx->insts[j].obj = o;
     return 0;
+}
+
+/* Guarded: the new instance is created (a user __new__ runs). */
+int sf_tx_install(sf_executor *ex, sf_tx *tx, int entity, const char *key, size_t keylen,
+                  const char *state, size_t statelen)
+{
+    if (guard_enter(ex, tx) < 0)
+        return -1;
+    int rc = tx_install(ex, tx, entity, key, keylen, state, statelen);
+    guard_leave(ex, tx);
+    return rc;
 }
