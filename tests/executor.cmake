@@ -18,6 +18,13 @@ if(TARGET sfrun)
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(sfrun_script PROPERTIES TIMEOUT 60
     ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/executor-lsan.supp:print_suppressions=0")
+  # sfrun --time-limit ends an __init__ or __key__ that never returns.
+  add_test(NAME sfrun_user_code_guarded
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/executor_time_limit.sh $<TARGET_FILE:sfrun>
+                   $<TARGET_FILE:executor_mkapp> ${CMAKE_BINARY_DIR}/tests/sfrun_user_code_guarded
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(sfrun_user_code_guarded PROPERTIES TIMEOUT 60
+    ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/executor-lsan.supp:print_suppressions=0")
 endif()
 
 # libFuzzer target for the event decoder (SF_FUZZ=ON, CC=clang).

@@ -293,3 +293,29 @@ def _sf_Node_via_self_0(self, _f):
 
 def _sf_Node_via_self_1(self, _f):
     return (0, _f['r'])
+
+
+# Slow: user code outside methods that never returns (the watchdog must end
+# it): __init__ with spin=True, and __key__ of an instance named "spin-key".
+# Both catch Exception, as careless user code would.
+class Slow:
+    def __init__(self, name: str, spin: bool = False):
+        self.name = name
+        self.n = 0
+        while spin:
+            try:
+                self.n += 1
+            except Exception:
+                pass
+
+    def __key__(self):
+        while self.name == "spin-key":
+            try:
+                self.n += 1
+            except Exception:
+                pass
+        return self.name
+
+    def ok(self) -> int:
+        self.n += 1
+        return self.n

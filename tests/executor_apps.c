@@ -206,5 +206,10 @@ sf_ir *sf_test_app_build(void)
     sf_test_add_method(ir, node, "shout", RO, "", 1);
     sf_test_add_method(ir, node, "count_up", RO, "other:@Node,times:int=", 2);
     sf_test_add_method(ir, node, "via_self", RO, "other:@Node", 2);
+
+    sf_ir_entity *slow = add_entity(ir, "Slow", "name,n");
+    sf_test_add_method(ir, slow, "__init__", INIT, "name:str,spin:bool=", 0);
+    sf_test_add_method(ir, slow, "__key__", RO | INTERNAL, "", 0);
+    sf_test_add_method(ir, slow, "ok", 0, "", 0);
     return ir;
 }

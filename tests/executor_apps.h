@@ -9,7 +9,8 @@
 
 /* The test application: Item, User (shop, with User.buy_item split by
  * hand), Account (bank transfer), Node (re-entrant calls, loops with jumps,
- * runaway loops, malformed block results). */
+ * runaway loops, malformed block results), Slow (an __init__ and a __key__
+ * that never return). */
 sf_ir *sf_test_app_build(void);
 
 /* Add a method to e (whose methods array has room) from a compact spec:

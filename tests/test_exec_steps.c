@@ -320,6 +320,59 @@ static void test_create_moves(void **state)
     sf_buf_free(&st);
 }
 
+/* A worker runs a constructor (sf_exec_op_start) and the key of the new
+ * instance (sf_exec_create_take) under the watchdog too: one that never
+ * returns fails with TimeLimitExceeded, and the next operation is served. */
+static void test_constructor_guarded(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    sf_watchdog *w = sf_watchdog_start(200, err, sizeof err);
+    if (!w)
+        fail_msg("watchdog: %s", err);
+    sf_executor_set_watchdog(f->ex, w);
+    sf_buf key, k, st;
+    sf_buf_init(&key);
+    sf_buf_init(&k);
+    sf_buf_init(&st);
+    PyObject *args;
+    int created;
+    const char *tle = "the request ran longer than its time limit (200 ms)";
+
+    /* __init__ loops */
+    sf_exec_op o = mkop(f, SF_OP_CREATE, "Slow", NULL, NULL, "[\"a\", true]", &key);
+    assert_int_equal(sf_exec_op_check(f->ex, &f->tx, &o, &args), 0);
+    assert_int_equal(sf_exec_op_start(f->ex, &f->tx, &o, args, &f->ev, &created), -1);
+    Py_DECREF(args);
+    assert_int_equal(created, -1);
+    expect_error(f, &f->tx, "TimeLimitExceeded", tle);
+
+    /* __key__ loops */
+    sf_tx_reset(&f->tx, 8);
+    o = mkop(f, SF_OP_CREATE, "Slow", NULL, NULL, "[\"spin-key\"]", &key);
+    assert_int_equal(sf_exec_op_check(f->ex, &f->tx, &o, &args), 0);
+    assert_int_equal(sf_exec_op_start(f->ex, &f->tx, &o, args, &f->ev, &created), 1);
+    Py_DECREF(args);
+    assert_int_equal(sf_exec_create_take(f->ex, &f->tx, created, &k, &st), -1);
+    expect_error(f, &f->tx, "TimeLimitExceeded", tle);
+
+    /* the next create goes through */
+    sf_tx_reset(&f->tx, 9);
+    o = mkop(f, SF_OP_CREATE, "Slow", NULL, NULL, "[\"b\"]", &key);
+    assert_int_equal(sf_exec_op_check(f->ex, &f->tx, &o, &args), 0);
+    assert_int_equal(sf_exec_op_start(f->ex, &f->tx, &o, args, &f->ev, &created), 1);
+    Py_DECREF(args);
+    assert_int_equal(sf_exec_create_take(f->ex, &f->tx, created, &k, &st), 0);
+    assert_memory_equal(k.data, "\xa1" "b", 2);
+    assert_int_equal(f->tx.steps, 1); /* the constructor, one step */
+
+    sf_executor_set_watchdog(f->ex, NULL);
+    sf_watchdog_stop(w);
+    sf_buf_free(&key);
+    sf_buf_free(&k);
+    sf_buf_free(&st);
+}
+
 int main(void)
 {
     char err[512];
@@ -332,6 +385,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_arg_refs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_call_and_encode_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_moves, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_constructor_guarded, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sf_pyrt_stop();

@@ -564,13 +564,64 @@ static int owns(void *arg, int entity, const char *key, size_t keylen)
     return keylen == o->keylen && memcmp(key, o->key, keylen) == 0;
 }
 
+static const owner owner_a = {"\xa1" "a", 2}, owner_b = {"\xa1" "b", 2};
+
+/* Run ev starting on worker A (txa) until it returns or fails, shipping it
+ * as an encoded event whenever it leaves a worker. Returns NULL (*res set),
+ * or the transaction context the error is in. *hops counts the events
+ * shipped, *on_a where it ended. */
+static sf_tx *run_on_two_workers(fx *f, sf_tx *txa, sf_tx *txb, sf_event *ev, PyObject **res,
+                                 int *hops, int *on_a)
+{
+    char err[256];
+    sf_buf wire;
+    sf_buf_init(&wire);
+    sf_tx *failed = NULL;
+    *hops = 0;
+    *on_a = 1;
+    for (;;) {
+        sf_tx *tx = *on_a ? txa : txb;
+        sf_executor_set_locality(f->ex, owns, (void *)(*on_a ? &owner_a : &owner_b));
+        int st = sf_exec_event(f->ex, tx, ev, res);
+        if (st < 0)
+            failed = tx;
+        if (st <= 0)
+            break;
+        /* ship the event to the other worker */
+        sf_buf_reset(&wire);
+        if (sf_event_encode(f->ex, tx, ev, &wire, err, sizeof err) < 0)
+            fail_msg("encode: %s", err);
+        *on_a = !*on_a;
+        if (sf_event_decode(f->ex, *on_a ? txa : txb, wire.data, wire.len, ev, err, sizeof err) < 0)
+            fail_msg("decode: %s", err);
+        (*hops)++;
+    }
+    sf_executor_set_locality(f->ex, NULL, NULL);
+    sf_buf_free(&wire);
+    return failed;
+}
+
+/* The INVOKE of Node a.sum_to(Node b, times) in txa. */
+static void sum_to_event(fx *f, sf_tx *txa, sf_event *ev, int times)
+{
+    const sf_pyentity *node = &f->app->entities[3];
+    sf_event_clear(ev);
+    ev->txid = txa->txid;
+    ev->kind = SF_EVENT_INVOKE;
+    ev->inst = sf_tx_instance(txa, 3, owner_a.key, owner_a.keylen);
+    ev->method = sf_pyapp_method_index(node, "sum_to", 6);
+    PyObject *key_b = PyUnicode_FromString("b");
+    PyObject *ref_b = sf_pycodec_ref_new(&f->codec, "Node", key_b);
+    ev->args = Py_BuildValue("[Oi]", ref_b, times);
+    Py_DECREF(ref_b);
+    Py_DECREF(key_b);
+}
+
 static void test_events_between_workers(void **state)
 {
     fx *f = *state;
     EXPECT(f, "{'op':'create','entity':'Node','args':['a']}", "{\"ok\":{\"$ref\":[\"Node\",\"a\"]}}");
     EXPECT(f, "{'op':'create','entity':'Node','args':['b']}", "{\"ok\":{\"$ref\":[\"Node\",\"b\"]}}");
-    owner oa = {"\xa1" "a", 2}, ob = {"\xa1" "b", 2};
-    const sf_pyentity *node = &f->app->entities[3];
     sf_tx txa, txb;
     sf_tx_init(&txa);
     sf_tx_init(&txb);
@@ -578,39 +629,13 @@ static void test_events_between_workers(void **state)
     sf_tx_reset(&txb, 9);
     sf_event ev;
     sf_event_init(&ev);
-    ev.txid = 9;
-    ev.kind = SF_EVENT_INVOKE;
-    ev.inst = sf_tx_instance(&txa, 3, oa.key, oa.keylen);
-    ev.method = sf_pyapp_method_index(node, "sum_to", 6);
-    PyObject *key_b = PyUnicode_FromString("b");
-    PyObject *ref_b = sf_pycodec_ref_new(&f->codec, "Node", key_b);
-    ev.args = Py_BuildValue("[Oi]", ref_b, 2);
-    Py_DECREF(ref_b);
-    Py_DECREF(key_b);
+    sum_to_event(f, &txa, &ev, 2);
 
-    char err[256];
-    sf_buf wire;
-    sf_buf_init(&wire);
     PyObject *res = NULL;
     int hops = 0, on_a = 1;
-    for (;;) {
-        sf_tx *tx = on_a ? &txa : &txb;
-        sf_executor_set_locality(f->ex, owns, on_a ? &oa : &ob);
-        int st = sf_exec_event(f->ex, tx, &ev, &res);
-        if (st < 0)
-            fail_msg("worker %c: %s: %s", on_a ? 'A' : 'B', tx->err_type.data, tx->err_msg.data);
-        if (st == 0)
-            break;
-        /* ship the event to the other worker */
-        sf_buf_reset(&wire);
-        if (sf_event_encode(f->ex, tx, &ev, &wire, err, sizeof err) < 0)
-            fail_msg("encode: %s", err);
-        on_a = !on_a;
-        if (sf_event_decode(f->ex, on_a ? &txa : &txb, wire.data, wire.len, &ev, err, sizeof err) < 0)
-            fail_msg("decode: %s", err);
-        hops++;
-    }
-    sf_executor_set_locality(f->ex, NULL, NULL);
+    sf_tx *failed = run_on_two_workers(f, &txa, &txb, &ev, &res, &hops, &on_a);
+    if (failed)
+        fail_msg("%s: %s", failed->err_type.data, failed->err_msg.data);
     assert_true(on_a);
     assert_int_equal(hops, 4);
     assert_int_equal(PyLong_AsLong(res), 3);
@@ -619,6 +644,147 @@ static void test_events_between_workers(void **state)
     assert_int_equal(sf_tx_commit(f->ex, &txa), 0);
     assert_int_equal(sf_tx_commit(f->ex, &txb), 0);
     EXPECT(f, "{'op':'get','entity':'Node','key':'b'}", "{\"ok\":{\"name\":\"b\",\"x\":2,\"log\":[1,1]}}");
+    sf_event_free(&ev);
+    sf_tx_free(&txa);
+    sf_tx_free(&txb);
+}
+
+/* ---- user code is always guarded, limits per transaction --------------- */
+
+#define TIME_LIMIT_EXCEEDED                                                                        \
+    "{\"error\":{\"type\":\"TimeLimitExceeded\",\"message\":\"the request ran longer than its time " \
+    "limit (200 ms)\"}}"
+
+/* __init__ and __key__ that never return are interrupted like a looping
+ * method; nothing is created and the next requests are served. */
+static void test_user_code_guarded(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    sf_watchdog *w = sf_watchdog_start(200, err, sizeof err);
+    if (!w)
+        fail_msg("watchdog: %s", err);
+    sf_executor_set_watchdog(f->ex, w);
+    EXPECT(f, "{'op':'create','entity':'Slow','args':['a',true]}", TIME_LIMIT_EXCEEDED);
+    EXPECT(f, "{'op':'create','entity':'Slow','args':['spin-key']}", TIME_LIMIT_EXCEEDED);
+    EXPECT(f, "{'op':'get','entity':'Slow','key':'a'}",
+           "{\"error\":{\"type\":\"NotFound\",\"message\":\"Slow \\\"a\\\" not found\"}}");
+    EXPECT(f, "{'op':'create','entity':'Slow','args':['b']}", "{\"ok\":{\"$ref\":[\"Slow\",\"b\"]}}");
+    EXPECT(f, "{'op':'call','entity':'Slow','key':'b','method':'ok'}", "{\"ok\":1}");
+    EXPECT(f, "{'op':'get','entity':'Slow','key':'b'}", "{\"ok\":{\"name\":\"b\",\"n\":1}}");
+    sf_executor_set_watchdog(f->ex, NULL);
+    sf_watchdog_stop(w);
+}
+
+/* The step limit counts per transaction: a.sum_to(b, 10) takes 32 steps (3
+ * per remote call and 2 more); on two workers A runs 22 of them and B 10. */
+static void test_steps_per_transaction(void **state)
+{
+    fx *f = *state;
+    EXPECT(f, "{'op':'create','entity':'Node','args':['a']}", "{\"ok\":{\"$ref\":[\"Node\",\"a\"]}}");
+    EXPECT(f, "{'op':'create','entity':'Node','args':['b']}", "{\"ok\":{\"$ref\":[\"Node\",\"b\"]}}");
+    sf_executor_limits lim = {.max_depth = 0, .max_steps = 32};
+    sf_executor_set_limits(f->ex, &lim);
+    /* two transactions, each at the limit: the count starts anew for each */
+    const char *call = "{'op':'call','entity':'Node','key':'a','method':'sum_to','args':[{'$ref':['Node','b']},10]}";
+    EXPECT(f, call, "{\"ok\":55}");  /* bump returns b.x: 1 + ... + 10 */
+    EXPECT(f, call, "{\"ok\":155}"); /* 11 + ... + 20 */
+    lim.max_steps = 31;
+    sf_executor_set_limits(f->ex, &lim);
+    EXPECT(f, call, "{\"error\":{\"type\":\"RuntimeError\",\"message\":\"request exceeded step limit (31 block executions)\"}}");
+
+    /* across workers the count travels with the events: each worker's own
+     * share (22, 10) is under the limit of 25, the transaction's is not */
+    lim.max_steps = 25;
+    sf_executor_set_limits(f->ex, &lim);
+    sf_tx txa, txb;
+    sf_tx_init(&txa);
+    sf_tx_init(&txb);
+    sf_tx_reset(&txa, 11);
+    sf_tx_reset(&txb, 11);
+    sf_event ev;
+    sf_event_init(&ev);
+    sum_to_event(f, &txa, &ev, 10);
+    PyObject *res = NULL;
+    int hops, on_a;
+    sf_tx *failed = run_on_two_workers(f, &txa, &txb, &ev, &res, &hops, &on_a);
+    assert_non_null(failed);
+    assert_string_equal(failed->err_type.data, "RuntimeError");
+    assert_string_equal(failed->err_msg.data, "request exceeded step limit (25 block executions)");
+    assert_int_equal(failed->steps, 26);
+
+    /* at 32 the same transaction on two workers succeeds, having counted 32 */
+    lim.max_steps = 32;
+    sf_executor_set_limits(f->ex, &lim);
+    sf_tx_reset(&txa, 12);
+    sf_tx_reset(&txb, 12);
+    sum_to_event(f, &txa, &ev, 10);
+    failed = run_on_two_workers(f, &txa, &txb, &ev, &res, &hops, &on_a);
+    if (failed)
+        fail_msg("%s: %s", failed->err_type.data, failed->err_msg.data);
+    assert_true(on_a);
+    assert_int_equal(hops, 20);
+    assert_int_equal(txa.steps, 32);
+    assert_int_equal(PyLong_AsLong(res), 255); /* 21 + ... + 30 */
+    Py_DECREF(res);
+    sf_event_free(&ev);
+    sf_tx_free(&txa);
+    sf_tx_free(&txb);
+}
+
+/* The time a transaction spent in user code travels with its events: an
+ * event whose transaction has used up the limit fails where it arrives,
+ * before any user code runs. */
+static void test_time_budget_travels(void **state)
+{
+    fx *f = *state;
+    EXPECT(f, "{'op':'create','entity':'Node','args':['a']}", "{\"ok\":{\"$ref\":[\"Node\",\"a\"]}}");
+    char err[256];
+    sf_watchdog *w = sf_watchdog_start(200, err, sizeof err);
+    if (!w)
+        fail_msg("watchdog: %s", err);
+    sf_executor_set_watchdog(f->ex, w);
+    const sf_pyentity *node = &f->app->entities[3];
+    sf_tx txa, txb;
+    sf_tx_init(&txa);
+    sf_tx_init(&txb);
+    sf_event ev;
+    sf_event_init(&ev);
+    sf_buf wire;
+    sf_buf_init(&wire);
+    for (int spent = 0; spent < 2; spent++) {
+        sf_tx_reset(&txa, 20);
+        sf_tx_reset(&txb, 20);
+        txa.steps = 5;
+        txa.time_ns = spent ? 200000000u : 150000000u;
+        sf_event_clear(&ev);
+        ev.txid = 20;
+        ev.kind = SF_EVENT_INVOKE;
+        ev.inst = sf_tx_instance(&txa, 3, owner_a.key, owner_a.keylen);
+        ev.method = sf_pyapp_method_index(node, "bump", 4);
+        ev.args = Py_BuildValue("[i]", 1);
+        sf_buf_reset(&wire);
+        assert_int_equal(sf_event_encode(f->ex, &txa, &ev, &wire, err, sizeof err), 0);
+        assert_int_equal(sf_event_decode(f->ex, &txb, wire.data, wire.len, &ev, err, sizeof err), 0);
+        assert_int_equal(txb.steps, 5);
+        assert_true(txb.time_ns == txa.time_ns);
+        PyObject *res = NULL;
+        int st = sf_exec_event(f->ex, &txb, &ev, &res);
+        if (!spent) {
+            assert_int_equal(st, 0);
+            assert_int_equal(PyLong_AsLong(res), 1);
+            Py_DECREF(res);
+            assert_int_equal(txb.steps, 6);
+            assert_true(txb.time_ns > txa.time_ns);
+        } else {
+            assert_int_equal(st, -1);
+            assert_string_equal(txb.err_type.data, "TimeLimitExceeded");
+            assert_string_equal(txb.err_msg.data, "the request ran longer than its time limit (200 ms)");
+            assert_int_equal(txb.steps, 5); /* nothing ran */
+        }
+    }
+    sf_executor_set_watchdog(f->ex, NULL);
+    sf_watchdog_stop(w);
     sf_buf_free(&wire);
     sf_event_free(&ev);
     sf_tx_free(&txa);
@@ -728,6 +894,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_between_workers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_code_guarded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_steps_per_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_budget_travels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_instances_in_one_tx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_reference_leaks, setup, teardown),
     };

@@ -9,6 +9,7 @@
 
 #include "json.h"
 #include "mpread.h"
+#include "stateflow/sf_pack.h"
 #include "stateflow/sf_value.h"
 #include "stateflow/sf_util.h"
 
@@ -35,109 +36,25 @@ struct sf_executor {
     sf_watchdog *watchdog;    /* borrowed; NULL: no time limit */
 };
 
-/* ---- msgpack writing (the few headers the executor writes itself) ------- */
+/* ---- msgpack writing (msgpack-c's packer onto an sf_buf, sf_pack.h) ---- */
 
-static void mp_put_byte(sf_buf *b, unsigned c)
+static void pack_str(msgpack_packer *pk, const char *s, size_t n)
 {
-    char ch = (char)(unsigned char)c;
-    sf_buf_append(b, &ch, 1);
+    msgpack_pack_str_with_body(pk, s, n);
 }
 
-static void mp_put_be(sf_buf *b, uint64_t v, int bytes)
+/* Append the reference ext [entity, key] (key: msgpack bytes) to b; tmp is
+ * scratch for the ext's body. */
+static void pack_ref(sf_buf *b, sf_buf *tmp, const char *entity, const char *key, size_t keylen)
 {
-    char tmp[8];
-    for (int i = 0; i < bytes; i++)
-        tmp[i] = (char)(unsigned char)(v >> (8 * (bytes - 1 - i)));
-    sf_buf_append(b, tmp, (size_t)bytes);
-}
-
-static void mp_put_hdr(sf_buf *b, uint32_t n, unsigned fix, unsigned fixmax, unsigned c16,
-                       unsigned c32)
-{
-    if (n <= fixmax)
-        mp_put_byte(b, fix | n);
-    else if (n <= 0xffff) {
-        mp_put_byte(b, c16);
-        mp_put_be(b, n, 2);
-    } else {
-        mp_put_byte(b, c32);
-        mp_put_be(b, n, 4);
-    }
-}
-
-static void mp_put_array(sf_buf *b, uint32_t n) { mp_put_hdr(b, n, 0x90, 15, 0xdc, 0xdd); }
-static void mp_put_map(sf_buf *b, uint32_t n) { mp_put_hdr(b, n, 0x80, 15, 0xde, 0xdf); }
-
-static void mp_put_str(sf_buf *b, const char *s, size_t n)
-{
-    if (n <= 31)
-        mp_put_byte(b, 0xa0 | (unsigned)n);
-    else if (n <= 0xff) {
-        mp_put_byte(b, 0xd9);
-        mp_put_be(b, n, 1);
-    } else if (n <= 0xffff) {
-        mp_put_byte(b, 0xda);
-        mp_put_be(b, n, 2);
-    } else {
-        mp_put_byte(b, 0xdb);
-        mp_put_be(b, n, 4);
-    }
-    sf_buf_append(b, s, n);
-}
-
-static void mp_put_uint(sf_buf *b, uint64_t v)
-{
-    if (v <= 0x7f)
-        mp_put_byte(b, (unsigned)v);
-    else if (v <= 0xff) {
-        mp_put_byte(b, 0xcc);
-        mp_put_be(b, v, 1);
-    } else if (v <= 0xffff) {
-        mp_put_byte(b, 0xcd);
-        mp_put_be(b, v, 2);
-    } else if (v <= 0xffffffffu) {
-        mp_put_byte(b, 0xce);
-        mp_put_be(b, v, 4);
-    } else {
-        mp_put_byte(b, 0xcf);
-        mp_put_be(b, v, 8);
-    }
-}
-
-static void mp_put_nil(sf_buf *b) { mp_put_byte(b, 0xc0); }
-
-static void mp_put_ext_hdr(sf_buf *b, int8_t type, size_t n)
-{
-    switch (n) {
-    case 1: mp_put_byte(b, 0xd4); break;
-    case 2: mp_put_byte(b, 0xd5); break;
-    case 4: mp_put_byte(b, 0xd6); break;
-    case 8: mp_put_byte(b, 0xd7); break;
-    case 16: mp_put_byte(b, 0xd8); break;
-    default:
-        if (n <= 0xff) {
-            mp_put_byte(b, 0xc7);
-            mp_put_be(b, n, 1);
-        } else if (n <= 0xffff) {
-            mp_put_byte(b, 0xc8);
-            mp_put_be(b, n, 2);
-        } else {
-            mp_put_byte(b, 0xc9);
-            mp_put_be(b, n, 4);
-        }
-    }
-    mp_put_byte(b, (unsigned char)type);
-}
-
-/* Append the reference ext [entity, key] (key: msgpack bytes). */
-static void mp_put_ref(sf_buf *b, sf_buf *tmp, const char *entity, const char *key, size_t keylen)
-{
+    msgpack_packer pk;
     sf_buf_reset(tmp);
-    mp_put_array(tmp, 2);
-    mp_put_str(tmp, entity, strlen(entity));
+    sf_buf_packer_init(&pk, tmp);
+    msgpack_pack_array(&pk, 2);
+    pack_str(&pk, entity, strlen(entity));
     sf_buf_append(tmp, key, keylen);
-    mp_put_ext_hdr(b, SF_EXT_REF, tmp->len);
-    sf_buf_append(b, tmp->data, tmp->len);
+    sf_buf_packer_init(&pk, b);
+    msgpack_pack_ext_with_body(&pk, tmp->data, tmp->len, SF_EXT_REF);
 }
 
 /* ---- transactions ------------------------------------------------------- */
@@ -162,6 +79,7 @@ void sf_tx_reset(sf_tx *tx, uint64_t txid)
     sf_buf_reset(&tx->err_type);
     sf_buf_reset(&tx->err_msg);
     tx->steps = 0;
+    tx->time_ns = 0;
     tx->txid = txid;
 }
 
@@ -194,6 +112,30 @@ static int tx_fail_py(sf_tx *tx)
 {
     sf_pyrt_fetch_error(&tx->err_type, &tx->err_msg);
     return -1;
+}
+
+/* User code runs between guard_enter and guard_leave: under the watchdog,
+ * with the time the transaction spent in earlier guarded sections (here or,
+ * through its events, on other workers) already counted. */
+static int guard_enter(sf_executor *ex, sf_tx *tx)
+{
+    if (sf_watchdog_enter(ex->watchdog, tx->time_ns) < 0)
+        return tx_fail_py(tx);
+    return 0;
+}
+
+static void guard_leave(sf_executor *ex, sf_tx *tx)
+{
+    tx->time_ns += sf_watchdog_leave(ex->watchdog);
+}
+
+/* Count one block or method execution against the step limit. */
+static int count_step(sf_executor *ex, sf_tx *tx)
+{
+    if (++tx->steps > ex->lim.max_steps)
+        return tx_fail(tx, "RuntimeError", "request exceeded step limit (%llu block executions)",
+                       (unsigned long long)ex->lim.max_steps);
+    return 0;
 }
 
 /* Abort: drop every instance of the transaction; its error stays. */
@@ -679,200 +621,251 @@ static int resolve_target(sf_executor *ex, sf_tx *tx, int self_inst, PyObject *t
     return sf_tx_instance(tx, e, kb->data, kb->len);
 }
 
+/* ---- the block loop ----------------------------------------------------- *
+ *
+ * exec_event repeats one step until the outermost method returns: the
+ * step's target (step_target: locality, step limit, the instance loaded),
+ * the user code (run_method for a plain method, run_block for one block of a
+ * split one), the block's outcome (block_outcome: return, jump or call), and
+ * a return to the caller (return_to_caller). */
+
+/* What a step did. */
+enum {
+    STEP_FAILED = -1,         /* error set in tx */
+    STEP_NEXT = 0,            /* ev is the next step (a jump or a call) */
+    STEP_RETURNED = 1,        /* the method returned *value */
+    STEP_NOT_LOCAL = 2,       /* ev targets an instance owned elsewhere */
+};
+
+/* Before running user code on ev's target: it must be local, within the
+ * step limit and loaded; a method that is not read-only marks it written. */
+static int step_target(sf_executor *ex, sf_tx *tx, const sf_event *ev)
+{
+    const sf_txinst *t = &tx->insts[ev->inst];
+    if (ex->is_local && !(t->flags & SF_TXI_PENDING) &&
+        !ex->is_local(ex->is_local_arg, t->entity, tx->keys.data + t->key_off, t->key_len))
+        return STEP_NOT_LOCAL;
+    if (count_step(ex, tx) < 0)
+        return STEP_FAILED;
+    if (inst_load(ex, tx, ev->inst) < 0)
+        return STEP_FAILED;
+    sf_txinst *ti = &tx->insts[ev->inst];
+    const sf_pymethod *pm = &ex->app->entities[ti->entity].methods[ev->method];
+    if (!(pm->ir->flags & SF_METHOD_READ_ONLY))
+        ti->flags |= SF_TXI_WRITTEN;
+    return STEP_NEXT;
+}
+
+/* INVOKE of a plain method: run it; *value is its result (as a Ref when it
+ * is an entity instance). */
+static int run_method(sf_executor *ex, sf_tx *tx, sf_event *ev, const sf_pymethod *pm,
+                      PyObject *self, PyObject **value)
+{
+    PyObject *r = call_with_self(pm->fn, self, ev->args);
+    Py_CLEAR(ev->args);
+    *value = r ? as_ref(ex, r) : NULL;
+    Py_XDECREF(r);
+    if (!*value)
+        return tx_fail_py(tx);
+    return STEP_RETURNED;
+}
+
+/* RESUME: run block ev->block; *r is its result (not checked yet). */
+static int run_block(sf_tx *tx, sf_event *ev, const sf_pymethod *pm, PyObject *self,
+                     PyObject **r)
+{
+    PyObject *argv[2] = {self, ev->frame};
+    *r = PyObject_Vectorcall(pm->blocks[ev->block], argv, 2, NULL);
+    Py_CLEAR(ev->frame);
+    if (!*r)
+        return tx_fail_py(tx);
+    return 0;
+}
+
+/* (2, k, frame): continue at block k of the same method. */
+static int block_jump(sf_executor *ex, sf_tx *tx, sf_event *ev, const sf_pyentity *pe,
+                      const sf_pymethod *pm, int block, PyObject *r)
+{
+    PyObject *k = PyTuple_GET_ITEM(r, 1), *f = PyTuple_GET_ITEM(r, 2);
+    long kb = PyLong_CheckExact(k) ? PyLong_AsLong(k) : -1;
+    if (kb < 0 || kb >= pm->nblocks || !PyDict_CheckExact(f)) {
+        PyErr_Clear();
+        return bad_result(ex, tx, pe, pm, block, "bad jump");
+    }
+    ev->block = (int)kb;
+    Py_INCREF(f);
+    ev->frame = f;
+    return STEP_NEXT;
+}
+
+/* (1, target, method, args, k, bind, frame): push the continuation
+ * (block k, frame, bind) and invoke method on target. */
+static int block_call(sf_executor *ex, sf_tx *tx, sf_event *ev, const sf_pyentity *pe,
+                      const sf_pymethod *pm, int block, PyObject *r)
+{
+    PyObject *target = PyTuple_GET_ITEM(r, 1), *mname = PyTuple_GET_ITEM(r, 2),
+             *args = PyTuple_GET_ITEM(r, 3), *k = PyTuple_GET_ITEM(r, 4),
+             *bind = PyTuple_GET_ITEM(r, 5), *f = PyTuple_GET_ITEM(r, 6);
+    long kb = PyLong_CheckExact(k) ? PyLong_AsLong(k) : -1;
+    if (kb < 0 || kb >= pm->nblocks || !PyDict_CheckExact(f) ||
+        !(bind == Py_None || PyUnicode_CheckExact(bind)) ||
+        !(PyTuple_CheckExact(args) || PyList_CheckExact(args)) || !PyUnicode_CheckExact(mname)) {
+        PyErr_Clear();
+        return bad_result(ex, tx, pe, pm, block, "bad call");
+    }
+    if (ev->depth >= ex->lim.max_depth)
+        return tx_fail(tx, "RecursionError", "call depth limit (%d) exceeded", ex->lim.max_depth);
+    if (target == Py_None) {
+        /* an unset Optional reference: what Python itself would say */
+        const char *mn = PyUnicode_AsUTF8(mname);
+        if (mn && (strncmp(mn, "_sf_get_", 8) == 0 || strncmp(mn, "_sf_set_", 8) == 0))
+            mn += 8; /* an attribute access through an accessor */
+        return tx_fail(tx, "AttributeError", "'NoneType' object has no attribute '%s'",
+                       mn ? mn : "?");
+    }
+    int self_inst = ev->inst;
+    int tinst = resolve_target(ex, tx, self_inst, target);
+    if (tinst < 0)
+        return STEP_FAILED;
+    const sf_pyentity *te = &ex->app->entities[tx->insts[tinst].entity];
+    int tm = method_by_name(te, mname);
+    if (tm < 0 || (te->methods[tm].ir->flags & SF_METHOD_INIT)) {
+        const char *mn = PyUnicode_AsUTF8(mname);
+        if (!mn)
+            PyErr_Clear();
+        return tx_fail(tx, "NotFound", "unknown method '%s.%s'", te->ir->name, mn ? mn : "?");
+    }
+    event_push(ev, self_inst, ev->method, (int)kb, bind == Py_None ? NULL : bind, f);
+    ev->kind = SF_EVENT_INVOKE;
+    ev->inst = tinst;
+    ev->method = tm;
+    PyObject *a = args_as_refs(ex, args);
+    if (!a)
+        return tx_fail_py(tx);
+    if (tinst != self_inst) {
+        ev->args = args_copy(ex, tx, a);
+        Py_DECREF(a);
+        if (!ev->args)
+            return STEP_FAILED;
+    } else
+        ev->args = a;
+    return STEP_NEXT;
+}
+
+/* What block `block` returned (r): a return (*value), a jump or a call. */
+static int block_outcome(sf_executor *ex, sf_tx *tx, sf_event *ev, const sf_pyentity *pe,
+                         const sf_pymethod *pm, int block, PyObject *r, PyObject **value)
+{
+    if (!PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) < 2 ||
+        !PyLong_CheckExact(PyTuple_GET_ITEM(r, 0)))
+        return bad_result(ex, tx, pe, pm, block, "not a tuple starting with 0, 1 or 2");
+    long tag = PyLong_AsLong(PyTuple_GET_ITEM(r, 0));
+    Py_ssize_t size = PyTuple_GET_SIZE(r);
+    if (tag == 0 && size == 2) {
+        *value = as_ref(ex, PyTuple_GET_ITEM(r, 1));
+        return *value ? STEP_RETURNED : tx_fail_py(tx);
+    }
+    if (tag == 2 && size == 3)
+        return block_jump(ex, tx, ev, pe, pm, block, r);
+    if (tag == 1 && size == 7)
+        return block_call(ex, tx, ev, pe, pm, block, r);
+    return bad_result(ex, tx, pe, pm, block, "unknown tag or wrong length");
+}
+
+/* One step of ev: a plain method, or one block of a split method (an
+ * INVOKE of a split method first becomes a RESUME of its block 0). */
+static int exec_step(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **value)
+{
+    int st = step_target(ex, tx, ev);
+    if (st != STEP_NEXT)
+        return st;
+    sf_txinst *ti = &tx->insts[ev->inst];
+    const sf_pyentity *pe = &ex->app->entities[ti->entity];
+    const sf_pymethod *pm = &pe->methods[ev->method];
+    PyObject *self = ti->obj;
+    if (ev->kind == SF_EVENT_INVOKE) {
+        if (!pm->blocks)
+            return run_method(ex, tx, ev, pm, self, value);
+        PyObject *f = build_frame(ex, tx, pe, pm, ev->args);
+        Py_CLEAR(ev->args);
+        if (!f)
+            return STEP_FAILED;
+        ev->kind = SF_EVENT_RESUME;
+        ev->block = 0;
+        ev->frame = f;
+    }
+    int block = ev->block;
+    PyObject *r;
+    if (run_block(tx, ev, pm, self, &r) < 0)
+        return STEP_FAILED;
+    st = block_outcome(ex, tx, ev, pe, pm, block, r, value);
+    Py_DECREF(r);
+    return st;
+}
+
+/* The callee returned value (stolen): pop the innermost continuation and
+ * make ev the caller's RESUME with frame[bind] = value (a copy when the
+ * callee is another instance). */
+static int return_to_caller(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject *value)
+{
+    sf_cont *c = &ev->stack[--ev->depth];
+    int callee = ev->inst;
+    PyObject *bind = c->bind;
+    c->bind = NULL;
+    ev->kind = SF_EVENT_RESUME;
+    ev->inst = c->inst;
+    ev->method = c->method;
+    ev->block = c->block;
+    ev->frame = c->frame; /* owned by ev from here on */
+    c->frame = NULL;
+    if (callee != ev->inst) {
+        PyObject *cp = value_copy(ex, tx, value, "return value");
+        Py_DECREF(value);
+        if (!cp) {
+            Py_XDECREF(bind);
+            return -1;
+        }
+        value = cp;
+    }
+    int rc = bind ? PyDict_SetItem(ev->frame, bind, value) : 0;
+    Py_DECREF(value);
+    Py_XDECREF(bind);
+    return rc < 0 ? tx_fail_py(tx) : 0;
+}
+
 static int exec_event(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **result)
 {
-    PyObject *value = NULL, *r = NULL;
     *result = NULL;
     for (;;) {
-        if (ex->is_local) {
-            const sf_txinst *t = &tx->insts[ev->inst];
-            if (!(t->flags & SF_TXI_PENDING) &&
-                !ex->is_local(ex->is_local_arg, t->entity, tx->keys.data + t->key_off, t->key_len))
-                return 1;
-        }
-        if (++tx->steps > ex->lim.max_steps) {
-            tx_fail(tx, "RuntimeError", "request exceeded step limit (%llu block executions)",
-                    (unsigned long long)ex->lim.max_steps);
-            goto fail;
-        }
-        int self_inst = ev->inst;
-        if (inst_load(ex, tx, self_inst) < 0)
-            goto fail;
-        sf_txinst *ti = &tx->insts[self_inst];
-        const sf_pyentity *pe = &ex->app->entities[ti->entity];
-        const sf_pymethod *pm = &pe->methods[ev->method];
-        if (!(pm->ir->flags & SF_METHOD_READ_ONLY))
-            ti->flags |= SF_TXI_WRITTEN;
-        PyObject *self = ti->obj;
-
-        if (ev->kind == SF_EVENT_INVOKE) {
-            if (!pm->blocks) {
-                r = call_with_self(pm->fn, self, ev->args);
-                Py_CLEAR(ev->args);
-                value = r ? as_ref(ex, r) : NULL;
-                Py_CLEAR(r);
-                if (!value) {
-                    tx_fail_py(tx);
-                    goto fail;
-                }
-                goto returned;
-            }
-            PyObject *f = build_frame(ex, tx, pe, pm, ev->args);
-            Py_CLEAR(ev->args);
-            if (!f)
-                goto fail;
-            ev->kind = SF_EVENT_RESUME;
-            ev->block = 0;
-            ev->frame = f;
-        }
-
-        /* RESUME: run one block */
-        int block = ev->block;
-        PyObject *argv[2] = {self, ev->frame};
-        r = PyObject_Vectorcall(pm->blocks[block], argv, 2, NULL);
-        Py_CLEAR(ev->frame);
-        if (!r) {
-            tx_fail_py(tx);
-            goto fail;
-        }
-        if (!PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) < 2 ||
-            !PyLong_CheckExact(PyTuple_GET_ITEM(r, 0))) {
-            bad_result(ex, tx, pe, pm, block, "not a tuple starting with 0, 1 or 2");
-            goto fail;
-        }
-        long tag = PyLong_AsLong(PyTuple_GET_ITEM(r, 0));
-        Py_ssize_t size = PyTuple_GET_SIZE(r);
-        if (tag == 0 && size == 2) {
-            value = as_ref(ex, PyTuple_GET_ITEM(r, 1));
-            Py_CLEAR(r);
-            if (!value) {
-                tx_fail_py(tx);
-                goto fail;
-            }
-            goto returned;
-        }
-        if (tag == 2 && size == 3) {
-            PyObject *k = PyTuple_GET_ITEM(r, 1), *f = PyTuple_GET_ITEM(r, 2);
-            long kb = PyLong_CheckExact(k) ? PyLong_AsLong(k) : -1;
-            if (kb < 0 || kb >= pm->nblocks || !PyDict_CheckExact(f)) {
-                PyErr_Clear();
-                bad_result(ex, tx, pe, pm, block, "bad jump");
-                goto fail;
-            }
-            ev->block = (int)kb;
-            Py_INCREF(f);
-            ev->frame = f;
-            Py_CLEAR(r);
+        PyObject *value = NULL;
+        int st = exec_step(ex, tx, ev, &value);
+        if (st == STEP_NOT_LOCAL)
+            return 1;
+        if (st == STEP_FAILED)
+            break;
+        if (st != STEP_RETURNED)
             continue;
-        }
-        if (tag == 1 && size == 7) {
-            PyObject *target = PyTuple_GET_ITEM(r, 1), *mname = PyTuple_GET_ITEM(r, 2),
-                     *args = PyTuple_GET_ITEM(r, 3), *k = PyTuple_GET_ITEM(r, 4),
-                     *bind = PyTuple_GET_ITEM(r, 5), *f = PyTuple_GET_ITEM(r, 6);
-            long kb = PyLong_CheckExact(k) ? PyLong_AsLong(k) : -1;
-            if (kb < 0 || kb >= pm->nblocks || !PyDict_CheckExact(f) ||
-                !(bind == Py_None || PyUnicode_CheckExact(bind)) ||
-                !(PyTuple_CheckExact(args) || PyList_CheckExact(args)) ||
-                !PyUnicode_CheckExact(mname)) {
-                PyErr_Clear();
-                bad_result(ex, tx, pe, pm, block, "bad call");
-                goto fail;
-            }
-            if (ev->depth >= ex->lim.max_depth) {
-                tx_fail(tx, "RecursionError", "call depth limit (%d) exceeded",
-                        ex->lim.max_depth);
-                goto fail;
-            }
-            if (target == Py_None) {
-                /* an unset Optional reference: what Python itself would say */
-                const char *mn = PyUnicode_AsUTF8(mname);
-                if (mn && (strncmp(mn, "_sf_get_", 8) == 0 || strncmp(mn, "_sf_set_", 8) == 0))
-                    mn += 8; /* an attribute access through an accessor */
-                tx_fail(tx, "AttributeError", "'NoneType' object has no attribute '%s'",
-                        mn ? mn : "?");
-                goto fail;
-            }
-            int tinst = resolve_target(ex, tx, self_inst, target);
-            if (tinst < 0)
-                goto fail;
-            const sf_pyentity *te = &ex->app->entities[tx->insts[tinst].entity];
-            int tm = method_by_name(te, mname);
-            if (tm < 0 || (te->methods[tm].ir->flags & SF_METHOD_INIT)) {
-                const char *mn = PyUnicode_AsUTF8(mname);
-                if (!mn)
-                    PyErr_Clear();
-                tx_fail(tx, "NotFound", "unknown method '%s.%s'", te->ir->name, mn ? mn : "?");
-                goto fail;
-            }
-            event_push(ev, self_inst, ev->method, (int)kb, bind == Py_None ? NULL : bind, f);
-            ev->kind = SF_EVENT_INVOKE;
-            ev->inst = tinst;
-            ev->method = tm;
-            PyObject *a = args_as_refs(ex, args);
-            Py_CLEAR(r);
-            if (!a) {
-                tx_fail_py(tx);
-                goto fail;
-            }
-            if (tinst != self_inst) {
-                ev->args = args_copy(ex, tx, a);
-                Py_DECREF(a);
-                if (!ev->args)
-                    goto fail;
-            } else
-                ev->args = a;
-            continue;
-        }
-        bad_result(ex, tx, pe, pm, block, "unknown tag or wrong length");
-        goto fail;
-
-    returned:
         if (ev->depth == 0) {
             *result = value;
             sf_event_clear(ev);
             return 0;
         }
-        {
-            sf_cont *c = &ev->stack[--ev->depth];
-            int callee = ev->inst;
-            PyObject *bind = c->bind;
-            c->bind = NULL;
-            ev->kind = SF_EVENT_RESUME;
-            ev->inst = c->inst;
-            ev->method = c->method;
-            ev->block = c->block;
-            ev->frame = c->frame; /* owned by ev from here on */
-            c->frame = NULL;
-            if (callee != ev->inst) {
-                PyObject *cp = value_copy(ex, tx, value, "return value");
-                Py_CLEAR(value);
-                if (!cp) {
-                    Py_XDECREF(bind);
-                    goto fail;
-                }
-                value = cp;
-            }
-            int rc = bind ? PyDict_SetItem(ev->frame, bind, value) : 0;
-            Py_CLEAR(value);
-            Py_XDECREF(bind);
-            if (rc < 0) {
-                tx_fail_py(tx);
-                goto fail;
-            }
-        }
+        if (return_to_caller(ex, tx, ev, value) < 0)
+            break;
     }
-fail:
-    Py_XDECREF(r);
-    Py_XDECREF(value);
     sf_event_clear(ev);
     return -1;
 }
 
 int sf_exec_event(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **result)
 {
-    sf_watchdog_enter(ex->watchdog);
+    if (guard_enter(ex, tx) < 0) {
+        *result = NULL;
+        sf_event_clear(ev);
+        return -1;
+    }
     int rc = exec_event(ex, tx, ev, result);
-    sf_watchdog_leave(ex->watchdog);
+    guard_leave(ex, tx);
     return rc;
 }
 
@@ -889,7 +882,9 @@ static int encode_state(sf_executor *ex, sf_tx *tx, int j, sf_buf *out)
         Py_DECREF(d);
         return tx_fail(tx, "TypeError", "%s: __dict__ is not a dict", entity_name(ex, t->entity));
     }
-    mp_put_map(out, (uint32_t)PyDict_GET_SIZE(d));
+    msgpack_packer pk;
+    sf_buf_packer_init(&pk, out);
+    msgpack_pack_map(&pk, (size_t)PyDict_GET_SIZE(d));
     Py_ssize_t pos = 0;
     PyObject *k, *v;
     char err[512];
@@ -902,7 +897,7 @@ static int encode_state(sf_executor *ex, sf_tx *tx, int j, sf_buf *out)
             return tx_fail(tx, "TypeError", "%s: attribute names must be str",
                            entity_name(ex, t->entity));
         }
-        mp_put_str(out, s, (size_t)n);
+        pack_str(&pk, s, (size_t)n);
         if (sf_pycodec_encode(ex->codec, v, "attribute", out, err, sizeof err) < 0) {
             /* Again with the attribute's name, for the message. */
             char where[300];
@@ -1331,6 +1326,40 @@ static int new_instance_key(sf_executor *ex, sf_tx *tx, int e, int j, sf_buf *kb
 }
 
 
+/* A new instance of entity e in tx, without a key yet (*j: its index).
+ * args (a list or tuple, borrowed) are __init__'s arguments. A split
+ * __init__ becomes the INVOKE in ev on a bare instance (returns 0: run ev);
+ * a plain one runs at once, as one step (returns 1). -1 on an error. Runs
+ * user code: the caller holds the guard. */
+static int construct(sf_executor *ex, sf_tx *tx, int e, PyObject *args, sf_event *ev, int *j)
+{
+    const sf_pyentity *pe = &ex->app->entities[e];
+    const sf_pymethod *init = &pe->methods[pe->init];
+    PyObject *o;
+    if (init->blocks)
+        o = instance_new(ex, pe, NULL);
+    else {
+        if (count_step(ex, tx) < 0)
+            return -1;
+        PyObject *t = PyList_Check(args) ? PyList_AsTuple(args) : PySequence_Tuple(args);
+        o = t ? PyObject_Call(pe->cls, t, NULL) : NULL;
+        Py_XDECREF(t);
+    }
+    if (!o)
+        return tx_fail_py(tx);
+    *j = tx_add(tx, e, 0, "", 0, SF_TXI_PENDING | SF_TXI_LOADED | SF_TXI_CREATED);
+    tx->insts[*j].obj = o;
+    if (!init->blocks)
+        return 1;
+    ev->txid = tx->txid;
+    ev->kind = SF_EVENT_INVOKE;
+    ev->inst = *j;
+    ev->method = pe->init;
+    Py_INCREF(args);
+    ev->args = args;
+    return 0;
+}
+
 static int op_create(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf_buf *result)
 {
     const sf_pyentity *pe = &ex->app->entities[e];
@@ -1345,24 +1374,16 @@ static int op_create(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf
         return -1;
     }
     int j;
-    if (init->blocks) {
-        /* Split __init__: run its blocks on a bare instance. */
-        PyObject *o = instance_new(ex, pe, NULL);
-        if (!o) {
-            Py_DECREF(args);
-            return tx_fail_py(tx);
-        }
-        j = tx_add(tx, e, 0, "", 0, SF_TXI_PENDING | SF_TXI_LOADED | SF_TXI_CREATED);
-        tx->insts[j].obj = o;
-        sf_event *ev = &ex->ev;
-        sf_event_clear(ev);
-        ev->txid = tx->txid;
-        ev->kind = SF_EVENT_INVOKE;
-        ev->inst = j;
-        ev->method = pe->init;
-        ev->args = args;
+    sf_event *ev = &ex->ev;
+    sf_event_clear(ev);
+    int st = construct(ex, tx, e, args, ev, &j);
+    Py_DECREF(args);
+    if (st < 0)
+        return -1;
+    if (st == 0) {
+        /* split __init__: run its blocks on the bare instance */
         PyObject *v;
-        int st = sf_exec_event(ex, tx, ev, &v);
+        st = sf_exec_event(ex, tx, ev, &v);
         if (st != 0) {
             if (st > 0) {
                 sf_event_clear(ev);
@@ -1371,15 +1392,6 @@ static int op_create(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf
             return -1;
         }
         Py_DECREF(v);
-    } else {
-        PyObject *t = PyList_AsTuple(args);
-        Py_DECREF(args);
-        PyObject *o = t ? PyObject_Call(pe->cls, t, NULL) : NULL;
-        Py_XDECREF(t);
-        if (!o)
-            return tx_fail_py(tx);
-        j = tx_add(tx, e, 0, "", 0, SF_TXI_PENDING | SF_TXI_LOADED | SF_TXI_CREATED);
-        tx->insts[j].obj = o;
     }
     sf_buf *kb = &ex->scratch;
     uint64_t h;
@@ -1395,7 +1407,7 @@ static int op_create(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf
         return -1;
     }
     tx_set_key(tx, j, kb->data, kb->len);
-    mp_put_ref(result, &ex->state, pe->ir->name, kb->data, kb->len);
+    pack_ref(result, &ex->state, pe->ir->name, kb->data, kb->len);
     return sf_tx_commit(ex, tx);
 }
 
@@ -1403,7 +1415,6 @@ static int exec_op_run(sf_executor *ex, const sf_exec_op *op, sf_buf *result, co
                        const char **err_msg)
 {
     sf_tx *tx = &ex->tx;
-    sf_tx_reset(tx, ++ex->next_txid);
     size_t mark = result->len;
     int e = op->entity ? sf_pyapp_entity_index(ex->app, op->entity, op->entity_len) : -1;
     int rc;
@@ -1436,9 +1447,15 @@ static int exec_op_run(sf_executor *ex, const sf_exec_op *op, sf_buf *result, co
 int sf_exec_op_run(sf_executor *ex, const sf_exec_op *op, sf_buf *result, const char **err_type,
                    const char **err_msg)
 {
-    sf_watchdog_enter(ex->watchdog);
+    sf_tx *tx = &ex->tx;
+    sf_tx_reset(tx, ++ex->next_txid);
+    if (guard_enter(ex, tx) < 0) { /* cannot happen: a new transaction has time */
+        *err_type = tx->err_type.data;
+        *err_msg = tx->err_msg.data;
+        return -1;
+    }
     int rc = exec_op_run(ex, op, result, err_type, err_msg);
-    sf_watchdog_leave(ex->watchdog);
+    guard_leave(ex, tx);
     return rc;
 }
 
@@ -1468,7 +1485,9 @@ int sf_exec_request(sf_executor *ex, const sf_request *req, sf_buf *reply_json)
 
 /* ---- events on the wire ------------------------------------------------- */
 
-#define EVENT_WIRE_VERSION 1
+/* 2: the transaction's steps and time_ns follow the stack */
+#define EVENT_WIRE_VERSION 2
+#define EVENT_WIRE_ITEMS 12
 
 static int ev_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -1495,10 +1514,12 @@ static int put_target(sf_executor *ex, const sf_tx *tx, int inst, int method, sf
     const sf_pyentity *pe = &ex->app->entities[t->entity];
     if (method < 0 || method >= pe->nmethods)
         return ev_err(err, errlen, "event names a method outside its entity");
-    mp_put_str(out, pe->ir->name, strlen(pe->ir->name));
+    msgpack_packer pk;
+    sf_buf_packer_init(&pk, out);
+    pack_str(&pk, pe->ir->name, strlen(pe->ir->name));
     sf_buf_append(out, tx->keys.data + t->key_off, t->key_len);
     const char *mn = pe->methods[method].ir->name;
-    mp_put_str(out, mn, strlen(mn));
+    pack_str(&pk, mn, strlen(mn));
     return 0;
 }
 
@@ -1513,25 +1534,27 @@ int sf_event_encode(sf_executor *ex, const sf_tx *tx, const sf_event *ev, sf_buf
                     char *err, size_t errlen)
 {
     size_t mark = out->len;
-    mp_put_array(out, 10);
-    mp_put_uint(out, EVENT_WIRE_VERSION);
-    mp_put_uint(out, ev->txid);
+    msgpack_packer pk;
+    sf_buf_packer_init(&pk, out);
+    msgpack_pack_array(&pk, EVENT_WIRE_ITEMS);
+    msgpack_pack_uint64(&pk, EVENT_WIRE_VERSION);
+    msgpack_pack_uint64(&pk, ev->txid);
     if (ev->reqid.len)
         sf_buf_append(out, ev->reqid.data, ev->reqid.len);
     else
-        mp_put_nil(out);
-    mp_put_uint(out, (uint64_t)ev->kind);
+        msgpack_pack_nil(&pk);
+    msgpack_pack_uint64(&pk, (uint64_t)ev->kind);
     if (put_target(ex, tx, ev->inst, ev->method, out, err, errlen) < 0)
         goto fail;
     if (ev->kind == SF_EVENT_INVOKE) {
-        mp_put_uint(out, 0);
+        msgpack_pack_uint64(&pk, 0);
         PyObject *a = ev->args;
         if (!a || !(PyList_CheckExact(a) || PyTuple_CheckExact(a))) {
             ev_err(err, errlen, "event arguments are not a list or tuple");
             goto fail;
         }
         Py_ssize_t n = PySequence_Fast_GET_SIZE(a);
-        mp_put_array(out, (uint32_t)n);
+        msgpack_pack_array(&pk, (size_t)n);
         for (Py_ssize_t i = 0; i < n; i++) {
             char where[32];
             snprintf(where, sizeof where, "argument %zd", i + 1);
@@ -1540,20 +1563,20 @@ int sf_event_encode(sf_executor *ex, const sf_tx *tx, const sf_event *ev, sf_buf
                 goto fail;
         }
     } else if (ev->kind == SF_EVENT_RESUME) {
-        mp_put_uint(out, (uint64_t)ev->block);
+        msgpack_pack_uint64(&pk, (uint64_t)ev->block);
         if (put_frame(ex, ev->frame, out, err, errlen) < 0)
             goto fail;
     } else {
         ev_err(err, errlen, "bad event kind %d", (int)ev->kind);
         goto fail;
     }
-    mp_put_array(out, (uint32_t)ev->depth);
+    msgpack_pack_array(&pk, (size_t)ev->depth);
     for (int i = 0; i < ev->depth; i++) {
         const sf_cont *c = &ev->stack[i];
-        mp_put_array(out, 6);
+        msgpack_pack_array(&pk, 6);
         if (put_target(ex, tx, c->inst, c->method, out, err, errlen) < 0)
             goto fail;
-        mp_put_uint(out, (uint64_t)c->block);
+        msgpack_pack_uint64(&pk, (uint64_t)c->block);
         if (c->bind) {
             Py_ssize_t n;
             const char *s = PyUnicode_AsUTF8AndSize(c->bind, &n);
@@ -1562,12 +1585,14 @@ int sf_event_encode(sf_executor *ex, const sf_tx *tx, const sf_event *ev, sf_buf
                 ev_err(err, errlen, "continuation bind name is not a string");
                 goto fail;
             }
-            mp_put_str(out, s, (size_t)n);
+            pack_str(&pk, s, (size_t)n);
         } else
-            mp_put_nil(out);
+            msgpack_pack_nil(&pk);
         if (put_frame(ex, c->frame, out, err, errlen) < 0)
             goto fail;
     }
+    msgpack_pack_uint64(&pk, tx->steps);
+    msgpack_pack_uint64(&pk, tx->time_ns);
     return 0;
 fail:
     out->len = mark;
@@ -1692,8 +1717,8 @@ int sf_event_decode(sf_executor *ex, sf_tx *tx, const char *data, size_t len, sf
     uint64_t v = 0;
     if (rd_item(&r, &it, "event") < 0)
         return -1;
-    if (it.kind != SF_MP_ARRAY || it.n != 10)
-        return ev_err(err, errlen, "event: expected an array of 10 items");
+    if (it.kind != SF_MP_ARRAY || it.n != EVENT_WIRE_ITEMS)
+        return ev_err(err, errlen, "event: expected an array of %d items", EVENT_WIRE_ITEMS);
     if (rd_uint(&r, UINT32_MAX, &v, "version") < 0)
         return -1;
     if (v != EVENT_WIRE_VERSION)
@@ -1786,10 +1811,19 @@ int sf_event_decode(sf_executor *ex, sf_tx *tx, const char *data, size_t len, sf
         Py_XDECREF(bind);
         Py_DECREF(frame);
     }
+    /* the budget the transaction used so far, here and elsewhere */
+    uint64_t steps, time_ns;
+    if (rd_uint(&r, UINT64_MAX, &steps, "steps") < 0 ||
+        rd_uint(&r, UINT64_MAX, &time_ns, "time") < 0)
+        goto fail;
     if (r.pos != len) {
         ev_err(err, errlen, "event: %zu trailing bytes", len - r.pos);
         goto fail;
     }
+    if (steps > tx->steps)
+        tx->steps = steps;
+    if (time_ns > tx->time_ns)
+        tx->time_ns = time_ns;
     return 0;
 fail:
     sf_event_clear(ev);
@@ -1798,7 +1832,7 @@ fail:
 
 /* ---- client operations in steps (stateflowd) ---------------------------- */
 
-int sf_exec_op_check(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject **args_out)
+static int op_check(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject **args_out)
 {
     *args_out = NULL;
     int e = op->entity ? sf_pyapp_entity_index(ex->app, op->entity, op->entity_len) : -1;
@@ -1837,6 +1871,17 @@ int sf_exec_op_check(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject 
     return 0;
 }
 
+/* Guarded: loading the target creates an instance (a user __new__ runs). */
+int sf_exec_op_check(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject **args_out)
+{
+    *args_out = NULL;
+    if (guard_enter(ex, tx) < 0)
+        return -1;
+    int rc = op_check(ex, tx, op, args_out);
+    guard_leave(ex, tx);
+    return rc;
+}
+
 /* Depth first, left to right, as check_refs visits them. */
 static int collect_refs(sf_executor *ex, sf_tx *tx, PyObject *v, int depth, sf_buf *out,
                         uint32_t *n)
@@ -1863,8 +1908,10 @@ static int collect_refs(sf_executor *ex, sf_tx *tx, PyObject *v, int depth, sf_b
     const char *en = sf_pycodec_ref_entity(v);
     char err[256];
     size_t mark = out->len;
-    mp_put_array(out, 2);
-    mp_put_str(out, en, strlen(en));
+    msgpack_packer pk;
+    sf_buf_packer_init(&pk, out);
+    msgpack_pack_array(&pk, 2);
+    pack_str(&pk, en, strlen(en));
     if (sf_pycodec_encode(ex->codec, sf_pycodec_ref_key(v), "key", out, err, sizeof err) < 0) {
         out->len = mark;
         return tx_fail(tx, "BadRequest", "%s", err);
@@ -1880,7 +1927,9 @@ int sf_exec_arg_refs(sf_executor *ex, sf_tx *tx, PyObject *args, sf_buf *out)
     uint32_t n = 0;
     int rc = collect_refs(ex, tx, args, 0, &items, &n);
     if (rc == 0) {
-        mp_put_array(out, n);
+        msgpack_packer pk;
+        sf_buf_packer_init(&pk, out);
+        msgpack_pack_array(&pk, n);
         sf_buf_append(out, items.data, items.len);
     }
     sf_buf_free(&items);
@@ -1910,31 +1959,11 @@ int sf_exec_op_start(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject 
     }
     if (op->op != SF_OP_CREATE || pe->init < 0)
         return tx_fail(tx, "BadRequest", "unknown op");
-    const sf_pymethod *init = &pe->methods[pe->init];
-    if (init->blocks) {
-        PyObject *o = instance_new(ex, pe, NULL);
-        if (!o)
-            return tx_fail_py(tx);
-        int j = tx_add(tx, e, 0, "", 0, SF_TXI_PENDING | SF_TXI_LOADED | SF_TXI_CREATED);
-        tx->insts[j].obj = o;
-        *created = j;
-        ev->txid = tx->txid;
-        ev->kind = SF_EVENT_INVOKE;
-        ev->inst = j;
-        ev->method = pe->init;
-        Py_INCREF(args);
-        ev->args = args;
-        return 0;
-    }
-    PyObject *t = PyList_Check(args) ? PyList_AsTuple(args) : PySequence_Tuple(args);
-    PyObject *o = t ? PyObject_Call(pe->cls, t, NULL) : NULL;
-    Py_XDECREF(t);
-    if (!o)
-        return tx_fail_py(tx);
-    int j = tx_add(tx, e, 0, "", 0, SF_TXI_PENDING | SF_TXI_LOADED | SF_TXI_CREATED);
-    tx->insts[j].obj = o;
-    *created = j;
-    return 1;
+    if (guard_enter(ex, tx) < 0)
+        return -1;
+    int st = construct(ex, tx, e, args, ev, created);
+    guard_leave(ex, tx);
+    return st;
 }
 
 int sf_exec_create_take(sf_executor *ex, sf_tx *tx, int j, sf_buf *key_out, sf_buf *state_out)
@@ -1946,7 +1975,11 @@ int sf_exec_create_take(sf_executor *ex, sf_tx *tx, int j, sf_buf *key_out, sf_b
     const sf_pyentity *pe = &ex->app->entities[e];
     sf_buf *kb = &ex->scratch;
     uint64_t h;
-    if (new_instance_key(ex, tx, e, j, kb, &h) < 0)
+    if (guard_enter(ex, tx) < 0)
+        return -1;
+    int rc = new_instance_key(ex, tx, e, j, kb, &h);
+    guard_leave(ex, tx);
+    if (rc < 0)
         return -1;
     if (tx_find(tx, e, h, kb->data, kb->len) >= 0) {
         sf_buf tmp;
@@ -1969,8 +2002,8 @@ int sf_exec_create_take(sf_executor *ex, sf_tx *tx, int j, sf_buf *key_out, sf_b
     return st;
 }
 
-int sf_tx_install(sf_executor *ex, sf_tx *tx, int entity, const char *key, size_t keylen,
-                  const char *state, size_t statelen)
+static int tx_install(sf_executor *ex, sf_tx *tx, int entity, const char *key, size_t keylen,
+                      const char *state, size_t statelen)
 {
     if (entity < 0 || entity >= ex->app->nentities)
         return tx_fail(tx, "NotFound", "unknown entity");
@@ -2003,4 +2036,15 @@ int sf_tx_install(sf_executor *ex, sf_tx *tx, int entity, const char *key, size_
     int j = tx_add(tx, entity, h, key, keylen, SF_TXI_LOADED | SF_TXI_CREATED);
     tx->insts[j].obj = o;
     return 0;
+}
+
+/* Guarded: the new instance is created (a user __new__ runs). */
+int sf_tx_install(sf_executor *ex, sf_tx *tx, int entity, const char *key, size_t keylen,
+                  const char *state, size_t statelen)
+{
+    if (guard_enter(ex, tx) < 0)
+        return -1;
+    int rc = tx_install(ex, tx, entity, key, keylen, state, statelen);
+    guard_leave(ex, tx);
+    return rc;
 }

@@ -30,12 +30,21 @@
  *   <user type>    a Python exception escaping user code: type(e).__name__
  *                  and str(e)
  *   RecursionError the continuation stack exceeded the depth limit
- *   RuntimeError   the step limit (block executions per request) was hit
+ *   RuntimeError   the step limit (block and method executions per
+ *                  transaction) was hit
+ *   TimeLimitExceeded  the transaction's user code ran longer than the
+ *                  watchdog's limit (sf_executor_set_watchdog)
  *   InternalError  a block returned something that is not a block result
  *                  (a compiler bug), or the executor failed internally
  *   Unavailable    sf_exec_op_run reached an instance a locality function
  *                  says is not local
  * Every error aborts the whole transaction.
+ *
+ * User code is always guarded: every entry point that may run it (methods,
+ * blocks, __init__, __key__) runs under the step limit and the watchdog,
+ * and both count per transaction: tx->steps and tx->time_ns accumulate over
+ * every entry point called with the same sf_tx and travel in its events, so
+ * a transaction spread over several workers has one budget.
  *
  * Values passed to or returned from another instance are copies (as between
  * processes); an entity instance passed or returned stands for a reference
@@ -85,7 +94,8 @@ typedef struct sf_tx {
     int *index;               /* open-addressing index over insts (when many) */
     size_t icap;
     sf_buf keys;
-    uint64_t steps;           /* block executions so far */
+    uint64_t steps;           /* block/method executions so far (all workers) */
+    uint64_t time_ns;         /* time spent in user code so far (all workers) */
     sf_buf err_type, err_msg; /* set when a function returned -1 */
 } sf_tx;
 
@@ -135,16 +145,18 @@ void sf_event_clear(sf_event *ev);
 void sf_event_free(sf_event *ev);
 
 /* Wire form (msgpack array):
- *   [1, txid, reqid|nil, kind, entity, key, method, block, args|frame,
- *    [[entity, key, method, block, bind|nil, frame], ...]]
+ *   [2, txid, reqid|nil, kind, entity, key, method, block, args|frame,
+ *    [[entity, key, method, block, bind|nil, frame], ...], steps, time_ns]
  * entity and method by name, key as its msgpack value, args an array, frame
- * a map from variable names. Instances are resolved against tx. Returns 0,
+ * a map from variable names; steps and time_ns are tx's (the budget the
+ * transaction used so far). Instances are resolved against tx. Returns 0,
  * or -1 with a message (an unencodable frame value, an instance still under
  * construction). */
 int sf_event_encode(sf_executor *ex, const sf_tx *tx, const sf_event *ev, sf_buf *out,
                     char *err, size_t errlen);
-/* Decode into ev (cleared first), adding the instances it names to tx.
- * Every field is checked against the IR. Returns 0, or -1 with a message. */
+/* Decode into ev (cleared first), adding the instances it names to tx and
+ * raising tx's steps and time_ns to the event's. Every field is checked
+ * against the IR. Returns 0, or -1 with a message. */
 int sf_event_decode(sf_executor *ex, sf_tx *tx, const char *data, size_t len, sf_event *ev,
                     char *err, size_t errlen);
 
@@ -162,9 +174,9 @@ sf_executor *sf_executor_new(sf_pyapp *app, sf_pycodec *codec, sf_store *store, 
 void sf_executor_free(sf_executor *ex);
 void sf_executor_set_limits(sf_executor *ex, const sf_executor_limits *lim);
 sf_store *sf_executor_store(sf_executor *ex);
-/* Bound the wall-clock time of every sf_exec_event / sf_exec_op_run (the
- * transaction fails with TimeLimitExceeded). w is borrowed; NULL removes
- * the bound. */
+/* Bound the wall-clock time a transaction spends in user code, summed over
+ * every entry point below that runs it (the transaction fails with
+ * TimeLimitExceeded). w is borrowed; NULL removes the bound. */
 void sf_executor_set_watchdog(sf_executor *ex, sf_watchdog *w);
 
 /* Which instances this process executes (DESIGN 4.1: a worker owns some
@@ -261,8 +273,9 @@ int sf_exec_arg_refs(sf_executor *ex, sf_tx *tx, PyObject *args, sf_buf *out);
 /* Start a checked operation in tx. call: ev becomes the INVOKE of the method
  * on the target, *created = -1, returns 0. create: a new instance without a
  * key is added to tx (*created is its index); a split __init__ becomes the
- * INVOKE in ev (returns 0: run ev), a plain one runs at once (returns 1).
- * -1 on an error (a constructor that raised). */
+ * INVOKE in ev (returns 0: run ev), a plain one runs at once, as one step
+ * under the watchdog (returns 1). -1 on an error (a constructor that
+ * raised, or ran out of steps or time). */
 int sf_exec_op_start(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject *args,
                      sf_event *ev, int *created);
 /* After __init__ ran on instance `inst` (from sf_exec_op_start): compute its

@@ -27,6 +27,7 @@ struct sf_watchdog {
     unsigned limit_ms;
     unsigned long main_ident;         /* Python thread id of the executor's thread */
     int depth;                        /* executor thread only */
+    uint64_t entered_ns;              /* executor thread: the outermost enter */
     _Atomic uint64_t deadline_ns;     /* 0: disarmed */
     _Atomic uint64_t gen;             /* bumped by every outermost enter */
     _Atomic uint64_t fired_gen;       /* the generation an exception was set for */
@@ -141,21 +142,34 @@ void sf_watchdog_stop(sf_watchdog *w)
     free(w);
 }
 
-void sf_watchdog_enter(sf_watchdog *w)
+int sf_watchdog_enter(sf_watchdog *w, uint64_t used_ns)
 {
-    if (!w || w->depth++ > 0)
-        return;
+    if (!w)
+        return 0;
+    if (w->depth > 0) {
+        w->depth++;
+        return 0;
+    }
+    uint64_t limit_ns = (uint64_t)w->limit_ms * 1000000u;
+    if (used_ns >= limit_ns) {
+        PyErr_SetNone(w->exc);
+        return -1;
+    }
+    w->depth = 1;
+    w->entered_ns = now_ns();
     atomic_fetch_add(&w->gen, 1);
-    atomic_store(&w->deadline_ns, now_ns() + (uint64_t)w->limit_ms * 1000000u);
+    atomic_store(&w->deadline_ns, w->entered_ns + (limit_ns - used_ns));
+    return 0;
 }
 
-void sf_watchdog_leave(sf_watchdog *w)
+uint64_t sf_watchdog_leave(sf_watchdog *w)
 {
     if (!w || --w->depth > 0)
-        return;
+        return 0;
     atomic_store(&w->deadline_ns, 0);
     /* fired, but the transaction ended before Python noticed: withdraw the
      * exception so that it cannot hit the next request */
     if (atomic_load(&w->fired_gen) == atomic_load(&w->gen))
         PyThreadState_SetAsyncExc(w->main_ident, NULL);
+    return now_ns() - w->entered_ns;
 }
