@@ -1,0 +1,224 @@
+/* analyse_refs.c: operations through references (analysis pass 3).
+ *
+ * Owns: what a method does to other entities: remote calls (checked against
+ * the callee's signature), remote attribute reads and writes (through the
+ * generated accessors), the contexts where they are rejected, and in-place
+ * changes of another entity's attribute (which would be lost).
+ */
+#include "analyse_internal.h"
+
+#include <string.h>
+
+/* A remote operation at pos: call of entity ti's method (an accessor when
+ * ai >= 0). */
+void an_rec_remote(mctx *mc, sf_pos pos, int ti, const char *method, const char *op, int ai)
+{
+    if (!mc->final)
+        return;
+    actx *a = mc->a;
+    if (mc->where) {
+        an_merr(mc, pos, "%s %s is not supported: %s", op, mc->where, mc->fix);
+        return;
+    }
+    if (!in_entity(mc))
+        return;
+    ameth *m = cur_meth(mc);
+    sf_ir_call c = {sf_arena_strdup(a->ira, a->ents[ti].name), sf_arena_strdup(a->ira, method),
+                    pos.line};
+    VPUSH(a->ast, m->calls, m->ncalls, m->capcalls, c);
+    aedge e = {ti, c.method, pos, 1, NULL, NULL};
+    VPUSH(a->ast, m->edges, m->nedges, m->capedges, e);
+    if (ai >= 0)
+        a->ents[ti].attrs[ai].remote = 1;
+}
+
+/* "entity 'E' has no attribute/method 'x'", unless E has base classes (which
+ * are an error already, and may define it). */
+void an_missing(mctx *mc, const aent *en, sf_pos pos, const char *what, const char *name)
+{
+    if (!en->has_bases)
+        an_merr(mc, pos, "entity '%s' has no %s '%s'", en->name, what, name);
+}
+
+/* The remote attribute read (item.tags) a store or mutating call on e would
+ * change in place, if any. */
+static const sf_expr *remote_base(mctx *mc, const sf_expr *e)
+{
+    for (int depth = 0; e && depth < A_MAX_DEPTH; depth++) {
+        if (e->kind == SF_EX_SUBSCRIPT) {
+            e = e->u.subscript.value;
+        } else if (e->kind == SF_EX_ATTR) {
+            const sf_expr *v = e->u.attr.value;
+            if (ref_entity(v->type) && !an_is_self_name(mc, v))
+                return e;
+            e = v;
+        } else if (e->kind == SF_EX_CALL && e->u.call.func->kind == SF_EX_ATTR) {
+            const sf_expr *v = e->u.call.func->u.attr.value;
+            if (ref_entity(v->type) && !an_is_self_name(mc, v))
+                return NULL; /* a remote call returns a fresh value */
+            e = v;
+        } else {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+void an_in_place_check(mctx *mc, const sf_expr *base, sf_pos pos)
+{
+    const sf_expr *rb = remote_base(mc, base);
+    if (rb)
+        an_merr(mc, pos, "changing '%s' of another entity in place is not supported (the change would "
+                      "be lost): read it into a local variable, change it and assign it back",
+             rb->u.attr.attr);
+}
+
+/* How a method takes arguments, for messages. */
+static const char *takes(actx *a, const ameth *m)
+{
+    int lo = m->nrequired, hi = m->nparams;
+    if (hi == 0)
+        return "takes no arguments";
+    if (lo == hi)
+        return sf_arena_printf(a->ast, "takes %d argument%s", hi, hi == 1 ? "" : "s");
+    return sf_arena_printf(a->ast, "takes %d to %d arguments", lo, hi);
+}
+
+void an_check_args(mctx *mc, sf_expr *call, int ti, int mi, int remote)
+{
+    actx *a = mc->a;
+    const aent *te = &a->ents[ti];
+    const ameth *m = &te->meths[mi];
+    if (m->odd_params)
+        return; /* its definition is reported already */
+    int npos = 0, star = 0, dstar = 0;
+    for (int i = 0; i < call->u.call.args.n; i++) {
+        sf_expr *x = call->u.call.args.v[i];
+        if (x->kind == SF_EX_STARRED) {
+            star = 1;
+            if (remote)
+                an_merr(mc, x->pos, "unpacking arguments with * in a remote call is not supported: "
+                                 "pass the values one by one");
+        } else {
+            npos++;
+        }
+    }
+    for (int k = 0; k < call->u.call.nkw; k++)
+        if (!call->u.call.kw[k].arg) {
+            dstar = 1;
+            if (remote)
+                an_merr(mc, call->u.call.kw[k].pos, "unpacking arguments with ** in a remote call is "
+                                                  "not supported: pass the values one by one");
+        }
+    if (star || dstar)
+        return;
+    if (npos > m->nparams) {
+        an_merr(mc, call->pos, "method %s.%s %s but %d %s given", te->name, m->name, takes(a, m), npos,
+                npos == 1 ? "was" : "were");
+        return;
+    }
+    int given[256] = {0};
+    int bad = 0;
+    for (int k = 0; k < call->u.call.nkw; k++) {
+        const sf_keyword *kw = &call->u.call.kw[k];
+        int idx = -1;
+        for (int i = 0; i < m->nparams; i++)
+            if (strcmp(m->params[i].name, kw->arg) == 0)
+                idx = i;
+        if (idx < 0) {
+            an_merr(mc, kw->pos, "method %s.%s has no parameter '%s'", te->name, m->name, kw->arg);
+            bad = 1;
+        } else if (idx < npos || (idx < 256 && given[idx])) {
+            an_merr(mc, kw->pos, "argument '%s' of %s.%s is given twice", kw->arg, te->name, m->name);
+            bad = 1;
+        } else if (idx < 256) {
+            given[idx] = 1;
+        }
+    }
+    if (bad)
+        return;
+    if (call->u.call.nkw == 0 && npos < m->nrequired) {
+        an_merr(mc, call->pos, "method %s.%s %s but %d %s given", te->name, m->name, takes(a, m), npos,
+                npos == 1 ? "was" : "were");
+        return;
+    }
+    for (int i = npos; i < m->nparams && i < 256; i++)
+        if (!given[i] && !m->params[i].has_default) {
+            an_merr(mc, call->pos, "call of %s.%s is missing argument '%s'", te->name, m->name,
+                    m->params[i].name);
+            return;
+        }
+}
+
+const sf_type *an_remote_attr_read(mctx *mc, sf_expr *e, const char *entname)
+{
+    actx *a = mc->a;
+    int ti = an_find_ent(a, entname);
+    if (ti < 0)
+        return NULL;
+    aent *te = &a->ents[ti];
+    const char *name = e->u.attr.attr;
+    int ai = an_find_attr(te, name);
+    if (ai < 0) {
+        if (an_find_meth(te, name) >= 0)
+            an_merr(mc, e->pos, "method '%s' of entity '%s' can only be called, not used as a value",
+                    name, te->name);
+        else
+            an_missing(mc, te, e->pos, "attribute", name);
+        return NULL;
+    }
+    an_rec_remote(mc, e->pos, ti, sf_arena_printf(a->ast, "_sf_get_%s", name), "remote attribute read", ai);
+    return te->attrs[ai].type;
+}
+
+const sf_type *an_tx_attr(mctx *mc, sf_expr *e)
+{
+    sf_expr *v = e->u.attr.value;
+    const char *name = e->u.attr.attr;
+    if (an_is_self_name(mc, v)) {
+        aent *en = cur_ent(mc);
+        v->type = en->type;
+        int ai = an_find_attr(en, name);
+        if (ai >= 0) {
+            an_rec_read(mc, ai);
+            return en->attrs[ai].type;
+        }
+        if (an_find_meth(en, name) < 0 && !an_is_clsname(en, name) && !an_is_dunder(name) &&
+            strcmp(cur_meth(mc)->name, "__key__") != 0)
+            an_missing(mc, en, e->pos, "attribute", name);
+        return NULL;
+    }
+    const sf_type *vt = an_tx(mc, v);
+    const char *re = ref_entity(vt);
+    if (re)
+        return an_remote_attr_read(mc, e, re);
+    return NULL;
+}
+
+const sf_type *an_remote_call(mctx *mc, sf_expr *e, const char *entname)
+{
+    actx *a = mc->a;
+    sf_expr *f = e->u.call.func;
+    an_tx_args(mc, e);
+    int ti = an_find_ent(a, entname);
+    if (ti < 0)
+        return NULL;
+    aent *te = &a->ents[ti];
+    const char *m = f->u.attr.attr;
+    int mi = an_find_meth(te, m);
+    if (mi < 0 || mi >= te->nuser) {
+        if (an_find_attr(te, m) >= 0)
+            an_merr(mc, e->pos, "'%s' is an attribute of entity '%s', not a method", m, te->name);
+        else
+            an_missing(mc, te, e->pos, "method", m);
+        return NULL;
+    }
+    if (te->meths[mi].flags & (SF_METHOD_INIT | SF_METHOD_INTERNAL)) {
+        an_merr(mc, e->pos, "method '%s' of entity '%s' cannot be called through a reference", m,
+                te->name);
+        return te->meths[mi].returns;
+    }
+    an_check_args(mc, e, ti, mi, 1);
+    an_rec_remote(mc, e->pos, ti, m, "remote call", -1);
+    return te->meths[mi].returns;
+}
