@@ -448,10 +448,15 @@ void an_check_key(actx *a, int ei)
             ok = 0;
     if (!ok) {
         sf_pos pos = v ? v->pos : body->n > i ? body->v[i]->pos : def->pos;
-        an_aerr(a, pos, "__key__ of entity '%s' must return an attribute of self or a tuple of them "
+        an_aerr(a, pos, "__key__ of entity '%s' must return one attribute of self "
                      "(e.g. `return self.id`)", en->name);
         return;
     }
+    /* Tuple keys: the instance is created, then no request finds it again. */
+    if (n > 1)
+        an_aerr(a, v->pos, "a key of several attributes is not supported (entity '%s'): give it one key "
+                           "attribute, e.g. `self.key = f\"{self.%s}:{self.%s}\"` in __init__ and "
+                           "`return self.key`", en->name, items[0]->u.attr.attr, items[1]->u.attr.attr);
     int has_init = an_find_meth(en, "__init__") >= 0; /* else that error is enough */
     en->key = sf_arena_alloc(a->ast, (size_t)n * sizeof(*en->key));
     sf_type *kt = n > 1 ? an_tnew(a, SF_TYPE_TUPLE, n) : NULL;
@@ -484,6 +489,9 @@ void an_check_key(actx *a, int ei)
         for (int k = 0; k < n; k++)
             if (!kt->args[k])
                 kt->args[k] = a->t_any;
+    if (!kt && single->kind == SF_TYPE_TUPLE)
+        an_aerr(a, items[0]->pos, "key attribute '%s' of entity '%s' is a tuple, which is not supported "
+                                  "as a key: make it a str or an int", items[0]->u.attr.attr, en->name);
     m->returns = kt ? kt : single;
 }
 
