@@ -139,6 +139,17 @@ static void check_split_calls(actx *a, const graph *g)
                 an_aerr(a, e->pos, "call of %s.%s, which performs remote operations, %s is not "
                                 "supported: %s", en->name, c->name, e->where, e->fix);
         }
+        for (int k = 0; k < m->nvalues; k++) {
+            const aedge *e = &m->values[k];
+            int v = edge_target(a, g, e);
+            if (v < 0)
+                continue;
+            const ameth *c = &a->ents[g->node_ent[v]].meths[g->node_meth[v]];
+            if (c->flags & SF_METHOD_SPLIT)
+                an_aerr(a, e->pos, "method %s.%s performs remote operations and cannot be used as a value "
+                                   "(a function to call later): call it directly, e.g. in a for loop",
+                        en->name, c->name);
+        }
     }
 }
 

@@ -252,6 +252,8 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
         an_tx(mc, f);
         an_tx_args(mc, e);
         int b = l ? -1 : an_find_builtin(mc, id);
+        if (b >= 0 && (strcmp(id, "isinstance") == 0 || strcmp(id, "issubclass") == 0))
+            an_check_isinstance(mc, e);
         if (b >= 0)
             return builtin_call(mc, b, e);
         an_args_escape(mc, e);
@@ -484,6 +486,7 @@ static const sf_type *tx_inner(mctx *mc, sf_expr *e)
         an_tx(mc, e->u.compare.left);
         for (int i = 0; i < e->u.compare.comparators.n; i++)
             an_tx(mc, e->u.compare.comparators.v[i]);
+        an_check_compare(mc, e);
         return a->t_bool;
     case SF_EX_IFEXP: {
         an_tx(mc, e->u.ifexp.test);

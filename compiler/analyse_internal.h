@@ -97,6 +97,8 @@ typedef struct ameth {
     int ncalls, capcalls;
     aedge *edges;
     int nedges, capedges;
+    aedge *values;            /* self.m used as a value, not called */
+    int nvalues, capvalues;
     int direct_write;
     int odd_params;           /* *args, **kwargs or keyword-only (already an error) */
 } ameth;
@@ -246,6 +248,8 @@ void an_check_args(mctx *mc, sf_expr *call, int ti, int mi, int remote);
 const sf_type *an_remote_attr_read(mctx *mc, sf_expr *e, const char *entname);
 const sf_type *an_tx_attr(mctx *mc, sf_expr *e);
 const sf_type *an_remote_call(mctx *mc, sf_expr *e, const char *entname);
+void an_check_compare(mctx *mc, sf_expr *e);
+void an_check_isinstance(mctx *mc, sf_expr *call);
 
 /* ---- analyse_effects.c: effects on self ------------------------------------ */
 

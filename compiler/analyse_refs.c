@@ -183,7 +183,15 @@ const sf_type *an_tx_attr(mctx *mc, sf_expr *e)
             an_rec_read(mc, ai);
             return en->attrs[ai].type;
         }
-        if (an_find_meth(en, name) < 0 && !an_is_clsname(en, name) && !an_is_dunder(name) &&
+        int mi = an_find_meth(en, name);
+        if (mi >= 0 && mi < en->nuser && mc->final) {
+            /* self.m as a value (sorted(key=self.m), f = self.m): checked once
+             * the call graph knows whether m performs remote operations */
+            ameth *cm = cur_meth(mc);
+            aedge ed = {mc->ent, en->meths[mi].name, e->pos, 0, NULL, NULL};
+            VPUSH(mc->a->ast, cm->values, cm->nvalues, cm->capvalues, ed);
+        }
+        if (mi < 0 && !an_is_clsname(en, name) && !an_is_dunder(name) &&
             strcmp(cur_meth(mc)->name, "__key__") != 0)
             an_missing(mc, en, e->pos, "attribute", name);
         return NULL;
@@ -221,4 +229,94 @@ const sf_type *an_remote_call(mctx *mc, sf_expr *e, const char *entname)
     an_check_args(mc, e, ti, mi, 1);
     an_rec_remote(mc, e->pos, ti, m, "remote call", -1);
     return te->meths[mi].returns;
+}
+
+/* ---- identity and equality of references -------------------------------- */
+
+/* A reference other than self (self is the instance itself at run time). */
+static int is_ref(mctx *mc, const sf_expr *e)
+{
+    return ref_entity(e->type) && !an_is_self_name(mc, e);
+}
+
+/* A bare entity class name (not shadowed by a local). */
+static const char *entity_class(mctx *mc, const sf_expr *e)
+{
+    if (e->kind != SF_EX_NAME || an_lookup(mc->sc, e->u.name.id) || an_find_ent(mc->a, e->u.name.id) < 0)
+        return NULL;
+    return e->u.name.id;
+}
+
+static int is_none(const sf_expr *e)
+{
+    return e->kind == SF_EX_CONST && e->u.constant.kind == SF_CONST_NONE;
+}
+
+/* What `x == self` must be written as: the key attributes compared. */
+static const char *key_compare_hint(mctx *mc, const sf_expr *other)
+{
+    const aent *en = cur_ent(mc);
+    const char *o = other->kind == SF_EX_NAME ? other->u.name.id : "other";
+    const char *k = en->nkey == 1 ? en->key[0] : "key";
+    return sf_arena_printf(mc->a->ast, "`%s.%s == %s.%s`", o, k, cur_meth(mc)->selfname, k);
+}
+
+/* References are values (entity, key) at run time, one object per instance
+ * in plain Python. `a is b` between references therefore becomes `a == b`
+ * (the same answer); a comparison with self or with an entity class cannot
+ * give Python's answer and is an error. */
+void an_check_compare(mctx *mc, sf_expr *e)
+{
+    if (!mc->final || !in_entity(mc))
+        return;
+    sf_expr *l = e->u.compare.left;
+    for (int i = 0; i < e->u.compare.comparators.n; i++) {
+        sf_expr *r = e->u.compare.comparators.v[i];
+        sf_op op = e->u.compare.ops[i];
+        const char *cls = entity_class(mc, l) ? entity_class(mc, l) : entity_class(mc, r);
+        if (cls && op != SF_OP_IN && op != SF_OP_NOTIN) {
+            an_merr(mc, e->pos, "comparing with the entity class '%s' is not supported (a reference is "
+                                "not an instance of it at run time): a value typed %s is always a "
+                                "reference to %s", cls, cls, cls);
+        } else if (op == SF_OP_IN || op == SF_OP_NOTIN) {
+            if (an_is_self_name(mc, l))
+                an_merr(mc, e->pos, "testing whether self is in a collection is not supported (a "
+                                    "reference never equals self at run time): compare key "
+                                    "attributes instead, e.g. %s", key_compare_hint(mc, sf_expr_name(mc->a->ast, "x", e->pos)));
+        } else if (op == SF_OP_EQ || op == SF_OP_NOTEQ || op == SF_OP_IS || op == SF_OP_ISNOT) {
+            int ls = an_is_self_name(mc, l), rs = an_is_self_name(mc, r);
+            if ((ls && !rs && !is_none(r)) || (rs && !ls && !is_none(l))) {
+                an_merr(mc, e->pos, "comparing a value with self is not supported (a reference never "
+                                    "equals self at run time): compare key attributes instead, e.g. %s",
+                        key_compare_hint(mc, ls ? r : l));
+            } else if ((op == SF_OP_IS || op == SF_OP_ISNOT) && !ls && !rs && !is_none(l) && !is_none(r) &&
+                       (is_ref(mc, l) || is_ref(mc, r))) {
+                e->u.compare.ops[i] = op == SF_OP_IS ? SF_OP_EQ : SF_OP_NOTEQ;
+            }
+        }
+        l = r;
+    }
+}
+
+static const char *entity_class_in(mctx *mc, const sf_expr *e)
+{
+    if (e->kind == SF_EX_TUPLE) {
+        for (int i = 0; i < e->u.seq.elts.n; i++)
+            if (entity_class(mc, e->u.seq.elts.v[i]))
+                return entity_class(mc, e->u.seq.elts.v[i]);
+        return NULL;
+    }
+    return entity_class(mc, e);
+}
+
+void an_check_isinstance(mctx *mc, sf_expr *call)
+{
+    if (!mc->final || !in_entity(mc) || call->u.call.args.n < 2)
+        return;
+    const char *cls = entity_class_in(mc, call->u.call.args.v[1]);
+    if (cls)
+        an_merr(mc, call->pos, "%s with the entity class '%s' is not supported (a reference is not an "
+                               "instance of it at run time): annotate the value as %s (or Optional[%s]) "
+                               "and test `is None` where it may be missing",
+                call->u.call.func->u.name.id, cls, cls, cls);
 }
