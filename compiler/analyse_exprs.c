@@ -13,7 +13,7 @@
 /* Builtins that never change their arguments, with what they return. */
 enum {
     B_NONE, B_INT, B_FLOAT, B_STR, B_BOOL, B_LIST_OF, B_SET_OF, B_TUPLE_OF, B_DICT, B_ENUMERATE,
-    B_ZIP, B_RANGE, B_SAME, B_MINMAX, B_ELEM, B_ANY
+    B_ZIP, B_RANGE, B_SAME, B_MINMAX, B_ELEM, B_ANY, B_FILTER
 };
 
 static const struct { const char *name; int ret; int propagate; } builtins[] = {
@@ -24,12 +24,12 @@ static const struct { const char *name; int ret; int propagate; } builtins[] = {
     {"issubclass", B_BOOL, 0}, {"callable", B_BOOL, 0}, {"hasattr", B_BOOL, 0},
     {"any", B_BOOL, 0}, {"all", B_BOOL, 0}, {"print", B_NONE, 0},
     {"list", B_LIST_OF, 1}, {"sorted", B_LIST_OF, 1}, {"reversed", B_LIST_OF, 1},
-    {"iter", B_LIST_OF, 1}, {"filter", B_LIST_OF, 1}, {"set", B_SET_OF, 1},
+    {"iter", B_LIST_OF, 1}, {"filter", B_FILTER, 1}, {"set", B_SET_OF, 1},
     {"frozenset", B_SET_OF, 1}, {"tuple", B_TUPLE_OF, 1}, {"dict", B_DICT, 1},
     {"enumerate", B_ENUMERATE, 1}, {"zip", B_ZIP, 1}, {"range", B_RANGE, 0},
     {"abs", B_SAME, 0}, {"round", B_SAME, 0}, {"min", B_MINMAX, 1}, {"max", B_MINMAX, 1},
     {"next", B_ELEM, 1}, {"sum", B_ANY, 0}, {"pow", B_ANY, 0}, {"divmod", B_ANY, 0},
-    {"getattr", B_ANY, 1}, {"type", B_ANY, 0},
+    {"getattr", B_ANY, 1}, {"type", B_ANY, 0}, {"map", B_LIST_OF, 1},
 };
 
 int an_find_builtin(mctx *mc, const char *name)
@@ -175,6 +175,7 @@ static const sf_type *builtin_call(mctx *mc, int b, sf_expr *e)
         return x;
     }
     case B_ELEM: return n >= 1 ? an_elem_type(a, x) : NULL;
+    case B_FILTER: return an_t1(a, SF_TYPE_LIST, n == 2 ? an_elem_type(a, e->u.call.args.v[1]->type) : NULL);
     default: return NULL;
     }
 }
@@ -186,6 +187,48 @@ static const sf_type *module_function_return(mctx *mc, const char *name)
         return NULL;
     const sf_type *t = an_resolve(mc->a, mc->a->mods[m].def->u.func.returns, 0, 0);
     return t && t->kind != SF_TYPE_ANY ? t : NULL;
+}
+
+/* A function argument that is a lambda gets the element types of the
+ * iterables it is applied to as the types of its parameters, so that
+ * `sorted(items, key=lambda i: i.price)` over List[Item] sees references. */
+static void tx_lambda_arg(mctx *mc, sf_expr *x, const sf_type *const *pt, int n)
+{
+    if (x->kind == SF_EX_LAMBDA) {
+        for (int i = 0; i < n && i < 4; i++)
+            mc->lam[i] = pt[i];
+        mc->nlam = n < 4 ? n : 4;
+    }
+    an_tx(mc, x);
+    mc->nlam = 0;
+}
+
+/* Arguments of sorted/min/max (key=) and filter/map (function first). */
+static void tx_args_lambdas(mctx *mc, sf_expr *e, const char *id)
+{
+    actx *a = mc->a;
+    int n = e->u.call.args.n;
+    int fn_first = strcmp(id, "filter") == 0 || strcmp(id, "map") == 0;
+    for (int i = fn_first ? 1 : 0; i < n; i++)
+        an_tx(mc, e->u.call.args.v[i]);
+    const sf_type *pt[4] = {NULL, NULL, NULL, NULL};
+    int np = 0;
+    if (fn_first) {
+        for (int i = 1; i < n && np < 4; i++)
+            pt[np++] = an_elem_type(a, e->u.call.args.v[i]->type);
+        if (n > 0)
+            tx_lambda_arg(mc, e->u.call.args.v[0], pt, np);
+    } else if (n > 0) {
+        pt[0] = n == 1 ? an_elem_type(a, e->u.call.args.v[0]->type) : e->u.call.args.v[0]->type;
+        np = 1;
+    }
+    for (int k = 0; k < e->u.call.nkw; k++) {
+        const sf_keyword *kw = &e->u.call.kw[k];
+        if (!fn_first && kw->arg && strcmp(kw->arg, "key") == 0)
+            tx_lambda_arg(mc, kw->value, pt, np);
+        else
+            an_tx(mc, kw->value);
+    }
 }
 
 static const sf_type *tx_call(mctx *mc, sf_expr *e)
@@ -232,7 +275,15 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
             an_args_escape(mc, e);
             return NULL;
         }
-        an_tx_args(mc, e);
+        if (tkind(vt, SF_TYPE_LIST) && strcmp(m, "sort") == 0) {
+            const sf_type *pt[1] = {targ(vt, 0)};
+            for (int i = 0; i < e->u.call.args.n; i++)
+                an_tx(mc, e->u.call.args.v[i]);
+            for (int k = 0; k < e->u.call.nkw; k++)
+                tx_lambda_arg(mc, e->u.call.kw[k].value, pt, 1);
+        } else {
+            an_tx_args(mc, e);
+        }
         if (mc->final && in_entity(mc) && !an_pure_method(vt, m)) {
             rootset r;
             memset(&r, 0, sizeof(r));
@@ -250,8 +301,12 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
             an_merr(mc, e->pos, "creating entities inside methods is not supported (%s(...)): pass a "
                              "reference to an existing entity instead", id);
         an_tx(mc, f);
-        an_tx_args(mc, e);
         int b = l ? -1 : an_find_builtin(mc, id);
+        if (b >= 0 && (strcmp(id, "sorted") == 0 || strcmp(id, "min") == 0 || strcmp(id, "max") == 0 ||
+                       strcmp(id, "filter") == 0 || strcmp(id, "map") == 0))
+            tx_args_lambdas(mc, e, id);
+        else
+            an_tx_args(mc, e);
         if (b >= 0 && (strcmp(id, "isinstance") == 0 || strcmp(id, "issubclass") == 0))
             an_check_isinstance(mc, e);
         if (b >= 0)
@@ -338,10 +393,17 @@ static const sf_type *tx_lambda(mctx *mc, sf_expr *e)
                 an_tx(mc, args->kw_defaults[i]);
         an_leave(mc, sv);
     }
+    const sf_type *lam[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; i < mc->nlam && i < 4; i++)
+        lam[i] = mc->lam[i];
+    mc->nlam = 0;
     scope *ls = an_scope_new(mc->a, mc->sc, SC_LAMBDA, 0);
     if (args) {
-        for (int i = 0; i < args->nposonly; i++) an_add_param(mc->a, ls, args->posonly[i].name, NULL);
-        for (int i = 0; i < args->nargs; i++) an_add_param(mc->a, ls, args->args[i].name, NULL);
+        int k = 0;
+        for (int i = 0; i < args->nposonly; i++, k++)
+            an_add_param(mc->a, ls, args->posonly[i].name, k < 4 ? lam[k] : NULL);
+        for (int i = 0; i < args->nargs; i++, k++)
+            an_add_param(mc->a, ls, args->args[i].name, k < 4 ? lam[k] : NULL);
         for (int i = 0; i < args->nkwonly; i++) an_add_param(mc->a, ls, args->kwonly[i].name, NULL);
         if (args->vararg) an_add_param(mc->a, ls, args->vararg->name, NULL);
         if (args->kwarg) an_add_param(mc->a, ls, args->kwarg->name, NULL);
@@ -349,7 +411,8 @@ static const sf_type *tx_lambda(mctx *mc, sf_expr *e)
     mctx sub = *mc;
     sub.sc = ls;
     sub.nested = 1;
-    an_enter(&sub, "inside a lambda", "compute the value before the lambda");
+    an_enter(&sub, "inside a lambda", "compute the values in a for loop first (e.g. `prices[i] = i.price` for each i, "
+                                             "then `key=lambda i: prices[i]`)");
     an_tx(&sub, e->u.lambda.body);
     mc->changed |= sub.changed;
     mc->too_deep |= sub.too_deep;

@@ -154,6 +154,8 @@ typedef struct mctx {
     int nested;               /* inside a nested def or lambda */
     int depth;
     int too_deep;
+    const sf_type *lam[4];    /* types of the next lambda's parameters (sorted(xs, key=lambda x: ...)) */
+    int nlam;
 } mctx;
 
 typedef struct saved { const char *where, *fix; } saved;
