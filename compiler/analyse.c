@@ -271,6 +271,7 @@ int sf_analyse(sf_program *p, sf_diag *d)
     a.t_str = an_tnew(&a, SF_TYPE_STR, 0);
     a.t_bytes = an_tnew(&a, SF_TYPE_BYTES, 0);
     a.t_tuple = an_tnew(&a, SF_TYPE_TUPLE, 0);
+    a.t_opaque = an_tnew(&a, SF_TYPE_ANY, 0);
 
     collect_mods(&a, &p->mod->body, 0);
     an_find_entities(&a);

@@ -275,6 +275,7 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
             an_args_escape(mc, e);
             return NULL;
         }
+        an_check_untyped(mc, v, vt, m, e->pos);
         if (tkind(vt, SF_TYPE_LIST) && strcmp(m, "sort") == 0) {
             const sf_type *pt[1] = {targ(vt, 0)};
             for (int i = 0; i < e->u.call.args.n; i++)
@@ -401,9 +402,9 @@ static const sf_type *tx_lambda(mctx *mc, sf_expr *e)
     if (args) {
         int k = 0;
         for (int i = 0; i < args->nposonly; i++, k++)
-            an_add_param(mc->a, ls, args->posonly[i].name, k < 4 ? lam[k] : NULL);
+            an_add_param(mc->a, ls, args->posonly[i].name, k < 4 && lam[k] ? lam[k] : mc->a->t_any);
         for (int i = 0; i < args->nargs; i++, k++)
-            an_add_param(mc->a, ls, args->args[i].name, k < 4 ? lam[k] : NULL);
+            an_add_param(mc->a, ls, args->args[i].name, k < 4 && lam[k] ? lam[k] : mc->a->t_any);
         for (int i = 0; i < args->nkwonly; i++) an_add_param(mc->a, ls, args->kwonly[i].name, NULL);
         if (args->vararg) an_add_param(mc->a, ls, args->vararg->name, NULL);
         if (args->kwarg) an_add_param(mc->a, ls, args->kwarg->name, NULL);

@@ -142,6 +142,10 @@ typedef struct actx {
     nested *nest;
     int nnest, capnest;
     const sf_type *t_any, *t_none, *t_bool, *t_int, *t_float, *t_str, *t_bytes, *t_tuple;
+    /* Any as well, but for a value of a known class that is not an entity
+     * (a dataclass, an Enum, Callable[...], a union of plain types): its
+     * attributes are never mistaken for those of a reference */
+    const sf_type *t_opaque;
 } actx;
 
 typedef struct mctx {
@@ -252,6 +256,7 @@ const sf_type *an_tx_attr(mctx *mc, sf_expr *e);
 const sf_type *an_remote_call(mctx *mc, sf_expr *e, const char *entname);
 void an_check_compare(mctx *mc, sf_expr *e);
 void an_check_isinstance(mctx *mc, sf_expr *call);
+void an_check_untyped(mctx *mc, const sf_expr *v, const sf_type *vt, const char *name, sf_pos pos);
 
 /* ---- analyse_effects.c: effects on self ------------------------------------ */
 

@@ -200,6 +200,7 @@ const sf_type *an_tx_attr(mctx *mc, sf_expr *e)
     const char *re = ref_entity(vt);
     if (re)
         return an_remote_attr_read(mc, e, re);
+    an_check_untyped(mc, v, vt, name, e->pos);
     return NULL;
 }
 
@@ -319,4 +320,57 @@ void an_check_isinstance(mctx *mc, sf_expr *call)
                                "instance of it at run time): annotate the value as %s (or Optional[%s]) "
                                "and test `is None` where it may be missing",
                 call->u.call.func->u.name.id, cls, cls, cls);
+}
+
+/* ---- values of unknown type ---------------------------------------------- */
+
+/* Methods of builtin values: calling one of these on a value of unknown
+ * type is not taken for a remote call. */
+static int builtin_member(const char *n)
+{
+    static const char *const names[] = {
+        "append", "extend", "insert", "remove", "pop", "clear", "index", "count", "sort", "reverse",
+        "copy", "get", "keys", "values", "items", "update", "setdefault", "popitem", "add", "discard",
+        "union", "intersection", "difference", "symmetric_difference", "issubset", "issuperset",
+        "isdisjoint", "split", "rsplit", "join", "strip", "lstrip", "rstrip", "lower", "upper",
+        "replace", "startswith", "endswith", "find", "rfind", "format", "encode", "decode", "title",
+        "capitalize", "splitlines", "real", "imag", NULL};
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], n) == 0)
+            return 1;
+    return 0;
+}
+
+/* v.name (read, written or called) where v's type is Any or the element of an
+ * untyped list: when an entity has a method or attribute of that name, v
+ * may well be a reference, and the operation would fail at run time (a
+ * reference has no attributes): a compile error asking for the type. */
+void an_check_untyped(mctx *mc, const sf_expr *v, const sf_type *vt, const char *name, sf_pos pos)
+{
+    actx *a = mc->a;
+    if (!mc->final || !in_entity(mc) || !vt)
+        return;
+    if (vt->kind == SF_TYPE_OPTIONAL)
+        vt = targ(vt, 0);
+    if (!vt || vt->kind != SF_TYPE_ANY || vt == a->t_opaque || an_is_dunder(name) || builtin_member(name))
+        return;
+    const char *ent = NULL, *what = NULL;
+    for (int i = 0; i < a->nents && !ent; i++) {
+        const aent *en = &a->ents[i];
+        int mi = an_find_meth(en, name);
+        if (mi >= 0 && mi < en->nuser && !(en->meths[mi].flags & (SF_METHOD_INIT | SF_METHOD_INTERNAL))) {
+            ent = en->name;
+            what = "a method";
+        } else if (an_find_attr(en, name) >= 0) {
+            ent = en->name;
+            what = "an attribute";
+        }
+    }
+    if (!ent)
+        return;
+    const char *vn = v->kind == SF_EX_NAME ? v->u.name.id : "x";
+    an_merr(mc, pos, "cannot tell whether '%s' is a reference (its type is Any or unknown) and entity '%s' "
+                     "has %s '%s': annotate it with its entity type (e.g. `%s: %s`, or `List[%s]` for "
+                     "the list it comes from)",
+            vn, ent, what, name, vn, ent, ent);
 }

@@ -182,6 +182,7 @@ static const sf_type *head_bare(actx *a, int h)
     case H_SET: return an_t1(a, SF_TYPE_SET, a->t_any);
     case H_DICT: return an_t2(a, SF_TYPE_DICT, a->t_any, a->t_any);
     case H_TUPLE: return a->t_tuple;
+    case H_OPAQUE: return a->t_opaque;
     default: return a->t_any;
     }
 }
@@ -433,7 +434,7 @@ static const sf_type *resolve_union(actx *a, sf_expr **v, int n, sf_pos pos, int
                              "use Optional[...] of one entity type");
             return NULL;
         }
-    return a->t_any;
+    return a->t_opaque;
 }
 
 static void flatten_bitor(sf_expr *e, sf_expr **out, int *n, int cap, int depth)
@@ -553,7 +554,7 @@ static const sf_type *resolve_subscript(actx *a, sf_expr *e, int report, int dep
     case H_UNION:
         return resolve_union(a, args, n, e->pos, report, depth);
     default:
-        return a->t_any; /* Callable[...], a user generic, ... */
+        return a->t_opaque; /* Callable[...], a user generic, ... */
     }
 }
 
@@ -592,10 +593,10 @@ const sf_type *an_resolve(actx *a, sf_expr *e, int report, int depth)
                 if (t)
                     return t;
             }
-            return a->t_any;
+            return a->t_opaque;
         }
         if (a->star_import)
-            return a->t_any;
+            return a->t_opaque;
         if (report)
             an_aerr(a, e->pos, "unknown type '%s' in annotation", id);
         return NULL;
