@@ -645,6 +645,7 @@ static const sf_type *tx_inner(mctx *mc, sf_expr *e)
             if (an_is_self_name(mc, t))
                 an_merr(mc, t->pos, "assigning to '%s' is not supported", t->u.name.id);
             local *l = an_bind(mc, t->u.name.id, vt, &r, HOW_ASSIGN);
+            an_check_rebind(mc, l, vt, t->pos);
             t->type = an_local_type(l);
         }
         return vt;

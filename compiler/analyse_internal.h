@@ -45,6 +45,8 @@ typedef struct local {
     int fixed;          /* parameter or annotated: the type never changes */
     int is_self;
     rootset alias;
+    const sf_type *held;      /* join of the types assigned so far that agree */
+    int held_line;            /* where the first of them was assigned */
 } local;
 
 enum { SC_FUNC, SC_LAMBDA, SC_COMP };
@@ -209,6 +211,7 @@ const sf_type *an_t2(actx *a, sf_type_kind k, const sf_type *x, const sf_type *y
 const char *an_tfmt(actx *a, const sf_type *t);
 const sf_type *an_topt(actx *a, const sf_type *t);
 int an_immutable(const sf_type *t, int depth);
+int an_mentions_entity(const sf_type *t, int depth);
 const sf_type *an_elem_type(actx *a, const sf_type *t);
 const sf_type *an_join_strict(actx *a, const sf_type *x, const sf_type *y);
 const sf_type *an_tjoin(actx *a, const sf_type *old, const sf_type *nw, int *poison);
@@ -234,6 +237,7 @@ void an_merr(mctx *mc, sf_pos pos, const char *fmt, ...) __attribute__((format(p
 int an_is_self_name(mctx *mc, const sf_expr *e);
 local *an_bind(mctx *mc, const char *name, const sf_type *t, const rootset *rs, int how);
 const sf_type *an_local_type(const local *l);
+void an_check_rebind(mctx *mc, local *l, const sf_type *vt, sf_pos pos);
 void an_tstore(mctx *mc, sf_expr *t, const sf_type *vt, const rootset *rs, sf_expr *value, int how);
 void an_walk_method(actx *a, int ei, int mi);
 void an_walk_outside(actx *a, const sf_stmt_list *body, int depth);

@@ -146,6 +146,46 @@ const sf_type *an_local_type(const local *l)
     return l && l->state == L_TYPED ? l->type : NULL;
 }
 
+static const char *held_desc(actx *a, const sf_type *t)
+{
+    if (t->kind == SF_TYPE_ENTITY)
+        return sf_arena_printf(a->ast, "a reference to %s", t->entity);
+    return sf_arena_printf(a->ast, "a value of type %s", an_tfmt(a, t));
+}
+
+/* One variable holding a reference in one place and another value in
+ * another (a rebound parameter, a reused loop variable) cannot be typed:
+ * operations on it would be remote in one place and local in the other. */
+void an_check_rebind(mctx *mc, local *l, const sf_type *vt, sf_pos pos)
+{
+    actx *a = mc->a;
+    if (!l || !vt || !in_entity(mc) || l->is_self)
+        return;
+    if (l->fixed) {
+        if (!l->type || an_join_strict(a, l->type, vt) ||
+            (!an_mentions_entity(l->type, 0) && !an_mentions_entity(vt, 0)))
+            return;
+        an_merr(mc, pos, "'%s' is declared as %s (a parameter or an annotated variable) and cannot be "
+                         "assigned %s: use another variable for it", l->name, an_tfmt(a, l->type),
+                held_desc(a, vt));
+        return;
+    }
+    if (!l->held) {
+        l->held = vt;
+        l->held_line = pos.line;
+        return;
+    }
+    const sf_type *j = an_join_strict(a, l->held, vt);
+    if (j) {
+        l->held = j;
+        return;
+    }
+    if (an_mentions_entity(l->held, 0) || an_mentions_entity(vt, 0))
+        an_merr(mc, pos, "'%s' holds %s (line %d) and %s here: one variable cannot hold both a reference "
+                         "and another value; use another name for one of them", l->name,
+                held_desc(a, l->held), l->held_line, held_desc(a, vt));
+}
+
 static void tss(mctx *mc, sf_stmt_list *l);
 
 /* An attribute as an assignment target. */
@@ -236,6 +276,7 @@ void an_tstore(mctx *mc, sf_expr *t, const sf_type *vt, const rootset *rs, sf_ex
         if (value && an_is_self_name(mc, value))
             an_merr(mc, t->pos, "storing self in a local variable is not supported: use self directly");
         local *l = an_bind(mc, t->u.name.id, vt, rs, how);
+        an_check_rebind(mc, l, vt, t->pos);
         t->type = an_local_type(l);
         break;
     }

@@ -35,14 +35,14 @@ const sf_type *an_t2(actx *a, sf_type_kind k, const sf_type *x, const sf_type *y
     return t;
 }
 
-static int mentions_entity(const sf_type *t, int depth)
+int an_mentions_entity(const sf_type *t, int depth)
 {
     if (!t || depth > 64)
         return 0;
     if (t->kind == SF_TYPE_ENTITY)
         return 1;
     for (int i = 0; i < t->nargs; i++)
-        if (mentions_entity(targ(t, i), depth + 1))
+        if (an_mentions_entity(targ(t, i), depth + 1))
             return 1;
     return 0;
 }
@@ -135,7 +135,7 @@ const sf_type *an_tjoin(actx *a, const sf_type *old, const sf_type *nw, int *poi
     const sf_type *j = an_join_strict(a, old, nw);
     if (j)
         return j;
-    if (mentions_entity(old, 0) || mentions_entity(nw, 0))
+    if (an_mentions_entity(old, 0) || an_mentions_entity(nw, 0))
         *poison = 1;
     return old;
 }
@@ -428,7 +428,7 @@ static const sf_type *resolve_union(actx *a, sf_expr **v, int n, sf_pos pos, int
     if (nm == 1 && !too_many)
         return has_none ? an_topt(a, members[0]) : members[0];
     for (int k = 0; k < nm; k++)
-        if (mentions_entity(members[k], 0)) {
+        if (an_mentions_entity(members[k], 0)) {
             if (report)
                 an_aerr(a, pos, "a union of an entity type with other types is not supported: "
                              "use Optional[...] of one entity type");
