@@ -1212,6 +1212,7 @@ static void build_augassign(builder *b, sf_stmt *s)
     sf_expr *store;
     if (is_remote_attr(b, t)) {
         sf_expr *obj = has_remote(b, t->u.attr.value) ? hoist(b, flat(b, t->u.attr.value)) : t->u.attr.value;
+        obj->type = t->u.attr.value->type; /* a temporary holding the reference (a.b.c += 1) */
         sf_expr *get = sf_expr_new(b->a, SF_EX_ATTR, t->pos);
         get->u.attr.value = obj;
         get->u.attr.attr = t->u.attr.attr;

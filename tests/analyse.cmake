@@ -1,4 +1,4 @@
-# analyse.cmake: the analysis stage (compiler/analyse.c). test_analyse parses
+# analyse.cmake: the analysis stage (compiler/analyse*.c). test_analyse parses
 # small programs with the real parser and checks entities, types, flags,
 # remote operations, and every file of tests/compile_errors/ (whose
 # `# expect: LINE:COL: TEXT` headers must match the errors exactly; the sfc

@@ -541,7 +541,7 @@ static void test_attribute_types(void **state)
            "        self.o: Dict[str, List[Tuple[int, Item]]] = {}\n"
            "\n"
            "    def __key__(self):\n"
-           "        return (self.name, self.nr)\n");
+           "        return self.name\n");
     check_attr(f, "Item", "item_id", "str");
     check_attr(f, "Item", "qty", "Any");
     check_attr(f, "Item", "count", "int");
@@ -580,8 +580,8 @@ static void test_attribute_types(void **state)
     check_attr(f, "User", "n", "Any");
     check_attr(f, "User", "o", "Dict[str, List[Tuple[int, Item]]]");
     const sf_ir_entity *user = ent(f, "User");
-    check_names(user->key, user->nkey, "name,nr");
-    assert_string_equal(fmt(meth(f, "User", "__key__")->returns), "Tuple[str, int]");
+    check_names(user->key, user->nkey, "name");
+    assert_string_equal(fmt(meth(f, "User", "__key__")->returns), "str");
 }
 
 static void test_key_forms(void **state)
@@ -596,7 +596,7 @@ static void test_key_forms(void **state)
            "        self.y = y\n"
            "    def __key__(self):\n"
            "        'the key'\n"
-           "        return self.x, self.y\n"
+           "        return self.y\n"
            "@stateflow\n"
            "class B:\n"
            "    def __init__(self, k: int):\n"
@@ -607,8 +607,8 @@ static void test_key_forms(void **state)
            "    def __init__(self):\n"
            "        self.z = 1\n");
     assert_int_equal(f->ir->nentities, 2);
-    check_names(ent(f, "A")->key, ent(f, "A")->nkey, "x,y");
-    assert_string_equal(fmt(meth(f, "A", "__key__")->returns), "Tuple[int, str]");
+    check_names(ent(f, "A")->key, ent(f, "A")->nkey, "y");
+    assert_string_equal(fmt(meth(f, "A", "__key__")->returns), "str");
     assert_string_equal(fmt(meth(f, "B", "__key__")->returns), "int");
     assert_null(sf_ir_find_entity(f->ir, "NotAnEntity"));
 }

@@ -1,4 +1,4 @@
-# expect: 10:16: __key__ of entity 'Item' must return an attribute of self or a tuple of them (e.g. `return self.id`)
+# expect: 10:16: __key__ of entity 'Item' must return one attribute of self (e.g. `return self.id`)
 from stateflow import entity
 
 @entity

@@ -1,5 +1,5 @@
 # expect: 32:22: remote call in __init__ is not supported: pass the value to __init__ as a parameter
-# expect: 38:21: remote call inside a lambda is not supported: compute the value before the lambda
+# expect: 38:21: remote call inside a lambda is not supported: compute the values in a for loop first (e.g. `prices[i] = i.price` for each i, then `key=lambda i: prices[i]`)
 # expect: 40:17: remote call inside a try statement is not supported: move it out of the try statement
 # expect: 41:17: remote attribute read inside a try statement is not supported: move it out of the try statement
 # expect: 42:13: remote attribute write inside a try statement is not supported: move it out of the try statement
