@@ -5,7 +5,10 @@
  * workers send it, the reference checks and created instances of
  * transactions that pass through it; reports DONE, computes the Aria
  * reservations and flags of the instances it owns (FLAGS) and applies the
- * write sets of committed transactions (COMMITTED). It embeds CPython (one
+ * write sets of committed transactions (COMMITTED). A dead or unreachable
+ * peer is reported to the coordinator (FAILED) and the worker keeps
+ * running. The code: worker.c, mesh.c, worker_ops.c, worker_batch.c
+ * (worker_internal.h). It embeds CPython (one
  * interpreter per process, started when the application arrives).
  * Single-threaded, on the loop's thread. */
 #ifndef SF_RUNTIME_WORKER_H
