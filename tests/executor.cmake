@@ -34,3 +34,13 @@ if(SF_FUZZ)
   target_compile_definitions(fuzz_event PRIVATE SF_TEST_SRC_DIR="${PROJECT_SOURCE_DIR}")
   target_include_directories(fuzz_event PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 endif()
+
+# stateflowd: a worker's time limit ends an __init__ that never returns
+# (tests/executor_stateflowd_guarded.py, about 10 s: the worker's limit).
+if(TARGET stateflowd AND TARGET sfc)
+  add_test(NAME stateflowd_user_code_guarded
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/executor_stateflowd_guarded.py
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(stateflowd_user_code_guarded PROPERTIES TIMEOUT 120 LABELS stateflowd
+    ENVIRONMENT "SF_SFC=$<TARGET_FILE:sfc>;SF_STATEFLOWD=$<TARGET_FILE:stateflowd>;LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/executor-lsan.supp:print_suppressions=0")
+endif()

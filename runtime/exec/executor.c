@@ -1,4 +1,5 @@
-/* executor.c: transactions, the block-running loop, commit, events on the
+/* executor.c: transactions, the guard around user code (step and time
+ * limits per transaction), the block-running loop, commit, events on the
  * wire, and the client operations create / call / get (see executor.h). */
 #include "executor.h"
 
