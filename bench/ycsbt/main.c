@@ -23,6 +23,7 @@ static const char USAGE[] =
     "             [--warmup S] [--duration S] [--drain S] [--json FILE] [--load] [--validate]\n"
     "             [--balance B] [--max-amount A] [--seed N] [--token T | --token-file F]\n"
     "             [--load-window N] [--max-backlog N] [--label TEXT] [--quiet]\n"
+    "             [--validate-timeout-s S] [--stall-timeout-s S]\n"
     "\n"
     "targets: stateflow://HOST:PORT (native protocol, default port 7070)\n"
     "         http://HOST:PORT      (HTTP gateway, default port 8080)\n"
@@ -36,13 +37,21 @@ static const char USAGE[] =
     "--outstanding N   closed loop: N requests in flight (default 64)\n"
     "--load            create the records (then run when --duration > 0)\n"
     "--validate        after T and M: the closed-economy check; always: every\n"
-    "                  request answered exactly once\n"
+    "                  request answered exactly once. With --duration 0: only\n"
+    "                  the check (after --load when given)\n"
+    "--validate-timeout-s S  the check ends after S s (default 30); the balances\n"
+    "                  not read by then are reported and the run fails\n"
+    "--stall-timeout-s S     connecting, and --load with no reply for S s, fail\n"
+    "                  the run (default 30)\n"
     "defaults: --records 10000 --connections 4 --warmup 2 --duration 10 --drain 10\n"
     "          --balance 1000 --max-amount 10 --theta 0.99 --seed 42\n"
-    "exit status: 0 ok; 1 a failed check, a lost connection or no request\n"
-    "succeeded; 2 usage\n";
+    "exit status: 0 ok; 1 a failed check, a lost connection, no request\n"
+    "succeeded, requests unanswered after the drain, or a check or load that\n"
+    "could not finish in time; 2 usage\n";
 
 /* ---- small helpers ---- */
+
+static const char *const KIND_NAMES[YC_NKINDS] = {"read", "update", "transfer", "create", "balance"};
 
 uint64_t yc_now(void) { return uv_hrtime(); }
 
@@ -91,6 +100,7 @@ static void op_free(yc_ctx *x, yc_op *op)
 static void submit(yc_ctx *x, yc_op *op)
 {
     x->outstanding++;
+    x->out_kind[op->kind]++;
     x->submitted++;
     if (!op->sent_ns)
         op->sent_ns = yc_now();
@@ -189,6 +199,7 @@ void yc_ready(yc_ctx *x)
     m->phase_t0 = yc_now();
     if (x->cfg.load) {
         x->state = ST_LOAD;
+        x->last_done_ns = m->phase_t0;
         if (x->drv.load) {
             char err[512];
             if (x->drv.load(x, err, sizeof err) < 0) {
@@ -212,8 +223,8 @@ static void start_run(yc_ctx *x)
 {
     if (x->state == ST_CLOSE)
         return;
-    if (x->cfg.duration <= 0) {
-        finish(x);
+    if (x->cfg.duration <= 0) { /* load and/or validate only */
+        start_validate(x);
         return;
     }
     x->state = ST_RUN;
@@ -240,10 +251,30 @@ static void start_drain(yc_ctx *x)
         start_validate(x);
 }
 
+/* Print "read 3, update 2" for the counts by kind; nothing when all zero. */
+static void print_kinds(FILE *f, const uint64_t *by_kind)
+{
+    int first = 1;
+    for (int k = 0; k < YC_NKINDS; k++) {
+        if (!by_kind[k])
+            continue;
+        fprintf(f, "%s%s %llu", first ? "" : ", ", KIND_NAMES[k], (unsigned long long)by_kind[k]);
+        first = 0;
+    }
+}
+
 static void start_validate(yc_ctx *x)
 {
     yc_main *m = main_of(x);
+    /* what the drain left: run requests (the load completed before the run) */
     x->unanswered = x->outstanding;
+    memcpy(x->unanswered_kind, x->out_kind, sizeof x->unanswered_kind);
+    if (x->unanswered) {
+        fprintf(stderr, "ycsbt: %llu requests still unanswered after the %g s drain (",
+                (unsigned long long)x->unanswered, x->cfg.drain);
+        print_kinds(stderr, x->unanswered_kind);
+        fprintf(stderr, ")\n");
+    }
     int economy = x->cfg.validate && (x->cfg.workload == 'T' || x->cfg.workload == 'M');
     if (!economy) {
         finish(x);
@@ -265,6 +296,21 @@ static void start_validate(yc_ctx *x)
     issue_balance(x);
 }
 
+/* The validation phase ran out of time: say what could not be read, then end. */
+static void validate_timeout(yc_ctx *x)
+{
+    x->validate_timed_out = 1;
+    x->val_inflight = x->out_kind[YC_BALANCE];
+    x->val_unread = x->cfg.records - x->bal_count - x->bal_errors;
+    fprintf(stderr,
+            "ycsbt: validate: timed out after %g s: %llu of %llu balances read, %llu read errors, "
+            "%llu not read (%llu of them sent and unanswered)\n",
+            x->cfg.validate_timeout, (unsigned long long)x->bal_count,
+            (unsigned long long)x->cfg.records, (unsigned long long)x->bal_errors,
+            (unsigned long long)x->val_unread, (unsigned long long)x->val_inflight);
+    finish(x);
+}
+
 static void finish(yc_ctx *x)
 {
     if (x->state == ST_CLOSE)
@@ -281,7 +327,11 @@ void yc_done(yc_ctx *x, yc_op *op, int outcome, const char *errtype, int64_t val
 {
     uint64_t now = yc_now();
     x->outstanding--;
+    x->out_kind[op->kind]--;
+    x->last_done_ns = now;
     if (op->run) {
+        if (x->state == ST_VALIDATE)
+            x->late++;
         int in_window = now >= x->m_start && now < x->m_end;
         if (outcome == YC_ERROR) {
             x->iv_err++;
@@ -379,12 +429,20 @@ static void on_tick(uv_timer_t *t)
             }
         }
     } else if (x->state == ST_DRAIN) {
-        if (x->outstanding == 0 || now >= m->drain_deadline) {
-            if (x->outstanding && !x->cfg.quiet)
-                fprintf(stderr, "ycsbt: %llu requests still unanswered after the drain\n",
-                        (unsigned long long)x->outstanding);
+        if (x->outstanding == 0 || now >= m->drain_deadline)
             start_validate(x);
-        }
+    } else if (x->state == ST_VALIDATE) {
+        if (now - m->phase_t0 >= (uint64_t)(x->cfg.validate_timeout * 1e9))
+            validate_timeout(x);
+    } else if (x->state == ST_CONNECT) {
+        if (now - m->phase_t0 >= (uint64_t)(x->cfg.stall_timeout * 1e9))
+            yc_fatal(x, "connect: not connected to %s within %g s", x->cfg.target, x->cfg.stall_timeout);
+    } else if (x->state == ST_LOAD) {
+        if (x->outstanding && now - x->last_done_ns >= (uint64_t)(x->cfg.stall_timeout * 1e9))
+            yc_fatal(x,
+                     "load: no reply for %g s: %llu of %llu records created, %llu requests unanswered",
+                     x->cfg.stall_timeout, (unsigned long long)x->keys_done,
+                     (unsigned long long)x->cfg.records, (unsigned long long)x->outstanding);
     }
 }
 
@@ -502,6 +560,14 @@ static void print_report(const yc_ctx *x)
                (unsigned long long)x->sent, (unsigned long long)x->replies,
                (unsigned long long)x->duplicates, (unsigned long long)x->unanswered,
                exactly_once_ok(x) ? "ok" : "FAILED");
+        if (x->unanswered) {
+            printf("  unanswered   ");
+            print_kinds(stdout, x->unanswered_kind);
+            printf(" after the %g s drain", c->drain);
+            if (x->late)
+                printf(" (%llu of them answered later, during validation)", (unsigned long long)x->late);
+            printf("\n");
+        }
     }
     if (x->validated) {
         int64_t expected = (int64_t)c->records * c->balance;
@@ -509,8 +575,14 @@ static void print_report(const yc_ctx *x)
         printf("  economy      sum %lld over %llu accounts, expected %lld (%llu read errors): %s; "
                "anomaly score %.3g\n",
                (long long)x->bal_sum, (unsigned long long)x->bal_count, (long long)expected,
-               (unsigned long long)x->bal_errors, x->valid_ok ? "ok" : "FAILED",
+               (unsigned long long)x->bal_errors,
+               x->valid_ok ? "ok" : x->validate_timed_out ? "INCOMPLETE" : "FAILED",
                fabs((double)(x->bal_sum - expected)) / (double)ops);
+        if (x->validate_timed_out)
+            printf("  economy      INCOMPLETE: timed out after %g s, %llu balances not read (%llu sent "
+                   "and unanswered)\n",
+                   c->validate_timeout, (unsigned long long)x->val_unread,
+                   (unsigned long long)x->val_inflight);
     }
     fflush(stdout);
 }
@@ -578,14 +650,25 @@ static int write_json(const yc_ctx *x, const char *path)
                ", \"exactly_once\": %s",
             (unsigned long long)x->sent, (unsigned long long)x->replies, (unsigned long long)x->duplicates,
             (unsigned long long)x->unanswered, exactly_once_ok(x) ? "true" : "false");
+    fprintf(f, ", \"unanswered_by_kind\": {");
+    for (int k = 0, first = 1; k < YC_NKINDS; k++) {
+        if (!x->unanswered_kind[k])
+            continue;
+        fprintf(f, "%s\"%s\": %llu", first ? "" : ", ", KIND_NAMES[k], (unsigned long long)x->unanswered_kind[k]);
+        first = 0;
+    }
+    fprintf(f, "}, \"late_replies\": %llu", (unsigned long long)x->late);
     if (x->validated) {
         int64_t expected = (int64_t)c->records * c->balance;
         uint64_t ops = x->run_issued ? x->run_issued : 1;
         fprintf(f, ", \"validation\": {\"ok\": %s, \"sum\": %lld, \"expected\": %lld, \"accounts\": %llu"
-                   ", \"read_errors\": %llu, \"anomaly_score\": %g}",
+                   ", \"read_errors\": %llu, \"anomaly_score\": %g, \"timed_out\": %s"
+                   ", \"unread\": %llu, \"unread_in_flight\": %llu}",
                 x->valid_ok ? "true" : "false", (long long)x->bal_sum, (long long)expected,
                 (unsigned long long)x->bal_count, (unsigned long long)x->bal_errors,
-                fabs((double)(x->bal_sum - expected)) / (double)ops);
+                fabs((double)(x->bal_sum - expected)) / (double)ops,
+                x->validate_timed_out ? "true" : "false", (unsigned long long)x->val_unread,
+                (unsigned long long)x->val_inflight);
     } else {
         fprintf(f, ", \"validation\": null");
     }
@@ -696,6 +779,8 @@ static int parse_args(int argc, char **argv, yc_config *c)
     c->seed = 42;
     c->load_window = 512;
     c->max_backlog = 1000000;
+    c->validate_timeout = 30;
+    c->stall_timeout = 30;
     int have_rate = 0, have_out = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -793,6 +878,12 @@ static int parse_args(int argc, char **argv, yc_config *c)
             if (parse_num(a, v, 1, 1e8, &d) < 0)
                 return -1;
             c->max_backlog = (int)d;
+        } else if (strcmp(a, "--validate-timeout-s") == 0) {
+            if (parse_num(a, v, 0.001, 86400, &c->validate_timeout) < 0)
+                return -1;
+        } else if (strcmp(a, "--stall-timeout-s") == 0) {
+            if (parse_num(a, v, 0.001, 86400, &c->stall_timeout) < 0)
+                return -1;
         } else if (strcmp(a, "--label") == 0)
             c->label = v;
         else {
@@ -864,6 +955,7 @@ int main(int argc, char **argv)
     uv_timer_start(&m->progress, on_progress, 1000, 1000);
     uv_signal_start(&m->sigint, on_sigint, SIGINT);
 
+    m->phase_t0 = yc_now(); /* connecting: bounded by --stall-timeout-s */
     if (x->drv.open(x, err, sizeof err) < 0) {
         x->failed = 1;
         snprintf(x->fail_msg, sizeof x->fail_msg, "%s", err);

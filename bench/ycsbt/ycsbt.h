@@ -76,6 +76,8 @@ typedef struct yc_config {
     int max_backlog;        /* open loop: requests queued beyond this are dropped */
     int quiet;
     const char *label;      /* free text copied into the JSON */
+    double validate_timeout; /* s: the validation phase ends after this */
+    double stall_timeout;   /* s: connecting, and --load without a reply */
 } yc_config;
 
 typedef struct yc_ctx yc_ctx;
@@ -144,7 +146,14 @@ struct yc_ctx {
     uint64_t bal_count, bal_errors;
     int validated, valid_ok;
     double load_secs;
-    uint64_t unanswered;
+    uint64_t unanswered;    /* run requests still unanswered when the drain ended */
+    uint64_t unanswered_kind[YC_NKINDS];
+    uint64_t late;          /* of those, answered later (during validation) */
+    uint64_t out_kind[YC_NKINDS]; /* submitted and not yet done, by kind */
+    uint64_t last_done_ns;  /* when an operation last completed */
+    int validate_timed_out;
+    uint64_t val_unread;    /* accounts whose balance was not read in time */
+    uint64_t val_inflight;  /* of those, reads sent and unanswered */
 };
 
 /* Called by drivers. */
