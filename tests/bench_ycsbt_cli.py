@@ -10,6 +10,9 @@ it never hangs, and its exit status says whether every request was answered.
   and with --load; over the native protocol; against PostgreSQL's URL: each
   exits 1 on its own (the test's own limit is only a safety net), says what
   stayed unanswered or could not be read, and the JSON result says so too.
+- Overload: an HTTP server that answers every other request 503 Overloaded
+  (with Retry-After): the run counts them as overloaded, not as errors, and
+  exits 0; --load and --validate send rejected requests again and finish.
 - Local: against `stateflowd --local`, a load, a transfer run and the
   closed-economy check exit 0 with every request answered exactly once.
 Standard library only. No timing is asserted: the subprocess limit is there
@@ -71,6 +74,88 @@ class SilentServer:
 
     def close(self):
         self.stopping = True
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+class OverloadedHttp:
+    """A keep-alive HTTP/1.1 server for ycsbt's T workload: every other
+    request is answered 503 Overloaded with Retry-After, the others succeed
+    (creates 201, transfers true, balance reads 1000)."""
+
+    OVER = b'{"error":{"type":"Overloaded","message":"the ingress is full"}}'
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.n = 0
+        self.rejected = 0
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _answer(self, head):
+        with self.lock:
+            self.n += 1
+            reject = self.n % 2 == 0
+            if reject:
+                self.rejected += 1
+        if reject:
+            return 503, self.OVER, b"Retry-After: 1\r\n"
+        path = head.split(b" ", 2)[1]
+        if path.count(b"/") == 2:
+            return 201, b'{"ok":null}', b""
+        if path.endswith(b"/read"):
+            return 200, b'{"ok":1000}', b""
+        return 200, b'{"ok":true}', b""
+
+    def _serve(self, c):
+        buf = b""
+        try:
+            while True:
+                data = c.recv(65536)
+                if not data:
+                    return
+                buf += data
+                out = []
+                while True:
+                    end = buf.find(b"\r\n\r\n")
+                    if end < 0:
+                        break
+                    head = buf[:end]
+                    clen = 0
+                    for line in head.split(b"\r\n")[1:]:
+                        k, _, v = line.partition(b":")
+                        if k.strip().lower() == b"content-length":
+                            clen = int(v)
+                    if len(buf) < end + 4 + clen:
+                        break
+                    buf = buf[end + 4 + clen:]
+                    status, body, extra = self._answer(head)
+                    out.append(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n%s"
+                               b"Content-Length: %d\r\n\r\n%s" % (status, extra, len(body), body))
+                if out:
+                    c.sendall(b"".join(out))
+        except OSError:
+            return
+
+    def close(self):
         self.sock.close()
         for c in self.conns:
             try:
@@ -155,6 +240,50 @@ class Silent(unittest.TestCase):
                                 "--stall-timeout-s", "2", "--quiet"], self.tmp)
         self.assertEqual(rc, 1, so + se)
         self.assertIn("postgres: cannot connect", se)
+
+
+class Overload(unittest.TestCase):
+    def setUp(self):
+        self.srv = OverloadedHttp()
+        self.tmp = tempfile.mkdtemp(prefix="ycsbt-overload-")
+
+    def tearDown(self):
+        self.srv.close()
+
+    def test_run_counts_overloaded_apart(self):
+        out = os.path.join(self.tmp, "run.json")
+        rc, so, se = run_ycsbt(["--target", "http://127.0.0.1:%d" % self.srv.port, "--workload", "T",
+                                "--records", "100", "--warmup", "0", "--duration", "1", "--drain", "5",
+                                "--outstanding", "8", "--connections", "2", "--quiet", "--json", out],
+                               self.tmp)
+        self.assertEqual(rc, 0, so + se)
+        with open(out) as f:
+            j = json.load(f)
+        self.assertGreater(j["overloaded"], 0)
+        self.assertGreater(j["ops"], 0)
+        self.assertEqual(j["errors"], 0)
+        self.assertNotIn("Overloaded", j["errors_by_type"])
+        # every other request was rejected: the window holds about as many of each
+        self.assertLessEqual(abs(j["overloaded"] - j["ops"]), 16)
+        self.assertTrue(j["exactly_once"])
+        self.assertEqual(j["replies"], self.srv.n)
+        self.assertIn("overloaded   %d rejected" % j["overloaded"], so)
+
+    def test_load_and_validate_retry_overloaded(self):
+        out = os.path.join(self.tmp, "lv.json")
+        rc, so, se = run_ycsbt(["--target", "http://127.0.0.1:%d" % self.srv.port, "--workload", "T",
+                                "--records", "50", "--load", "--duration", "0", "--validate",
+                                "--quiet", "--json", out], self.tmp)
+        self.assertEqual(rc, 0, so + se)
+        with open(out) as f:
+            j = json.load(f)
+        self.assertGreater(j["load_overloaded"], 0)
+        self.assertGreater(j["validate_overloaded"], 0)
+        self.assertEqual(j["load_overloaded"] + j["validate_overloaded"], self.srv.rejected)
+        v = j["validation"]
+        self.assertTrue(v["ok"])
+        self.assertEqual(v["accounts"], 50)
+        self.assertEqual(v["sum"], 50 * 1000)
 
 
 class Local(unittest.TestCase):

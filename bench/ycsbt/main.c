@@ -133,6 +133,8 @@ typedef struct yc_main {
     yc_ctx x;
     uv_timer_t tick, progress;
     uv_signal_t sigint;
+    yc_op *retry_head;      /* --load / --validate requests rejected as Overloaded */
+    uint64_t nretry;
     uint64_t drain_deadline;
     uint64_t phase_t0;
     int handles_open;
@@ -144,9 +146,52 @@ static void start_run(yc_ctx *x);
 static void start_validate(yc_ctx *x);
 static void finish(yc_ctx *x);
 
+/* Requests in the --load / --validate window: in flight or waiting to be
+ * sent again after an Overloaded reply. */
+static uint64_t in_window(yc_ctx *x) { return x->outstanding + main_of(x)->nretry; }
+
+/* A --load or --validate request was rejected as Overloaded: send it again
+ * later, backing off from 20 ms to 1 s per request. */
+static void retry_later(yc_ctx *x, yc_op *op)
+{
+    yc_main *m = main_of(x);
+    int tries = op->overloaded < 6 ? op->overloaded : 6;
+    yc_op keep = *op;
+    memset(op, 0, sizeof(*op));
+    op->kind = keep.kind;
+    op->a = keep.a;
+    op->b = keep.b;
+    op->overloaded = keep.overloaded + 1;
+    op->retry_at = yc_now() + (20000000ull << tries);
+    if (op->retry_at > yc_now() + 1000000000ull)
+        op->retry_at = yc_now() + 1000000000ull;
+    op->next = m->retry_head;
+    m->retry_head = op;
+    m->nretry++;
+}
+
+static void submit(yc_ctx *x, yc_op *op);
+
+static void resubmit_due(yc_ctx *x, uint64_t now)
+{
+    yc_main *m = main_of(x);
+    yc_op **pp = &m->retry_head;
+    while (*pp && (x->state == ST_LOAD || x->state == ST_VALIDATE)) {
+        yc_op *op = *pp;
+        if (op->retry_at > now) {
+            pp = &op->next;
+            continue;
+        }
+        *pp = op->next;
+        m->nretry--;
+        op->next = NULL;
+        submit(x, op);
+    }
+}
+
 static void issue_load(yc_ctx *x)
 {
-    while (x->next_key < x->cfg.records && x->outstanding < (uint64_t)x->cfg.load_window &&
+    while (x->next_key < x->cfg.records && in_window(x) < (uint64_t)x->cfg.load_window &&
            x->state == ST_LOAD) {
         yc_op *op = op_new(x);
         op->kind = YC_CREATE;
@@ -157,7 +202,7 @@ static void issue_load(yc_ctx *x)
 
 static void issue_balance(yc_ctx *x)
 {
-    while (x->next_key < x->cfg.records && x->outstanding < (uint64_t)x->cfg.load_window &&
+    while (x->next_key < x->cfg.records && in_window(x) < (uint64_t)x->cfg.load_window &&
            x->state == ST_VALIDATE) {
         yc_op *op = op_new(x);
         op->kind = YC_BALANCE;
@@ -236,6 +281,8 @@ static void start_run(yc_ctx *x)
     sf_bench_hist_reset(&x->interval);
     sf_bench_hist_reset(&x->lag);
     sf_bench_hist_reset(&x->service);
+    sf_bench_hist_reset(&x->over_lat);
+    sf_bench_hist_reset(&x->answered);
     if (x->cfg.rate <= 0) {
         for (int i = 0; i < x->cfg.outstanding && x->state == ST_RUN; i++)
             issue_run(x, 0);
@@ -328,19 +375,29 @@ void yc_done(yc_ctx *x, yc_op *op, int outcome, const char *errtype, int64_t val
     uint64_t now = yc_now();
     x->outstanding--;
     x->out_kind[op->kind]--;
-    x->last_done_ns = now;
+    int overloaded = outcome == YC_ERROR && errtype && strcmp(errtype, YC_OVERLOADED) == 0;
+    if (!overloaded)
+        x->last_done_ns = now; /* progress, for --stall-timeout-s */
     if (op->run) {
         if (x->state == ST_VALIDATE)
             x->late++;
         int in_window = now >= x->m_start && now < x->m_end;
-        if (outcome == YC_ERROR) {
+        uint64_t lat_us = (now - op->intended_ns) / 1000u;
+        if (x->state != ST_CLOSE) /* at close: the driver failing what stayed unanswered */
+            sf_bench_hist_record(&x->answered, lat_us);
+        if (overloaded) {
+            x->iv_over++;
+            if (in_window) {
+                x->overloaded++;
+                sf_bench_hist_record(&x->over_lat, lat_us);
+            }
+        } else if (outcome == YC_ERROR) {
             x->iv_err++;
             if (in_window) {
                 x->errors++;
                 count_error(x, errtype);
             }
         } else {
-            uint64_t lat_us = (now - op->intended_ns) / 1000u;
             sf_bench_hist_record(&x->interval, lat_us);
             x->iv_ok++;
             if (in_window) {
@@ -358,6 +415,15 @@ void yc_done(yc_ctx *x, yc_op *op, int outcome, const char *errtype, int64_t val
             issue_run(x, 0);
         else if (x->state == ST_DRAIN && x->outstanding == 0)
             start_validate(x);
+        return;
+    }
+    if (overloaded && (x->state == ST_LOAD || x->state == ST_VALIDATE) &&
+        (op->kind == YC_CREATE || op->kind == YC_BALANCE)) {
+        if (op->kind == YC_CREATE)
+            x->load_overloaded++;
+        else
+            x->val_overloaded++;
+        retry_later(x, op);
         return;
     }
     int kind = op->kind;
@@ -405,6 +471,8 @@ static void on_tick(uv_timer_t *t)
     yc_main *m = t->data;
     yc_ctx *x = &m->x;
     uint64_t now = yc_now();
+    if (m->retry_head)
+        resubmit_due(x, now);
     if (x->state == ST_RUN) {
         if (now >= x->m_end) {
             start_drain(x);
@@ -458,13 +526,13 @@ static void on_progress(uv_timer_t *t)
         const char *phase = x->state == ST_DRAIN ? "drain" : now < x->m_start ? "warmup" : "measure";
         fprintf(stderr,
                 "ycsbt: [%4.0fs] %-7s %9llu ops/s  p50 %7.2f ms  p99 %8.2f ms  errors %llu  "
-                "outstanding %llu\n",
+                "overloaded %llu  outstanding %llu\n",
                 secs, phase, (unsigned long long)x->iv_ok,
                 sf_bench_hist_percentile(&x->interval, 50) / 1000.0,
                 sf_bench_hist_percentile(&x->interval, 99) / 1000.0, (unsigned long long)x->iv_err,
-                (unsigned long long)x->outstanding);
+                (unsigned long long)x->iv_over, (unsigned long long)x->outstanding);
         sf_bench_hist_reset(&x->interval);
-        x->iv_ok = x->iv_err = 0;
+        x->iv_ok = x->iv_err = x->iv_over = 0;
     } else if (x->state == ST_LOAD) {
         fprintf(stderr, "ycsbt: load %llu / %llu records\n", (unsigned long long)x->keys_done,
                 (unsigned long long)x->cfg.records);
@@ -529,8 +597,12 @@ static void print_report(const yc_ctx *x)
     else
         printf(" with %d outstanding", c->outstanding);
     printf(" over %d connections\n", c->connections);
-    if (c->load)
-        printf("  load         %llu records in %.1f s\n", (unsigned long long)x->keys_done, x->load_secs);
+    if (c->load) {
+        printf("  load         %llu records in %.1f s", (unsigned long long)x->keys_done, x->load_secs);
+        if (x->load_overloaded)
+            printf(" (%llu Overloaded replies, sent again)", (unsigned long long)x->load_overloaded);
+        printf("\n");
+    }
     if (c->duration > 0 && x->t0) {
         double secs = measured_secs(x);
         printf("  throughput   %.1f ops/s (%llu ops in %.1f s", secs > 0 ? (double)x->ok / secs : 0.0,
@@ -548,6 +620,15 @@ static void print_report(const yc_ctx *x)
                    pct_ms(&x->service, 50), pct_ms(&x->service, 90), pct_ms(&x->service, 99),
                    pct_ms(&x->service, 99.9), pct_ms(&x->service, 100));
         }
+        printf("  overloaded   %llu rejected (%.1f/s)", (unsigned long long)x->overloaded,
+               secs > 0 ? (double)x->overloaded / secs : 0.0);
+        if (x->overloaded)
+            printf(", answered in ms p50 %.3f  p99 %.3f  max %.3f", pct_ms(&x->over_lat, 50),
+                   pct_ms(&x->over_lat, 99), pct_ms(&x->over_lat, 100));
+        printf("\n");
+        printf("  answered ms  p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f (every reply, any outcome)\n",
+               pct_ms(&x->answered, 50), pct_ms(&x->answered, 99), pct_ms(&x->answered, 99.9),
+               pct_ms(&x->answered, 100));
         printf("  errors       %llu", (unsigned long long)x->errors);
         for (int i = 0; i < YC_ERRTYPES && x->errs[i].n; i++)
             printf("%s%s %llu", i ? ", " : " (", x->errs[i].type, (unsigned long long)x->errs[i].n);
@@ -578,6 +659,9 @@ static void print_report(const yc_ctx *x)
                (unsigned long long)x->bal_errors,
                x->valid_ok ? "ok" : x->validate_timed_out ? "INCOMPLETE" : "FAILED",
                fabs((double)(x->bal_sum - expected)) / (double)ops);
+        if (x->val_overloaded)
+            printf("  economy      %llu Overloaded replies to balance reads, sent again\n",
+                   (unsigned long long)x->val_overloaded);
         if (x->validate_timed_out)
             printf("  economy      INCOMPLETE: timed out after %g s, %llu balances not read (%llu sent "
                    "and unanswered)\n",
@@ -626,6 +710,15 @@ static int write_json(const yc_ctx *x, const char *path)
             (unsigned long long)x->ok, secs > 0 ? (double)x->ok / secs : 0.0,
             (unsigned long long)x->refused, (unsigned long long)x->errors);
     fprintf(f, ", \"retries\": %llu", (unsigned long long)x->retries);
+    fprintf(f, ", \"overloaded\": %llu, \"overloaded_per_s\": %.1f", (unsigned long long)x->overloaded,
+            secs > 0 ? (double)x->overloaded / secs : 0.0);
+    fprintf(f, ", \"overloaded_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}", pct_ms(&x->over_lat, 50),
+            pct_ms(&x->over_lat, 99), pct_ms(&x->over_lat, 100));
+    fprintf(f, ", \"answered_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f}",
+            pct_ms(&x->answered, 50), pct_ms(&x->answered, 99), pct_ms(&x->answered, 99.9),
+            pct_ms(&x->answered, 100));
+    fprintf(f, ", \"load_overloaded\": %llu, \"validate_overloaded\": %llu",
+            (unsigned long long)x->load_overloaded, (unsigned long long)x->val_overloaded);
     fprintf(f, ", \"errors_by_type\": {");
     for (int i = 0; i < YC_ERRTYPES && x->errs[i].n; i++) {
         fprintf(f, "%s", i ? ", " : "");
@@ -993,6 +1086,11 @@ int main(int argc, char **argv)
     }
     if (x->cfg.json && write_json(x, x->cfg.json) < 0)
         status = 1;
+    while (m->retry_head) {
+        yc_op *op = m->retry_head;
+        m->retry_head = op->next;
+        free(op);
+    }
     while (x->free_ops) {
         yc_op *op = x->free_ops;
         x->free_ops = op->next;
