@@ -7,7 +7,8 @@ it never hangs, and its exit status says whether every request was answered.
 
 - Silent: a TCP server that accepts connections, reads everything and never
   answers. ycsbt over HTTP with a timed run, with --duration 0 --validate
-  and with --load; over the native protocol; against PostgreSQL's URL: each
+  and with --load; over the native protocol (silent before the handshake, and
+  after it: a run and a validation); against PostgreSQL's URL: each
   exits 1 on its own (the test's own limit is only a safety net), says what
   stayed unanswered or could not be read, and the JSON result says so too.
 - Overload: an HTTP server that answers every other request 503 Overloaded
@@ -40,10 +41,15 @@ STATEFLOWD = os.environ.get("SF_STATEFLOWD", os.path.join(REPO, "build", "bin", 
 SAFETY_S = 60  # far above every limit given to ycsbt below
 
 
-class SilentServer:
-    """Accepts, reads and discards, never writes."""
+WELCOME = b"\x00\x00\x00\x03\x92\x02\x01"  # the native handshake's answer: frame [2, 1]
 
-    def __init__(self):
+
+class SilentServer:
+    """Accepts, reads and discards, never writes. With welcome=True it first
+    answers the native protocol's HELLO with WELCOME, then goes silent."""
+
+    def __init__(self, welcome=False):
+        self.welcome = welcome
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -64,9 +70,22 @@ class SilentServer:
             self.conns.append(c)
             threading.Thread(target=self._drain, args=(c,), daemon=True).start()
 
-    @staticmethod
-    def _drain(c):
+    def _drain(self, c):
         try:
+            if self.welcome:
+                head = b""
+                while len(head) < 4:
+                    got = c.recv(4 - len(head))
+                    if not got:
+                        return
+                    head += got
+                left = int.from_bytes(head, "big")
+                while left:
+                    got = c.recv(min(left, 65536))
+                    if not got:
+                        return
+                    left -= len(got)
+                c.sendall(WELCOME)
             while c.recv(65536):
                 pass
         except OSError:
@@ -233,6 +252,31 @@ class Silent(unittest.TestCase):
                                 "x", "--quiet"], self.tmp)
         self.assertEqual(rc, 1, so + se)
         self.assertIn("cannot connect", se)
+
+    def test_native_run_unanswered(self):
+        native = SilentServer(welcome=True)
+        self.addCleanup(native.close)
+        out = os.path.join(self.tmp, "native.json")
+        rc, so, se = run_ycsbt(["--target", "stateflow://127.0.0.1:%d" % native.port, "--workload", "A",
+                                "--records", "100", "--warmup", "0", "--duration", "1", "--drain", "1",
+                                "--outstanding", "6", "--connections", "2", "--token", "x", "--quiet",
+                                "--json", out], self.tmp)
+        self.assertEqual(rc, 1, so + se)
+        self.assertRegex(se, r"6 requests still unanswered after the 1 s drain \((read \d+, update \d+|"
+                             r"read 6|update 6)\)")
+        with open(out) as f:
+            j = json.load(f)
+        self.assertEqual(j["unanswered"], 6)
+        self.assertEqual(sum(j["unanswered_by_kind"].values()), 6)
+
+    def test_native_validate_only_times_out(self):
+        native = SilentServer(welcome=True)
+        self.addCleanup(native.close)
+        rc, so, se = run_ycsbt(["--target", "stateflow://127.0.0.1:%d" % native.port, "--workload", "M",
+                                "--records", "30", "--duration", "0", "--validate", "--validate-timeout-s",
+                                "1", "--connections", "1", "--token", "x", "--quiet"], self.tmp)
+        self.assertEqual(rc, 1, so + se)
+        self.assertIn("validate: timed out after 1 s: 0 of 30 balances read", se)
 
     def test_postgres_connect_unanswered(self):
         rc, so, se = run_ycsbt(["--target", "postgres://u@127.0.0.1:%d/db" % self.srv.port,
