@@ -33,11 +33,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, "stateflowd"))
 
-from sfd import Daemon  # noqa: E402
+from sfd import SANITIZER, Daemon  # noqa: E402
 
-YCSBT = os.environ.get("SF_YCSBT", os.path.join(REPO, "build", "bin", "ycsbt"))
-SFC = os.environ.get("SF_SFC", os.path.join(REPO, "build", "bin", "sfc"))
-STATEFLOWD = os.environ.get("SF_STATEFLOWD", os.path.join(REPO, "build", "bin", "stateflowd"))
+YCSBT = os.path.abspath(os.environ.get("SF_YCSBT", os.path.join(REPO, "build", "bin", "ycsbt")))
+SFC = os.path.abspath(os.environ.get("SF_SFC", os.path.join(REPO, "build", "bin", "sfc")))
+STATEFLOWD = os.path.abspath(os.environ.get("SF_STATEFLOWD", os.path.join(REPO, "build", "bin", "stateflowd")))
 SAFETY_S = 60  # far above every limit given to ycsbt below
 
 
@@ -186,6 +186,9 @@ class OverloadedHttp:
 def run_ycsbt(args, cwd):
     p = subprocess.run([YCSBT] + args, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
                        text=True, timeout=SAFETY_S)
+    # a sanitizer report also exits 1: never let it pass for the expected failure
+    if SANITIZER.search(p.stderr):
+        raise AssertionError("ycsbt %s: sanitizer report:\n%s" % (" ".join(args), p.stderr))
     return p.returncode, p.stdout, p.stderr
 
 
