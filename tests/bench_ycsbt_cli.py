@@ -233,14 +233,16 @@ class Silent(unittest.TestCase):
         self.assertEqual(v["unread_in_flight"], 100)
 
     def test_http_validate_after_run_times_out(self):
-        # the run's requests stay unanswered, then the check cannot read either
+        # the run's requests stay unanswered (more of them than --load-window),
+        # then the check still sends every read, and cannot read either
         rc, so, se = run_ycsbt(["--target", "http://127.0.0.1:%d" % self.srv.port, "--workload", "T",
                                 "--records", "50", "--warmup", "0", "--duration", "1", "--drain", "1",
-                                "--outstanding", "4", "--connections", "1", "--validate",
+                                "--outstanding", "600", "--connections", "1", "--validate",
                                 "--validate-timeout-s", "1", "--quiet"], self.tmp)
         self.assertEqual(rc, 1, so + se)
-        self.assertIn("4 requests still unanswered", se)
-        self.assertIn("validate: timed out after 1 s", se)
+        self.assertIn("600 requests still unanswered", se)
+        self.assertIn("validate: timed out after 1 s: 0 of 50 balances read, 0 read errors, 50 not read "
+                      "(50 of them sent and unanswered)", se)
 
     def test_http_load_stalls(self):
         rc, so, se = run_ycsbt(["--target", "http://127.0.0.1:%d" % self.srv.port, "--workload", "T",

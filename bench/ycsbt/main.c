@@ -146,9 +146,11 @@ static void start_run(yc_ctx *x);
 static void start_validate(yc_ctx *x);
 static void finish(yc_ctx *x);
 
-/* Requests in the --load / --validate window: in flight or waiting to be
- * sent again after an Overloaded reply. */
-static uint64_t in_window(yc_ctx *x) { return x->outstanding + main_of(x)->nretry; }
+/* Requests of a kind (creates or balance reads) in the --load / --validate
+ * window: in flight or waiting to be sent again after an Overloaded reply.
+ * Run requests the drain left unanswered do not count: they must not keep
+ * the check from starting. */
+static uint64_t in_window(yc_ctx *x, int kind) { return x->out_kind[kind] + main_of(x)->nretry; }
 
 /* A --load or --validate request was rejected as Overloaded: send it again
  * later, backing off from 20 ms to 1 s per request. */
@@ -191,7 +193,7 @@ static void resubmit_due(yc_ctx *x, uint64_t now)
 
 static void issue_load(yc_ctx *x)
 {
-    while (x->next_key < x->cfg.records && in_window(x) < (uint64_t)x->cfg.load_window &&
+    while (x->next_key < x->cfg.records && in_window(x, YC_CREATE) < (uint64_t)x->cfg.load_window &&
            x->state == ST_LOAD) {
         yc_op *op = op_new(x);
         op->kind = YC_CREATE;
@@ -202,7 +204,7 @@ static void issue_load(yc_ctx *x)
 
 static void issue_balance(yc_ctx *x)
 {
-    while (x->next_key < x->cfg.records && in_window(x) < (uint64_t)x->cfg.load_window &&
+    while (x->next_key < x->cfg.records && in_window(x, YC_BALANCE) < (uint64_t)x->cfg.load_window &&
            x->state == ST_VALIDATE) {
         yc_op *op = op_new(x);
         op->kind = YC_BALANCE;
