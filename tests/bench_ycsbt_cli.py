@@ -215,6 +215,7 @@ class Silent(unittest.TestCase):
         self.assertEqual(j["unanswered_by_kind"], {"transfer": 8})
         self.assertEqual(j["replies"], 0)
         self.assertFalse(j["exactly_once"])
+        self.assertFalse(j["ok"])
 
     def test_http_validate_only_times_out(self):
         out = os.path.join(self.tmp, "val.json")
@@ -226,7 +227,9 @@ class Silent(unittest.TestCase):
         self.assertIn("100 not read (100 of them sent and unanswered)", se)
         self.assertIn("INCOMPLETE", so)
         with open(out) as f:
-            v = json.load(f)["validation"]
+            j = json.load(f)
+        self.assertFalse(j["ok"])
+        v = j["validation"]
         self.assertFalse(v["ok"])
         self.assertTrue(v["timed_out"])
         self.assertEqual(v["unread"], 100)
@@ -315,6 +318,7 @@ class Overload(unittest.TestCase):
         # every other request was rejected: the window holds about as many of each
         self.assertLessEqual(abs(j["overloaded"] - j["ops"]), 16)
         self.assertTrue(j["exactly_once"])
+        self.assertTrue(j["ok"])
         self.assertEqual(j["replies"], self.srv.n)
         self.assertIn("overloaded   %d rejected" % j["overloaded"], so)
 
@@ -360,6 +364,7 @@ class Local(unittest.TestCase):
                     with open(out) as f:
                         j = json.load(f)
                     self.assertTrue(j["exactly_once"])
+                    self.assertTrue(j["ok"])
                     self.assertEqual(j["unanswered"], 0)
                     self.assertTrue(j["validation"]["ok"])
                     self.assertFalse(j["validation"]["timed_out"])

@@ -688,7 +688,8 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static int write_json(const yc_ctx *x, const char *path)
+/* ok: the run passed (the exit status will be 0). */
+static int write_json(const yc_ctx *x, const char *path, int ok)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -775,7 +776,7 @@ static int write_json(const yc_ctx *x, const char *path)
     for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
         fprintf(f, ", [%g, %.3f]", tail[i], pct_ms(h, tail[i]));
     fprintf(f, "]");
-    fprintf(f, ", \"ok\": %s}\n", x->failed ? "false" : "true");
+    fprintf(f, ", \"ok\": %s}\n", ok ? "true" : "false");
     if (fclose(f) != 0) {
         fprintf(stderr, "ycsbt: %s: %s\n", path, strerror(errno));
         return -1;
@@ -1086,7 +1087,7 @@ int main(int argc, char **argv)
         if (x->validated && !x->valid_ok)
             status = 1;
     }
-    if (x->cfg.json && write_json(x, x->cfg.json) < 0)
+    if (x->cfg.json && write_json(x, x->cfg.json, status == 0) < 0)
         status = 1;
     while (m->retry_head) {
         yc_op *op = m->retry_head;
