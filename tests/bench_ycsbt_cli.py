@@ -46,10 +46,12 @@ WELCOME = b"\x00\x00\x00\x03\x92\x02\x01"  # the native handshake's answer: fram
 
 class SilentServer:
     """Accepts, reads and discards, never writes. With welcome=True it first
-    answers the native protocol's HELLO with WELCOME, then goes silent."""
+    answers the native protocol's HELLO with WELCOME, then goes silent. With
+    read=False it stops reading too (ycsbt's writes back up)."""
 
-    def __init__(self, welcome=False):
+    def __init__(self, welcome=False, read=True):
         self.welcome = welcome
+        self.read = read
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -86,6 +88,8 @@ class SilentServer:
                         return
                     left -= len(got)
                 c.sendall(WELCOME)
+            if not self.read:
+                return  # keep c open (self.conns), never read again
             while c.recv(65536):
                 pass
         except OSError:
@@ -276,6 +280,17 @@ class Silent(unittest.TestCase):
             j = json.load(f)
         self.assertEqual(j["unanswered"], 6)
         self.assertEqual(sum(j["unanswered_by_kind"].values()), 6)
+
+    def test_native_server_stops_reading(self):
+        # requests pile up in ycsbt's send queue: closing still ends the run
+        native = SilentServer(welcome=True, read=False)
+        self.addCleanup(native.close)
+        rc, so, se = run_ycsbt(["--target", "stateflow://127.0.0.1:%d" % native.port, "--workload", "A",
+                                "--records", "100", "--warmup", "0", "--duration", "1", "--drain", "1",
+                                "--rate", "20000", "--connections", "2", "--token", "x", "--quiet"],
+                               self.tmp)
+        self.assertEqual(rc, 1, so + se)
+        self.assertRegex(se, r"\d+ requests still unanswered after the 1 s drain \(read \d+, update \d+\)")
 
     def test_native_validate_only_times_out(self):
         native = SilentServer(welcome=True)
