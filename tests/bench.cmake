@@ -5,8 +5,9 @@
 # bench_ycsbt_<Class> tests/bench_ycsbt_cli.py, ycsbt as a program: Silent (a
 #                     server that never answers: exit 1, what stayed
 #                     unanswered is reported, no hang), Overload (503
-#                     Overloaded counted apart, retried in --load), Local (against
-#                     `stateflowd --local`: exit 0)
+#                     Overloaded counted apart, retried in --load), LateReplies
+#                     (the check waits for the run's last requests), Local
+#                     (against `stateflowd --local`: exit 0)
 # The benchmarks themselves (bench/compare, ycsbt runs) are never ctest tests.
 set(SF_YCSBT_DIR ${PROJECT_SOURCE_DIR}/bench/ycsbt)
 sf_add_test(test_bench_ycsbt
@@ -18,7 +19,7 @@ target_include_directories(test_bench_ycsbt PRIVATE ${SF_YCSBT_DIR})
 # ycsbt is defined later (bench/ycsbt.cmake) and only when libpq is there.
 pkg_check_modules(SF_BENCH_PQ QUIET libpq)
 if(SF_BENCH_PQ_FOUND AND TARGET stateflowd AND TARGET sfc)
-  foreach(cls Silent Overload Local)
+  foreach(cls Silent Overload LateReplies Local)
     add_test(NAME bench_ycsbt_${cls}
              COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/bench_ycsbt_cli.py ${cls}
              WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

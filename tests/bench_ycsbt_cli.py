@@ -14,6 +14,10 @@ it never hangs, and its exit status says whether every request was answered.
 - Overload: an HTTP server that answers every other request 503 Overloaded
   (with Retry-After): the run counts them as overloaded, not as errors, and
   exits 0; --load and --validate send rejected requests again and finish.
+- LateReplies: a server that answers late: the closed-economy check waits
+  for the run's last requests before it reads (balances read while
+  transfers still commit would not add up), then passes; the run still fails
+  for the requests unanswered after the drain.
 - Local: against `stateflowd --local`, a load, a transfer run and the
   closed-economy check exit 0 with every request answered exactly once.
 Standard library only. No timing is asserted: the subprocess limit is there
@@ -27,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -112,7 +117,9 @@ class OverloadedHttp:
 
     OVER = b'{"error":{"type":"Overloaded","message":"the ingress is full"}}'
 
-    def __init__(self):
+    def __init__(self, reject=True, delay_s=0.0):
+        self.reject = reject        # False: never Overloaded
+        self.delay_s = delay_s      # wait this long before answering what arrived
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -136,7 +143,7 @@ class OverloadedHttp:
     def _answer(self, head):
         with self.lock:
             self.n += 1
-            reject = self.n % 2 == 0
+            reject = self.reject and self.n % 2 == 0
             if reject:
                 self.rejected += 1
         if reject:
@@ -174,6 +181,8 @@ class OverloadedHttp:
                     out.append(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n%s"
                                b"Content-Length: %d\r\n\r\n%s" % (status, extra, len(body), body))
                 if out:
+                    if self.delay_s:
+                        time.sleep(self.delay_s)
                     c.sendall(b"".join(out))
         except OSError:
             return
@@ -240,16 +249,21 @@ class Silent(unittest.TestCase):
         self.assertEqual(v["unread_in_flight"], 100)
 
     def test_http_validate_after_run_times_out(self):
-        # the run's requests stay unanswered (more of them than --load-window),
-        # then the check still sends every read, and cannot read either
+        # the run's requests stay unanswered; the check waits for them (within
+        # its limit) before it reads, and says so when they never come
+        out = os.path.join(self.tmp, "wait.json")
         rc, so, se = run_ycsbt(["--target", "http://127.0.0.1:%d" % self.srv.port, "--workload", "T",
                                 "--records", "50", "--warmup", "0", "--duration", "1", "--drain", "1",
                                 "--outstanding", "600", "--connections", "1", "--validate",
-                                "--validate-timeout-s", "1", "--quiet"], self.tmp)
+                                "--validate-timeout-s", "1", "--quiet", "--json", out], self.tmp)
         self.assertEqual(rc, 1, so + se)
         self.assertIn("600 requests still unanswered", se)
-        self.assertIn("validate: timed out after 1 s: 0 of 50 balances read, 0 read errors, 50 not read "
-                      "(50 of them sent and unanswered)", se)
+        self.assertIn("validate: timed out after 1 s waiting for 600 run requests still unanswered: "
+                      "no balance read", se)
+        with open(out) as f:
+            v = json.load(f)["validation"]
+        self.assertEqual((v["ok"], v["timed_out"], v["unread"], v["run_unanswered_at_timeout"]),
+                         (False, True, 50, 600))
 
     def test_http_load_stalls(self):
         rc, so, se = run_ycsbt(["--target", "http://127.0.0.1:%d" % self.srv.port, "--workload", "T",
@@ -352,6 +366,30 @@ class Overload(unittest.TestCase):
         self.assertTrue(v["ok"])
         self.assertEqual(v["accounts"], 50)
         self.assertEqual(v["sum"], 50 * 1000)
+
+
+class LateReplies(unittest.TestCase):
+    def test_check_waits_for_the_run(self):
+        # every answer comes 1.5 s late: the drain (0.5 s) leaves the run's
+        # requests unanswered (exit 1), the check waits for them, then reads
+        srv = OverloadedHttp(reject=False, delay_s=1.5)
+        self.addCleanup(srv.close)
+        tmp = tempfile.mkdtemp(prefix="ycsbt-late-")
+        out = os.path.join(tmp, "late.json")
+        rc, so, se = run_ycsbt(["--target", "http://127.0.0.1:%d" % srv.port, "--workload", "T",
+                                "--records", "20", "--warmup", "0", "--duration", "0.5", "--drain", "0.5",
+                                "--outstanding", "4", "--connections", "1", "--validate",
+                                "--validate-timeout-s", "20", "--quiet", "--json", out], tmp)
+        self.assertEqual(rc, 1, so + se)
+        self.assertIn("validate: waiting up to 20 s for them before reading the balances", se)
+        with open(out) as f:
+            j = json.load(f)
+        self.assertEqual(j["unanswered"], 4)
+        self.assertEqual(j["late_replies"], 4)
+        self.assertFalse(j["ok"])
+        v = j["validation"]
+        self.assertTrue(v["ok"], so + se)
+        self.assertEqual((v["accounts"], v["sum"], v["timed_out"]), (20, 20 * 1000, False))
 
 
 class Local(unittest.TestCase):

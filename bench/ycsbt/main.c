@@ -144,6 +144,7 @@ static yc_main *main_of(yc_ctx *x) { return (yc_main *)x; }
 
 static void start_run(yc_ctx *x);
 static void start_validate(yc_ctx *x);
+static void begin_reads(yc_ctx *x);
 static void finish(yc_ctx *x);
 
 /* Requests of a kind (creates or balance reads) in the --load / --validate
@@ -332,6 +333,20 @@ static void start_validate(yc_ctx *x)
     x->state = ST_VALIDATE;
     x->validated = 1;
     m->phase_t0 = yc_now();
+    if (x->outstanding) {
+        /* balances read while transfers still commit would not add up */
+        x->val_waiting = 1;
+        fprintf(stderr, "ycsbt: validate: waiting up to %g s for them before reading the balances\n",
+                x->cfg.validate_timeout);
+        return;
+    }
+    begin_reads(x);
+}
+
+/* The check proper, once no run request is in flight. */
+static void begin_reads(yc_ctx *x)
+{
+    x->val_waiting = 0;
     if (x->drv.sum) {
         char err[512];
         if (x->drv.sum(x, &x->bal_sum, &x->bal_count, err, sizeof err) < 0) {
@@ -351,6 +366,15 @@ static void validate_timeout(yc_ctx *x)
     x->validate_timed_out = 1;
     x->val_inflight = x->out_kind[YC_BALANCE];
     x->val_unread = x->cfg.records - x->bal_count - x->bal_errors;
+    if (x->val_waiting) {
+        x->val_wait_left = x->outstanding;
+        fprintf(stderr,
+                "ycsbt: validate: timed out after %g s waiting for %llu run requests still unanswered: "
+                "no balance read\n",
+                x->cfg.validate_timeout, (unsigned long long)x->val_wait_left);
+        finish(x);
+        return;
+    }
     fprintf(stderr,
             "ycsbt: validate: timed out after %g s: %llu of %llu balances read, %llu read errors, "
             "%llu not read (%llu of them sent and unanswered)\n",
@@ -417,6 +441,8 @@ void yc_done(yc_ctx *x, yc_op *op, int outcome, const char *errtype, int64_t val
             issue_run(x, 0);
         else if (x->state == ST_DRAIN && x->outstanding == 0)
             start_validate(x);
+        else if (x->state == ST_VALIDATE && x->val_waiting && x->outstanding == 0)
+            begin_reads(x);
         return;
     }
     if (overloaded && (x->state == ST_LOAD || x->state == ST_VALIDATE) &&
@@ -538,6 +564,9 @@ static void on_progress(uv_timer_t *t)
     } else if (x->state == ST_LOAD) {
         fprintf(stderr, "ycsbt: load %llu / %llu records\n", (unsigned long long)x->keys_done,
                 (unsigned long long)x->cfg.records);
+    } else if (x->state == ST_VALIDATE && x->val_waiting) {
+        fprintf(stderr, "ycsbt: validate: waiting for %llu run requests\n",
+                (unsigned long long)x->outstanding);
     } else if (x->state == ST_VALIDATE) {
         fprintf(stderr, "ycsbt: validate %llu / %llu balances read\n",
                 (unsigned long long)x->bal_count, (unsigned long long)x->cfg.records);
@@ -664,7 +693,11 @@ static void print_report(const yc_ctx *x)
         if (x->val_overloaded)
             printf("  economy      %llu Overloaded replies to balance reads, sent again\n",
                    (unsigned long long)x->val_overloaded);
-        if (x->validate_timed_out)
+        if (x->validate_timed_out && x->val_wait_left)
+            printf("  economy      INCOMPLETE: timed out after %g s waiting for %llu run requests; no "
+                   "balance read\n",
+                   c->validate_timeout, (unsigned long long)x->val_wait_left);
+        else if (x->validate_timed_out)
             printf("  economy      INCOMPLETE: timed out after %g s, %llu balances not read (%llu sent "
                    "and unanswered)\n",
                    c->validate_timeout, (unsigned long long)x->val_unread,
@@ -759,12 +792,12 @@ static int write_json(const yc_ctx *x, const char *path, int ok)
         uint64_t ops = x->run_issued ? x->run_issued : 1;
         fprintf(f, ", \"validation\": {\"ok\": %s, \"sum\": %lld, \"expected\": %lld, \"accounts\": %llu"
                    ", \"read_errors\": %llu, \"anomaly_score\": %g, \"timed_out\": %s"
-                   ", \"unread\": %llu, \"unread_in_flight\": %llu}",
+                   ", \"unread\": %llu, \"unread_in_flight\": %llu, \"run_unanswered_at_timeout\": %llu}",
                 x->valid_ok ? "true" : "false", (long long)x->bal_sum, (long long)expected,
                 (unsigned long long)x->bal_count, (unsigned long long)x->bal_errors,
                 fabs((double)(x->bal_sum - expected)) / (double)ops,
                 x->validate_timed_out ? "true" : "false", (unsigned long long)x->val_unread,
-                (unsigned long long)x->val_inflight);
+                (unsigned long long)x->val_inflight, (unsigned long long)x->val_wait_left);
     } else {
         fprintf(f, ", \"validation\": null");
     }

@@ -165,6 +165,8 @@ struct yc_ctx {
     uint64_t out_kind[YC_NKINDS]; /* submitted and not yet done, by kind */
     uint64_t last_done_ns;  /* when an operation last completed */
     int validate_timed_out;
+    int val_waiting;        /* the check waits for the run's unanswered requests */
+    uint64_t val_wait_left; /* of those, still unanswered when the check timed out */
     uint64_t val_unread;    /* accounts whose balance was not read in time */
     uint64_t val_inflight;  /* of those, reads sent and unanswered */
 };
