@@ -15,7 +15,10 @@
  *
  * --load (re)creates the table and fills it with COPY; the closed-economy
  * check reads SELECT count(*), sum(balance) in one statement. Both use
- * their own blocking connection. */
+ * their own blocking connection. Every connection is made with a
+ * connect_timeout (--stall-timeout-s, unless the URI sets one) and the
+ * check runs under a statement_timeout of --validate-timeout-s, so no
+ * phase waits forever on a server that does not answer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -455,7 +458,12 @@ static void pg_submit(yc_ctx *x, yc_op *op)
 
 static PGconn *connect_blocking(yc_ctx *x, char *err, size_t errlen)
 {
-    PGconn *pc = PQconnectdb(x->cfg.target);
+    /* the URI's own connect_timeout, if any, overrides ours (it comes later) */
+    char ct[32];
+    snprintf(ct, sizeof ct, "%d", x->cfg.stall_timeout < 2 ? 2 : (int)x->cfg.stall_timeout);
+    const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *const vals[] = {ct, x->cfg.target, NULL};
+    PGconn *pc = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(pc) != CONNECTION_OK) {
         snprintf(err, errlen, "postgres: cannot connect: %s", PQerrorMessage(pc));
         PQfinish(pc);
@@ -572,6 +580,11 @@ static int pg_sum(yc_ctx *x, int64_t *sum, uint64_t *count, char *err, size_t er
     if (!pc)
         return -1;
     char sql[128];
+    snprintf(sql, sizeof sql, "SET statement_timeout = %.0f", x->cfg.validate_timeout * 1000.0);
+    if (exec_ok(pc, sql, err, errlen) < 0) {
+        PQfinish(pc);
+        return -1;
+    }
     snprintf(sql, sizeof sql, "SELECT count(*), coalesce(sum(balance), 0) FROM %s", g->table);
     PGresult *r = PQexec(pc, sql);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {

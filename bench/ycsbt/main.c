@@ -23,6 +23,7 @@ static const char USAGE[] =
     "             [--warmup S] [--duration S] [--drain S] [--json FILE] [--load] [--validate]\n"
     "             [--balance B] [--max-amount A] [--seed N] [--token T | --token-file F]\n"
     "             [--load-window N] [--max-backlog N] [--label TEXT] [--quiet]\n"
+    "             [--validate-timeout-s S] [--stall-timeout-s S]\n"
     "\n"
     "targets: stateflow://HOST:PORT (native protocol, default port 7070)\n"
     "         http://HOST:PORT      (HTTP gateway, default port 8080)\n"
@@ -36,13 +37,21 @@ static const char USAGE[] =
     "--outstanding N   closed loop: N requests in flight (default 64)\n"
     "--load            create the records (then run when --duration > 0)\n"
     "--validate        after T and M: the closed-economy check; always: every\n"
-    "                  request answered exactly once\n"
+    "                  request answered exactly once. With --duration 0: only\n"
+    "                  the check (after --load when given)\n"
+    "--validate-timeout-s S  the check ends after S s (default 30); the balances\n"
+    "                  not read by then are reported and the run fails\n"
+    "--stall-timeout-s S     connecting, and --load with no reply for S s, fail\n"
+    "                  the run (default 30)\n"
     "defaults: --records 10000 --connections 4 --warmup 2 --duration 10 --drain 10\n"
     "          --balance 1000 --max-amount 10 --theta 0.99 --seed 42\n"
-    "exit status: 0 ok; 1 a failed check, a lost connection or no request\n"
-    "succeeded; 2 usage\n";
+    "exit status: 0 ok; 1 a failed check, a lost connection, no request\n"
+    "succeeded, requests unanswered after the drain, or a check or load that\n"
+    "could not finish in time; 2 usage\n";
 
 /* ---- small helpers ---- */
+
+static const char *const KIND_NAMES[YC_NKINDS] = {"read", "update", "transfer", "create", "balance"};
 
 uint64_t yc_now(void) { return uv_hrtime(); }
 
@@ -91,6 +100,7 @@ static void op_free(yc_ctx *x, yc_op *op)
 static void submit(yc_ctx *x, yc_op *op)
 {
     x->outstanding++;
+    x->out_kind[op->kind]++;
     x->submitted++;
     if (!op->sent_ns)
         op->sent_ns = yc_now();
@@ -123,6 +133,8 @@ typedef struct yc_main {
     yc_ctx x;
     uv_timer_t tick, progress;
     uv_signal_t sigint;
+    yc_op *retry_head;      /* --load / --validate requests rejected as Overloaded */
+    uint64_t nretry;
     uint64_t drain_deadline;
     uint64_t phase_t0;
     int handles_open;
@@ -132,11 +144,57 @@ static yc_main *main_of(yc_ctx *x) { return (yc_main *)x; }
 
 static void start_run(yc_ctx *x);
 static void start_validate(yc_ctx *x);
+static void begin_reads(yc_ctx *x);
 static void finish(yc_ctx *x);
+
+/* Requests of a kind (creates or balance reads) in the --load / --validate
+ * window: in flight or waiting to be sent again after an Overloaded reply.
+ * Run requests the drain left unanswered do not count: they must not keep
+ * the check from starting. */
+static uint64_t in_window(yc_ctx *x, int kind) { return x->out_kind[kind] + main_of(x)->nretry; }
+
+/* A --load or --validate request was rejected as Overloaded: send it again
+ * later, backing off from 20 ms to 1 s per request. */
+static void retry_later(yc_ctx *x, yc_op *op)
+{
+    yc_main *m = main_of(x);
+    int tries = op->overloaded < 6 ? op->overloaded : 6;
+    yc_op keep = *op;
+    memset(op, 0, sizeof(*op));
+    op->kind = keep.kind;
+    op->a = keep.a;
+    op->b = keep.b;
+    op->overloaded = keep.overloaded + 1;
+    op->retry_at = yc_now() + (20000000ull << tries);
+    if (op->retry_at > yc_now() + 1000000000ull)
+        op->retry_at = yc_now() + 1000000000ull;
+    op->next = m->retry_head;
+    m->retry_head = op;
+    m->nretry++;
+}
+
+static void submit(yc_ctx *x, yc_op *op);
+
+static void resubmit_due(yc_ctx *x, uint64_t now)
+{
+    yc_main *m = main_of(x);
+    yc_op **pp = &m->retry_head;
+    while (*pp && (x->state == ST_LOAD || x->state == ST_VALIDATE)) {
+        yc_op *op = *pp;
+        if (op->retry_at > now) {
+            pp = &op->next;
+            continue;
+        }
+        *pp = op->next;
+        m->nretry--;
+        op->next = NULL;
+        submit(x, op);
+    }
+}
 
 static void issue_load(yc_ctx *x)
 {
-    while (x->next_key < x->cfg.records && x->outstanding < (uint64_t)x->cfg.load_window &&
+    while (x->next_key < x->cfg.records && in_window(x, YC_CREATE) < (uint64_t)x->cfg.load_window &&
            x->state == ST_LOAD) {
         yc_op *op = op_new(x);
         op->kind = YC_CREATE;
@@ -147,7 +205,7 @@ static void issue_load(yc_ctx *x)
 
 static void issue_balance(yc_ctx *x)
 {
-    while (x->next_key < x->cfg.records && x->outstanding < (uint64_t)x->cfg.load_window &&
+    while (x->next_key < x->cfg.records && in_window(x, YC_BALANCE) < (uint64_t)x->cfg.load_window &&
            x->state == ST_VALIDATE) {
         yc_op *op = op_new(x);
         op->kind = YC_BALANCE;
@@ -189,6 +247,7 @@ void yc_ready(yc_ctx *x)
     m->phase_t0 = yc_now();
     if (x->cfg.load) {
         x->state = ST_LOAD;
+        x->last_done_ns = m->phase_t0;
         if (x->drv.load) {
             char err[512];
             if (x->drv.load(x, err, sizeof err) < 0) {
@@ -212,8 +271,8 @@ static void start_run(yc_ctx *x)
 {
     if (x->state == ST_CLOSE)
         return;
-    if (x->cfg.duration <= 0) {
-        finish(x);
+    if (x->cfg.duration <= 0) { /* load and/or validate only */
+        start_validate(x);
         return;
     }
     x->state = ST_RUN;
@@ -225,6 +284,8 @@ static void start_run(yc_ctx *x)
     sf_bench_hist_reset(&x->interval);
     sf_bench_hist_reset(&x->lag);
     sf_bench_hist_reset(&x->service);
+    sf_bench_hist_reset(&x->over_lat);
+    sf_bench_hist_reset(&x->answered);
     if (x->cfg.rate <= 0) {
         for (int i = 0; i < x->cfg.outstanding && x->state == ST_RUN; i++)
             issue_run(x, 0);
@@ -240,10 +301,30 @@ static void start_drain(yc_ctx *x)
         start_validate(x);
 }
 
+/* Print "read 3, update 2" for the counts by kind; nothing when all zero. */
+static void print_kinds(FILE *f, const uint64_t *by_kind)
+{
+    int first = 1;
+    for (int k = 0; k < YC_NKINDS; k++) {
+        if (!by_kind[k])
+            continue;
+        fprintf(f, "%s%s %llu", first ? "" : ", ", KIND_NAMES[k], (unsigned long long)by_kind[k]);
+        first = 0;
+    }
+}
+
 static void start_validate(yc_ctx *x)
 {
     yc_main *m = main_of(x);
+    /* what the drain left: run requests (the load completed before the run) */
     x->unanswered = x->outstanding;
+    memcpy(x->unanswered_kind, x->out_kind, sizeof x->unanswered_kind);
+    if (x->unanswered) {
+        fprintf(stderr, "ycsbt: %llu requests still unanswered after the %g s drain (",
+                (unsigned long long)x->unanswered, x->cfg.drain);
+        print_kinds(stderr, x->unanswered_kind);
+        fprintf(stderr, ")\n");
+    }
     int economy = x->cfg.validate && (x->cfg.workload == 'T' || x->cfg.workload == 'M');
     if (!economy) {
         finish(x);
@@ -252,6 +333,20 @@ static void start_validate(yc_ctx *x)
     x->state = ST_VALIDATE;
     x->validated = 1;
     m->phase_t0 = yc_now();
+    if (x->outstanding) {
+        /* balances read while transfers still commit would not add up */
+        x->val_waiting = 1;
+        fprintf(stderr, "ycsbt: validate: waiting up to %g s for them before reading the balances\n",
+                x->cfg.validate_timeout);
+        return;
+    }
+    begin_reads(x);
+}
+
+/* The check proper, once no run request is in flight. */
+static void begin_reads(yc_ctx *x)
+{
+    x->val_waiting = 0;
     if (x->drv.sum) {
         char err[512];
         if (x->drv.sum(x, &x->bal_sum, &x->bal_count, err, sizeof err) < 0) {
@@ -263,6 +358,30 @@ static void start_validate(yc_ctx *x)
     }
     x->next_key = 0;
     issue_balance(x);
+}
+
+/* The validation phase ran out of time: say what could not be read, then end. */
+static void validate_timeout(yc_ctx *x)
+{
+    x->validate_timed_out = 1;
+    x->val_inflight = x->out_kind[YC_BALANCE];
+    x->val_unread = x->cfg.records - x->bal_count - x->bal_errors;
+    if (x->val_waiting) {
+        x->val_wait_left = x->outstanding;
+        fprintf(stderr,
+                "ycsbt: validate: timed out after %g s waiting for %llu run requests still unanswered: "
+                "no balance read\n",
+                x->cfg.validate_timeout, (unsigned long long)x->val_wait_left);
+        finish(x);
+        return;
+    }
+    fprintf(stderr,
+            "ycsbt: validate: timed out after %g s: %llu of %llu balances read, %llu read errors, "
+            "%llu not read (%llu of them sent and unanswered)\n",
+            x->cfg.validate_timeout, (unsigned long long)x->bal_count,
+            (unsigned long long)x->cfg.records, (unsigned long long)x->bal_errors,
+            (unsigned long long)x->val_unread, (unsigned long long)x->val_inflight);
+    finish(x);
 }
 
 static void finish(yc_ctx *x)
@@ -281,16 +400,30 @@ void yc_done(yc_ctx *x, yc_op *op, int outcome, const char *errtype, int64_t val
 {
     uint64_t now = yc_now();
     x->outstanding--;
+    x->out_kind[op->kind]--;
+    int overloaded = outcome == YC_ERROR && errtype && strcmp(errtype, YC_OVERLOADED) == 0;
+    if (!overloaded)
+        x->last_done_ns = now; /* progress, for --stall-timeout-s */
     if (op->run) {
+        if (x->state == ST_VALIDATE)
+            x->late++;
         int in_window = now >= x->m_start && now < x->m_end;
-        if (outcome == YC_ERROR) {
+        uint64_t lat_us = (now - op->intended_ns) / 1000u;
+        if (x->state != ST_CLOSE) /* at close: the driver failing what stayed unanswered */
+            sf_bench_hist_record(&x->answered, lat_us);
+        if (overloaded) {
+            x->iv_over++;
+            if (in_window) {
+                x->overloaded++;
+                sf_bench_hist_record(&x->over_lat, lat_us);
+            }
+        } else if (outcome == YC_ERROR) {
             x->iv_err++;
             if (in_window) {
                 x->errors++;
                 count_error(x, errtype);
             }
         } else {
-            uint64_t lat_us = (now - op->intended_ns) / 1000u;
             sf_bench_hist_record(&x->interval, lat_us);
             x->iv_ok++;
             if (in_window) {
@@ -308,6 +441,17 @@ void yc_done(yc_ctx *x, yc_op *op, int outcome, const char *errtype, int64_t val
             issue_run(x, 0);
         else if (x->state == ST_DRAIN && x->outstanding == 0)
             start_validate(x);
+        else if (x->state == ST_VALIDATE && x->val_waiting && x->outstanding == 0)
+            begin_reads(x);
+        return;
+    }
+    if (overloaded && (x->state == ST_LOAD || x->state == ST_VALIDATE) &&
+        (op->kind == YC_CREATE || op->kind == YC_BALANCE)) {
+        if (op->kind == YC_CREATE)
+            x->load_overloaded++;
+        else
+            x->val_overloaded++;
+        retry_later(x, op);
         return;
     }
     int kind = op->kind;
@@ -355,6 +499,8 @@ static void on_tick(uv_timer_t *t)
     yc_main *m = t->data;
     yc_ctx *x = &m->x;
     uint64_t now = yc_now();
+    if (m->retry_head)
+        resubmit_due(x, now);
     if (x->state == ST_RUN) {
         if (now >= x->m_end) {
             start_drain(x);
@@ -379,12 +525,20 @@ static void on_tick(uv_timer_t *t)
             }
         }
     } else if (x->state == ST_DRAIN) {
-        if (x->outstanding == 0 || now >= m->drain_deadline) {
-            if (x->outstanding && !x->cfg.quiet)
-                fprintf(stderr, "ycsbt: %llu requests still unanswered after the drain\n",
-                        (unsigned long long)x->outstanding);
+        if (x->outstanding == 0 || now >= m->drain_deadline)
             start_validate(x);
-        }
+    } else if (x->state == ST_VALIDATE) {
+        if (now - m->phase_t0 >= (uint64_t)(x->cfg.validate_timeout * 1e9))
+            validate_timeout(x);
+    } else if (x->state == ST_CONNECT) {
+        if (now - m->phase_t0 >= (uint64_t)(x->cfg.stall_timeout * 1e9))
+            yc_fatal(x, "connect: not connected to %s within %g s", x->cfg.target, x->cfg.stall_timeout);
+    } else if (x->state == ST_LOAD) {
+        if (x->outstanding && now - x->last_done_ns >= (uint64_t)(x->cfg.stall_timeout * 1e9))
+            yc_fatal(x,
+                     "load: no reply for %g s: %llu of %llu records created, %llu requests unanswered",
+                     x->cfg.stall_timeout, (unsigned long long)x->keys_done,
+                     (unsigned long long)x->cfg.records, (unsigned long long)x->outstanding);
     }
 }
 
@@ -400,16 +554,19 @@ static void on_progress(uv_timer_t *t)
         const char *phase = x->state == ST_DRAIN ? "drain" : now < x->m_start ? "warmup" : "measure";
         fprintf(stderr,
                 "ycsbt: [%4.0fs] %-7s %9llu ops/s  p50 %7.2f ms  p99 %8.2f ms  errors %llu  "
-                "outstanding %llu\n",
+                "overloaded %llu  outstanding %llu\n",
                 secs, phase, (unsigned long long)x->iv_ok,
                 sf_bench_hist_percentile(&x->interval, 50) / 1000.0,
                 sf_bench_hist_percentile(&x->interval, 99) / 1000.0, (unsigned long long)x->iv_err,
-                (unsigned long long)x->outstanding);
+                (unsigned long long)x->iv_over, (unsigned long long)x->outstanding);
         sf_bench_hist_reset(&x->interval);
-        x->iv_ok = x->iv_err = 0;
+        x->iv_ok = x->iv_err = x->iv_over = 0;
     } else if (x->state == ST_LOAD) {
         fprintf(stderr, "ycsbt: load %llu / %llu records\n", (unsigned long long)x->keys_done,
                 (unsigned long long)x->cfg.records);
+    } else if (x->state == ST_VALIDATE && x->val_waiting) {
+        fprintf(stderr, "ycsbt: validate: waiting for %llu run requests\n",
+                (unsigned long long)x->outstanding);
     } else if (x->state == ST_VALIDATE) {
         fprintf(stderr, "ycsbt: validate %llu / %llu balances read\n",
                 (unsigned long long)x->bal_count, (unsigned long long)x->cfg.records);
@@ -471,8 +628,12 @@ static void print_report(const yc_ctx *x)
     else
         printf(" with %d outstanding", c->outstanding);
     printf(" over %d connections\n", c->connections);
-    if (c->load)
-        printf("  load         %llu records in %.1f s\n", (unsigned long long)x->keys_done, x->load_secs);
+    if (c->load) {
+        printf("  load         %llu records in %.1f s", (unsigned long long)x->keys_done, x->load_secs);
+        if (x->load_overloaded)
+            printf(" (%llu Overloaded replies, sent again)", (unsigned long long)x->load_overloaded);
+        printf("\n");
+    }
     if (c->duration > 0 && x->t0) {
         double secs = measured_secs(x);
         printf("  throughput   %.1f ops/s (%llu ops in %.1f s", secs > 0 ? (double)x->ok / secs : 0.0,
@@ -490,6 +651,15 @@ static void print_report(const yc_ctx *x)
                    pct_ms(&x->service, 50), pct_ms(&x->service, 90), pct_ms(&x->service, 99),
                    pct_ms(&x->service, 99.9), pct_ms(&x->service, 100));
         }
+        printf("  overloaded   %llu rejected (%.1f/s)", (unsigned long long)x->overloaded,
+               secs > 0 ? (double)x->overloaded / secs : 0.0);
+        if (x->overloaded)
+            printf(", answered in ms p50 %.3f  p99 %.3f  max %.3f", pct_ms(&x->over_lat, 50),
+                   pct_ms(&x->over_lat, 99), pct_ms(&x->over_lat, 100));
+        printf("\n");
+        printf("  answered ms  p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f (every reply, any outcome)\n",
+               pct_ms(&x->answered, 50), pct_ms(&x->answered, 99), pct_ms(&x->answered, 99.9),
+               pct_ms(&x->answered, 100));
         printf("  errors       %llu", (unsigned long long)x->errors);
         for (int i = 0; i < YC_ERRTYPES && x->errs[i].n; i++)
             printf("%s%s %llu", i ? ", " : " (", x->errs[i].type, (unsigned long long)x->errs[i].n);
@@ -502,6 +672,14 @@ static void print_report(const yc_ctx *x)
                (unsigned long long)x->sent, (unsigned long long)x->replies,
                (unsigned long long)x->duplicates, (unsigned long long)x->unanswered,
                exactly_once_ok(x) ? "ok" : "FAILED");
+        if (x->unanswered) {
+            printf("  unanswered   ");
+            print_kinds(stdout, x->unanswered_kind);
+            printf(" after the %g s drain", c->drain);
+            if (x->late)
+                printf(" (%llu of them answered later, during validation)", (unsigned long long)x->late);
+            printf("\n");
+        }
     }
     if (x->validated) {
         int64_t expected = (int64_t)c->records * c->balance;
@@ -509,8 +687,21 @@ static void print_report(const yc_ctx *x)
         printf("  economy      sum %lld over %llu accounts, expected %lld (%llu read errors): %s; "
                "anomaly score %.3g\n",
                (long long)x->bal_sum, (unsigned long long)x->bal_count, (long long)expected,
-               (unsigned long long)x->bal_errors, x->valid_ok ? "ok" : "FAILED",
+               (unsigned long long)x->bal_errors,
+               x->valid_ok ? "ok" : x->validate_timed_out ? "INCOMPLETE" : "FAILED",
                fabs((double)(x->bal_sum - expected)) / (double)ops);
+        if (x->val_overloaded)
+            printf("  economy      %llu Overloaded replies to balance reads, sent again\n",
+                   (unsigned long long)x->val_overloaded);
+        if (x->validate_timed_out && x->val_wait_left)
+            printf("  economy      INCOMPLETE: timed out after %g s waiting for %llu run requests; no "
+                   "balance read\n",
+                   c->validate_timeout, (unsigned long long)x->val_wait_left);
+        else if (x->validate_timed_out)
+            printf("  economy      INCOMPLETE: timed out after %g s, %llu balances not read (%llu sent "
+                   "and unanswered)\n",
+                   c->validate_timeout, (unsigned long long)x->val_unread,
+                   (unsigned long long)x->val_inflight);
     }
     fflush(stdout);
 }
@@ -530,7 +721,8 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static int write_json(const yc_ctx *x, const char *path)
+/* ok: the run passed (the exit status will be 0). */
+static int write_json(const yc_ctx *x, const char *path, int ok)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -554,6 +746,15 @@ static int write_json(const yc_ctx *x, const char *path)
             (unsigned long long)x->ok, secs > 0 ? (double)x->ok / secs : 0.0,
             (unsigned long long)x->refused, (unsigned long long)x->errors);
     fprintf(f, ", \"retries\": %llu", (unsigned long long)x->retries);
+    fprintf(f, ", \"overloaded\": %llu, \"overloaded_per_s\": %.1f", (unsigned long long)x->overloaded,
+            secs > 0 ? (double)x->overloaded / secs : 0.0);
+    fprintf(f, ", \"overloaded_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}", pct_ms(&x->over_lat, 50),
+            pct_ms(&x->over_lat, 99), pct_ms(&x->over_lat, 100));
+    fprintf(f, ", \"answered_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f}",
+            pct_ms(&x->answered, 50), pct_ms(&x->answered, 99), pct_ms(&x->answered, 99.9),
+            pct_ms(&x->answered, 100));
+    fprintf(f, ", \"load_overloaded\": %llu, \"validate_overloaded\": %llu",
+            (unsigned long long)x->load_overloaded, (unsigned long long)x->val_overloaded);
     fprintf(f, ", \"errors_by_type\": {");
     for (int i = 0; i < YC_ERRTYPES && x->errs[i].n; i++) {
         fprintf(f, "%s", i ? ", " : "");
@@ -578,14 +779,25 @@ static int write_json(const yc_ctx *x, const char *path)
                ", \"exactly_once\": %s",
             (unsigned long long)x->sent, (unsigned long long)x->replies, (unsigned long long)x->duplicates,
             (unsigned long long)x->unanswered, exactly_once_ok(x) ? "true" : "false");
+    fprintf(f, ", \"unanswered_by_kind\": {");
+    for (int k = 0, first = 1; k < YC_NKINDS; k++) {
+        if (!x->unanswered_kind[k])
+            continue;
+        fprintf(f, "%s\"%s\": %llu", first ? "" : ", ", KIND_NAMES[k], (unsigned long long)x->unanswered_kind[k]);
+        first = 0;
+    }
+    fprintf(f, "}, \"late_replies\": %llu", (unsigned long long)x->late);
     if (x->validated) {
         int64_t expected = (int64_t)c->records * c->balance;
         uint64_t ops = x->run_issued ? x->run_issued : 1;
         fprintf(f, ", \"validation\": {\"ok\": %s, \"sum\": %lld, \"expected\": %lld, \"accounts\": %llu"
-                   ", \"read_errors\": %llu, \"anomaly_score\": %g}",
+                   ", \"read_errors\": %llu, \"anomaly_score\": %g, \"timed_out\": %s"
+                   ", \"unread\": %llu, \"unread_in_flight\": %llu, \"run_unanswered_at_timeout\": %llu}",
                 x->valid_ok ? "true" : "false", (long long)x->bal_sum, (long long)expected,
                 (unsigned long long)x->bal_count, (unsigned long long)x->bal_errors,
-                fabs((double)(x->bal_sum - expected)) / (double)ops);
+                fabs((double)(x->bal_sum - expected)) / (double)ops,
+                x->validate_timed_out ? "true" : "false", (unsigned long long)x->val_unread,
+                (unsigned long long)x->val_inflight, (unsigned long long)x->val_wait_left);
     } else {
         fprintf(f, ", \"validation\": null");
     }
@@ -597,7 +809,7 @@ static int write_json(const yc_ctx *x, const char *path)
     for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
         fprintf(f, ", [%g, %.3f]", tail[i], pct_ms(h, tail[i]));
     fprintf(f, "]");
-    fprintf(f, ", \"ok\": %s}\n", x->failed ? "false" : "true");
+    fprintf(f, ", \"ok\": %s}\n", ok ? "true" : "false");
     if (fclose(f) != 0) {
         fprintf(stderr, "ycsbt: %s: %s\n", path, strerror(errno));
         return -1;
@@ -696,6 +908,8 @@ static int parse_args(int argc, char **argv, yc_config *c)
     c->seed = 42;
     c->load_window = 512;
     c->max_backlog = 1000000;
+    c->validate_timeout = 30;
+    c->stall_timeout = 30;
     int have_rate = 0, have_out = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -793,6 +1007,12 @@ static int parse_args(int argc, char **argv, yc_config *c)
             if (parse_num(a, v, 1, 1e8, &d) < 0)
                 return -1;
             c->max_backlog = (int)d;
+        } else if (strcmp(a, "--validate-timeout-s") == 0) {
+            if (parse_num(a, v, 0.001, 86400, &c->validate_timeout) < 0)
+                return -1;
+        } else if (strcmp(a, "--stall-timeout-s") == 0) {
+            if (parse_num(a, v, 0.001, 86400, &c->stall_timeout) < 0)
+                return -1;
         } else if (strcmp(a, "--label") == 0)
             c->label = v;
         else {
@@ -864,6 +1084,7 @@ int main(int argc, char **argv)
     uv_timer_start(&m->progress, on_progress, 1000, 1000);
     uv_signal_start(&m->sigint, on_sigint, SIGINT);
 
+    m->phase_t0 = yc_now(); /* connecting: bounded by --stall-timeout-s */
     if (x->drv.open(x, err, sizeof err) < 0) {
         x->failed = 1;
         snprintf(x->fail_msg, sizeof x->fail_msg, "%s", err);
@@ -899,8 +1120,13 @@ int main(int argc, char **argv)
         if (x->validated && !x->valid_ok)
             status = 1;
     }
-    if (x->cfg.json && write_json(x, x->cfg.json) < 0)
+    if (x->cfg.json && write_json(x, x->cfg.json, status == 0) < 0)
         status = 1;
+    while (m->retry_head) {
+        yc_op *op = m->retry_head;
+        m->retry_head = op->next;
+        free(op);
+    }
     while (x->free_ops) {
         yc_op *op = x->free_ops;
         x->free_ops = op->next;

@@ -34,8 +34,12 @@ enum yc_kind {
 enum yc_outcome {
     YC_OK = 0,
     YC_REFUSED,    /* a transfer refused for insufficient funds (it ran) */
-    YC_ERROR,      /* an error reply or a lost connection (errtype says) */
+    YC_ERROR,      /* an error reply or a lost connection (errtype says);
+                    * errtype "Overloaded" (HTTP 503, native error) is a
+                    * rejection: counted apart, never as a failure */
 };
+
+#define YC_OVERLOADED "Overloaded"
 
 typedef struct yc_op {
     struct yc_op *next;    /* free list / driver queues */
@@ -51,6 +55,10 @@ typedef struct yc_op {
     int64_t bal[2];
     int failed;
     char errtype[48];
+    /* main.c: --load / --validate requests rejected as Overloaded are sent
+     * again at retry_at (ns) */
+    uint64_t retry_at;
+    int overloaded;
 } yc_op;
 
 typedef struct yc_config {
@@ -76,6 +84,8 @@ typedef struct yc_config {
     int max_backlog;        /* open loop: requests queued beyond this are dropped */
     int quiet;
     const char *label;      /* free text copied into the JSON */
+    double validate_timeout; /* s: the validation phase ends after this */
+    double stall_timeout;   /* s: connecting, and --load without a reply */
 } yc_config;
 
 typedef struct yc_ctx yc_ctx;
@@ -133,6 +143,11 @@ struct yc_ctx {
     sf_bench_hist service;  /* latency from the actual send time */
     uint64_t iv_ok, iv_err;
     uint64_t ok, refused, errors, backlog_drops;
+    uint64_t overloaded;    /* rejected with Overloaded, in the window (not in errors) */
+    uint64_t iv_over;
+    sf_bench_hist over_lat; /* latency of those rejections, from the intended time */
+    sf_bench_hist answered; /* every answer to a run request, any outcome, any time */
+    uint64_t load_overloaded, val_overloaded; /* rejections retried in --load / --validate */
     uint64_t retries;       /* PostgreSQL: transactions retried after 40001/40P01 */
     uint64_t kind_ok[YC_NKINDS];
     yc_errcount errs[YC_ERRTYPES];
@@ -144,7 +159,16 @@ struct yc_ctx {
     uint64_t bal_count, bal_errors;
     int validated, valid_ok;
     double load_secs;
-    uint64_t unanswered;
+    uint64_t unanswered;    /* run requests still unanswered when the drain ended */
+    uint64_t unanswered_kind[YC_NKINDS];
+    uint64_t late;          /* of those, answered later (during validation) */
+    uint64_t out_kind[YC_NKINDS]; /* submitted and not yet done, by kind */
+    uint64_t last_done_ns;  /* when an operation last completed */
+    int validate_timed_out;
+    int val_waiting;        /* the check waits for the run's unanswered requests */
+    uint64_t val_wait_left; /* of those, still unanswered when the check timed out */
+    uint64_t val_unread;    /* accounts whose balance was not read in time */
+    uint64_t val_inflight;  /* of those, reads sent and unanswered */
 };
 
 /* Called by drivers. */

@@ -21,10 +21,13 @@ that over HTTP tuples and sets arrive as lists (JSON has neither); refs
 arrive as Ref objects and bytes as bytes on both transports.
 
 Errors: a request the server answers with an error raises a RemoteError
-subclass (NotFound, AlreadyExists, BadRequest, Unavailable, or UserError for
-every other type, e.g. a user exception or a TypeError about arguments),
-carrying .type, .message, .status (the HTTP status; None over the native
-protocol) and .reply.  Transport failures raise Unavailable (could not
+subclass (NotFound, AlreadyExists, BadRequest, Unavailable, Overloaded, or
+UserError for every other type, e.g. a user exception or a TypeError about
+arguments), carrying .type, .message, .status (the HTTP status; None over the
+native protocol) and .reply.  Overloaded (the system cannot take more now;
+a subclass of Unavailable) also carries .retry_after: the seconds of the
+HTTP Retry-After header, else None; over HTTP the reply dict's error object
+holds them as "retry_after" too.  Transport failures raise Unavailable (could not
 connect, connection lost) or Timeout; malformed answers raise ProtocolError.
 ``request`` and ``submit_many`` return reply dicts instead of raising for
 error replies; a request that cannot be sent at all (a value outside the
@@ -50,7 +53,7 @@ from ._msgpack import MAX_DEPTH, MsgpackError, Ref, packb, unpackb
 
 __all__ = [
     "Client", "Proxy", "Ref", "RemoteError", "NotFound", "AlreadyExists", "BadRequest",
-    "Unavailable", "Timeout", "ProtocolError", "UserError", "error_from_reply", "unwrap",
+    "Unavailable", "Overloaded", "Timeout", "ProtocolError", "UserError", "error_from_reply", "unwrap",
     "to_json", "from_json", "dumps", "loads", "DEFAULT_URL",
 ]
 
@@ -105,6 +108,16 @@ class Unavailable(RemoteError):
     """The service cannot answer (HTTP 503), or the client cannot reach it."""
 
 
+class Overloaded(Unavailable):
+    """The system cannot take more now (HTTP 503 with Retry-After): nothing
+    ran; retry later.  .retry_after is the number of seconds the server asked
+    to wait (HTTP Retry-After), or None when it did not say."""
+
+    def __init__(self, type, message, status=None, reply=None, retry_after=None):
+        super().__init__(type, message, status, reply)
+        self.retry_after = retry_after
+
+
 class Timeout(Unavailable):
     """No reply within the client's timeout (the request may still commit)."""
 
@@ -122,6 +135,7 @@ _ERROR_CLASSES = {
     "AlreadyExists": AlreadyExists,
     "BadRequest": BadRequest,
     "Unavailable": Unavailable,
+    "Overloaded": Overloaded,
 }
 
 # error type implied by an HTTP status whose body is not a reply
@@ -138,7 +152,43 @@ def error_from_reply(reply, status=None):
     msg = err.get("message")
     if not isinstance(msg, str):
         msg = "" if msg is None else str(msg)
+    if etype == "Overloaded":
+        ra = err.get("retry_after")
+        if type(ra) not in (int, float) or ra < 0:
+            ra = None
+        return Overloaded(etype, msg, status, reply, retry_after=ra)
     return _ERROR_CLASSES.get(etype, UserError)(etype, msg, status, reply)
+
+
+def _retry_after_seconds(value):
+    """An HTTP Retry-After header (delta-seconds or an HTTP-date) in seconds,
+    or None when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        import email.utils
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0, math.ceil(when.timestamp() - time.time()))
+
+
+def _note_retry_after(reply, status, header):
+    """Over HTTP: put an Overloaded reply's Retry-After seconds into its error
+    object as "retry_after" (error_from_reply reads them from there)."""
+    if status != 503 or not isinstance(reply, dict):
+        return reply
+    err = reply.get("error")
+    if isinstance(err, dict) and err.get("type") == "Overloaded" and "retry_after" not in err:
+        seconds = _retry_after_seconds(header)
+        if seconds is not None:
+            err["retry_after"] = seconds
+    return reply
 
 
 def unwrap(reply, status=None):
@@ -472,7 +522,8 @@ class _HttpTransport:
         return conn
 
     def _exchange(self, method, path, body=None):
-        """One HTTP exchange: (status, content type, body bytes)."""
+        """One HTTP exchange: (status, content type, body bytes, the
+        Retry-After header or None)."""
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -515,11 +566,12 @@ class _HttpTransport:
                 self._used = True
                 if resp.will_close:
                     self._drop()
-                return resp.status, resp.getheader("Content-Type", ""), data
+                return resp.status, resp.getheader("Content-Type", ""), data, resp.getheader("Retry-After")
 
     def _json_exchange(self, method, path, body=None):
-        """(status, parsed JSON, with $ref/$bytes left as dicts)."""
-        status, _, data = self._exchange(method, path, body)
+        """(status, parsed JSON, with $ref/$bytes left as dicts, the
+        Retry-After header or None)."""
+        status, _, data, retry_after = self._exchange(method, path, body)
         try:
             obj = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError, RecursionError):
@@ -530,11 +582,11 @@ class _HttpTransport:
                     etype or "Error", "HTTP %d: %s" % (status, text[:200]), status) from None
             raise ProtocolError("ProtocolError", "HTTP %d, not JSON: %s" % (status, text[:200]),
                                 status) from None
-        return status, obj
+        return status, obj, retry_after
 
     def _post_one(self, path, body):
-        status, obj = self._json_exchange("POST" if body is not None else "GET", path, body)
-        return _reply_from_json(obj, status), status
+        status, obj, retry_after = self._json_exchange("POST" if body is not None else "GET", path, body)
+        return _note_retry_after(_reply_from_json(obj, status), status, retry_after), status
 
     def raw(self, req):
         try:
@@ -568,7 +620,7 @@ class _HttpTransport:
             if not chunk:
                 return
             body = b"[" + b",".join(chunk) + b"]"
-            status, obj = self._json_exchange("POST", "/v1/requests", body)
+            status, obj, retry_after = self._json_exchange("POST", "/v1/requests", body)
             if isinstance(obj, list):
                 if len(obj) != len(chunk):
                     raise ProtocolError("ProtocolError", "%d replies for %d requests"
@@ -576,8 +628,8 @@ class _HttpTransport:
                 for i, r in zip(chunk_idx, obj):
                     out[i] = (_reply_from_json(r, status), status)
             else:
-                # the body as a whole was refused (e.g. 413): no request of it ran
-                reply = _reply_from_json(obj, status)
+                # the body as a whole was refused (e.g. 413, 503): no request of it ran
+                reply = _note_retry_after(_reply_from_json(obj, status), status, retry_after)
                 if "error" not in reply:
                     raise ProtocolError("ProtocolError", "expected an array of replies", status)
                 for i in chunk_idx:
@@ -606,7 +658,7 @@ class _HttpTransport:
         return out
 
     def _text(self, path):
-        status, ctype, data = self._exchange("GET", path)
+        status, ctype, data, _ = self._exchange("GET", path)
         return status, data.decode("utf-8", "replace")
 
     def health(self):

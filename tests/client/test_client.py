@@ -1067,5 +1067,134 @@ class SfctlRunTests(unittest.TestCase):
         self.assertEqual(rc, 1)
 
 
+
+# ============================================================== overloaded
+# (appended: Overloaded replies raise their own exception type)
+
+class _OverloadedHandler:
+    """A stand-in gateway that answers every request 503 Overloaded, with
+    server_state["retry_after"] as Retry-After (None: no header), or, with
+    server_state["array"], 200 and an array holding one Overloaded reply."""
+
+    @staticmethod
+    def make(server_state):
+        from http.server import BaseHTTPRequestHandler
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _answer(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                if n:
+                    self.rfile.read(n)
+                body = b'{"error":{"type":"Overloaded","message":"the ingress is full"}}'
+                if self.path == "/v1/requests" and server_state.get("array"):
+                    body = b"[" + body + b"]"
+                    self.send_response(200)
+                else:
+                    self.send_response(503)
+                    if server_state.get("retry_after") is not None:
+                        self.send_header("Retry-After", server_state["retry_after"])
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+        return H
+
+
+class OverloadedTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        from http.server import ThreadingHTTPServer
+        cls.state = {}
+        cls.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _OverloadedHandler.make(cls.state))
+        cls.httpd.daemon_threads = True
+        threading.Thread(target=cls.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        cls.url = "http://127.0.0.1:%d" % cls.httpd.server_address[1]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.httpd.shutdown()
+        cls.httpd.server_close()
+
+    def setUp(self):
+        self.state.clear()
+        self.c = Client(self.url, timeout=5)
+        self.addCleanup(self.c.close)
+
+    def test_http_overloaded_with_retry_after(self):
+        self.state["retry_after"] = "2"
+        for op in (lambda: self.c.call("User", "alice", "echo", 1), lambda: self.c.create(User, "bob"),
+                   lambda: self.c.get(User, "alice"), lambda: self.c.get(User, 7)):
+            with self.assertRaises(sc.Overloaded) as cm:
+                op()
+            e = cm.exception
+            self.assertIsInstance(e, Unavailable)      # a 503: old handlers still catch it
+            self.assertEqual((e.type, e.message, e.status, e.retry_after),
+                             ("Overloaded", "the ingress is full", 503, 2))
+        reply = self.c.request({"op": "get", "entity": "User", "key": "alice"})
+        self.assertEqual(reply["error"]["retry_after"], 2)
+        self.assertEqual(self.c.submit_many([{"op": "get", "entity": "User", "key": "a"}])[0]["error"]
+                         ["retry_after"], 2)
+
+    def test_http_retry_after_absent_or_a_date(self):
+        self.state["retry_after"] = None
+        with self.assertRaises(sc.Overloaded) as cm:
+            self.c.get(User, "alice")
+        self.assertIsNone(cm.exception.retry_after)
+        import email.utils
+        self.state["retry_after"] = email.utils.formatdate(time.time() + 30, usegmt=True)
+        with self.assertRaises(sc.Overloaded) as cm:
+            self.c.get(User, "alice")
+        self.assertTrue(25 <= cm.exception.retry_after <= 31, cm.exception.retry_after)
+        self.state["retry_after"] = "soon"
+        with self.assertRaises(sc.Overloaded) as cm:
+            self.c.get(User, "alice")
+        self.assertIsNone(cm.exception.retry_after)
+
+    def test_overloaded_inside_an_array_reply(self):
+        # a 200 array whose element is Overloaded: the type still maps, no header applies
+        self.state["array"] = True
+        self.state["retry_after"] = "2"
+        reply = self.c.submit_many([{"op": "get", "entity": "User", "key": "a"}])[0]
+        self.assertEqual(reply["error"]["type"], "Overloaded")
+        self.assertNotIn("retry_after", reply["error"])
+        e = sc.error_from_reply(reply, 200)
+        self.assertIsInstance(e, sc.Overloaded)
+        self.assertIsNone(e.retry_after)
+
+    def test_native_overloaded(self):
+        class OverloadedApp(standins.FakeApp):
+            def _handle(self, req):
+                raise standins.AppError("Overloaded", "the ingress is full", 503)
+
+        srv = standins.NativeStandin(token=b"s3cret", app=OverloadedApp())
+        self.addCleanup(srv.close)
+        c = Client(srv.url, timeout=5, token="s3cret")
+        self.addCleanup(c.close)
+        with self.assertRaises(sc.Overloaded) as cm:
+            c.call("User", "alice", "echo", 1)
+        e = cm.exception
+        self.assertEqual((e.type, e.status, e.retry_after), ("Overloaded", None, None))
+        self.assertEqual(c.request({"op": "get", "entity": "User", "key": "a"})["error"]["type"],
+                         "Overloaded")
+
+    def test_error_from_reply_reads_retry_after(self):
+        e = sc.error_from_reply({"error": {"type": "Overloaded", "message": "m", "retry_after": 3}})
+        self.assertIsInstance(e, sc.Overloaded)
+        self.assertEqual(e.retry_after, 3)
+        for bad in (-1, "3", None, True):
+            e = sc.error_from_reply({"error": {"type": "Overloaded", "message": "m", "retry_after": bad}})
+            self.assertIsNone(e.retry_after)
+        self.assertIn("Overloaded", sc.__all__)
+
+
 if __name__ == "__main__":
     unittest.main()
