@@ -21,3 +21,7 @@ sf_add_fuzz(fuzz_http SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_http.c ${SF_HTTP_
 if(SF_FUZZ)
   target_include_directories(fuzz_http PRIVATE ${SF_HTTP_DIR})
 endif()
+
+# Keys compared as values: canonical msgpack keys (runtime/wire/request.c)
+# and their home partition (runtime/cluster/cluster.c).
+sf_add_test(test_request SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_request.c LIBS sf_runtime)

@@ -43,3 +43,15 @@ target_compile_definitions(test_exec_steps PRIVATE SF_TEST_SRC_DIR="${PROJECT_SO
 target_include_directories(test_exec_steps PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 set_tests_properties(test_exec_steps PROPERTIES LABELS stateflowd
   ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/executor-lsan.supp:print_suppressions=0")
+
+# tests/stateflowd/test_wire.py: the client wire against `stateflowd --local`,
+# one ctest per class (canonical keys; no lockout by the unauthenticated;
+# native backpressure).
+if(TARGET stateflowd AND TARGET sfc)
+  foreach(cls Keys)
+    add_test(NAME wire_${cls}
+             COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_wire.py ${cls}
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(wire_${cls} PROPERTIES TIMEOUT 120 ENVIRONMENT "${SF_SFD_ENV}" LABELS stateflowd)
+  endforeach()
+endif()

@@ -41,6 +41,7 @@ struct sf_native {
     size_t nclients;
     int closing;
     sf_buf out;
+    sf_buf canon;       /* the request being submitted, canonical */
 };
 
 static void nlog(sf_native *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -208,14 +209,18 @@ static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void
         send_reply(n, id, corr, rid, ridlen, NULL, 0, "BadRequest", err);
         return;
     }
-    if (sf_reqmap_decode(req, reqlen, &gr, err, sizeof err) < 0) {
+    /* keys are compared as values: the map goes on with its key and the
+     * keys inside its arguments canonical (request.h) */
+    sf_buf_reset(&n->canon);
+    if (sf_reqmap_canonical(req, reqlen, &n->canon, err, sizeof err) < 0 ||
+        sf_reqmap_decode(n->canon.data, n->canon.len, &gr, err, sizeof err) < 0) {
         const char *rid;
         size_t ridlen;
         find_id(req, reqlen, &rid, &ridlen);
         send_reply(n, id, corr, rid, ridlen, NULL, 0, "BadRequest", err);
         return;
     }
-    if (n->ops.submit(n->ud, req, reqlen, id, corr) != 0)
+    if (n->ops.submit(n->ud, n->canon.data, n->canon.len, id, corr) != 0)
         send_reply(n, id, corr, gr.id, gr.id_len, NULL, 0, "Unavailable",
                    "the service is not accepting requests");
 }
@@ -282,6 +287,7 @@ int sf_native_start(uv_loop_t *loop, const char *host, int port, const void *tok
     n->ops = *ops;
     n->ud = ud;
     sf_buf_init(&n->out);
+    sf_buf_init(&n->canon);
     sf_net_config cfg = {0};
     cfg.loop = loop;
     cfg.token = token;
@@ -291,6 +297,7 @@ int sf_native_start(uv_loop_t *loop, const char *host, int port, const void *tok
     cfg.log_ud = n;
     if (sf_net_new(&cfg, &n->net, err, errlen) < 0) {
         sf_buf_free(&n->out);
+        sf_buf_free(&n->canon);
         free(n);
         return -1;
     }
@@ -325,6 +332,7 @@ int sf_native_free(sf_native *n)
         return -1;
     free(n->slots);
     sf_buf_free(&n->out);
+    sf_buf_free(&n->canon);
     free(n);
     return 0;
 }
