@@ -30,6 +30,7 @@
 #include "json.h"
 #include "mpread.h"
 #include "request.h"
+#include "stateflow/sf_pack.h"
 #include "stateflow/sf_util.h"
 
 #define DEF_MAX_CONNECTIONS 10000u
@@ -628,6 +629,13 @@ static int check_name(const char *what, const char *s, size_t n, char *err, size
     return 0;
 }
 
+static void pack_empty_array(sf_buf *b)
+{
+    msgpack_packer pk;
+    sf_buf_packer_init(&pk, b);
+    msgpack_pack_array(&pk, 0);
+}
+
 /* The body of create/call routes: empty, or {"args": [...]}. Appends the
  * msgpack of the arguments array to args. */
 static int parse_args_body(const char *body, size_t len, sf_buf *args, char *err, size_t errlen)
@@ -636,7 +644,7 @@ static int parse_args_body(const char *body, size_t len, sf_buf *args, char *err
     while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
         i++;
     if (i == len) {
-        sf_buf_append(args, "\x90", 1);
+        pack_empty_array(args);
         return 0;
     }
     sf_buf m;
@@ -680,7 +688,7 @@ static int parse_args_body(const char *body, size_t len, sf_buf *args, char *err
         pos += vlen;
     }
     if (!have)
-        sf_buf_append(args, "\x90", 1);
+        pack_empty_array(args);
     rc = 0;
 out:
     sf_buf_free(&m);

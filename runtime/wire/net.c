@@ -439,11 +439,13 @@ static void conn_send_ping(sf_conn *c)
 {
     if (c->queued + 8 > c->net->max_queued)
         return; /* a stuck queue gains nothing from more pings */
-    static const char body[2] = {(char)0x91, (char)SF_FRAME_PING}; /* [4] */
     sf_buf b;
     sf_buf_init(&b);
     size_t at = sf_frame_begin(&b);
-    sf_buf_append(&b, body, sizeof body);
+    msgpack_packer pk;
+    sf_frame_packer_init(&pk, &b);
+    msgpack_pack_array(&pk, 1); /* [4] */
+    msgpack_pack_uint64(&pk, SF_FRAME_PING);
     conn_write_buf(c, &b, at);
 }
 

@@ -213,7 +213,9 @@ static int check_request(const span f[F__COUNT], sf_request *r, char *err, size_
         }
         sf_buf_append(&r->args, f[F_ARGS].p, f[F_ARGS].n);
     } else {
-        sf_buf_append(&r->args, "\x90", 1);
+        msgpack_packer pk;
+        sf_buf_packer_init(&pk, &r->args);
+        msgpack_pack_array(&pk, 0); /* no args: [] */
     }
     /* json.c packs with msgpack-c, so the key is canonical already; the
      * one rule is applied anyway so that no path depends on it */
