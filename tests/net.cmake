@@ -7,7 +7,7 @@ sf_add_test(test_frame SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_frame.c ${SF_NET
             LIBS sf_ir PkgConfig::MSGPACK)
 target_include_directories(test_frame PRIVATE ${SF_NET_DIR})
 
-sf_add_test(test_net SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_net.c ${SF_NET_DIR}/frame.c ${SF_NET_DIR}/net.c
+sf_add_test(test_net SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_net.c ${SF_NET_DIR}/frame.c ${SF_NET_DIR}/net.c ${SF_NET_DIR}/ratelog.c
             LIBS sf_ir PkgConfig::MSGPACK PkgConfig::UV)
 target_include_directories(test_net PRIVATE ${SF_NET_DIR})
 set_tests_properties(test_net PROPERTIES TIMEOUT 30)

@@ -15,10 +15,12 @@
 #include "request.h"
 #include "mpread.h"
 #include "net.h"
+#include "ratelog.h"
 #include "stateflow/sf_util.h"
 
 #define NATIVE_IDLE_MS (10u * 60u * 1000u) /* clients may stay quiet for long */
 #define NATIVE_MAX_REQUEST (4u << 20)      /* bytes of one request map */
+#define NATIVE_HANDSHAKE_MS 2000u          /* HELLO must come this soon */
 
 typedef struct client_slot {
     sf_conn *conn;      /* NULL: free */
@@ -42,6 +44,8 @@ struct sf_native {
     int closing;
     sf_buf out;
     sf_buf canon;       /* the request being submitted, canonical */
+    uv_loop_t *loop;
+    sf_ratelog rl;      /* this file's own log lines */
 };
 
 static void nlog(sf_native *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -49,6 +53,11 @@ static void nlog(sf_native *n, const char *fmt, ...)
 {
     if (!n->ops.log)
         return;
+    char summary[128];
+    if (!sf_ratelog_allow(&n->rl, uv_now(n->loop), summary, sizeof summary))
+        return;
+    if (summary[0])
+        n->ops.log(n->ud, summary);
     char line[512];
     va_list ap;
     va_start(ap, fmt);
@@ -57,7 +66,16 @@ static void nlog(sf_native *n, const char *fmt, ...)
     n->ops.log(n->ud, line);
 }
 
-static void net_log(void *ud, const char *line) { nlog((sf_native *)ud, "native: %s", line); }
+/* net.c's lines, rate-limited there already */
+static void net_log(void *ud, const char *line)
+{
+    sf_native *n = ud;
+    if (!n->ops.log)
+        return;
+    char l[600];
+    snprintf(l, sizeof l, "native: %s", line);
+    n->ops.log(n->ud, l);
+}
 
 static uint64_t client_id(const sf_native *n, uint32_t idx)
 {
@@ -281,18 +299,34 @@ int sf_native_start(uv_loop_t *loop, const char *host, int port, const void *tok
                     size_t token_len, const sf_native_ops *ops, void *ud, sf_native **out,
                     char *err, size_t errlen)
 {
+    return sf_native_start_ex(loop, host, port, token, token_len, ops, ud, NULL, out, err, errlen);
+}
+
+int sf_native_start_ex(uv_loop_t *loop, const char *host, int port, const void *token, size_t token_len,
+                       const sf_native_ops *ops, void *ud, const sf_native_limits *limits, sf_native **out,
+                       char *err, size_t errlen)
+{
+    static const sf_native_limits no_limits = {0};
+    if (!limits)
+        limits = &no_limits;
     *out = NULL;
     sf_native *n = sf_xrealloc(NULL, sizeof(*n));
     memset(n, 0, sizeof(*n));
     n->ops = *ops;
     n->ud = ud;
+    n->loop = loop;
+    sf_ratelog_init(&n->rl, limits->log_per_sec);
     sf_buf_init(&n->out);
     sf_buf_init(&n->canon);
     sf_net_config cfg = {0};
     cfg.loop = loop;
     cfg.token = token;
     cfg.token_len = token_len;
-    cfg.idle_timeout_ms = NATIVE_IDLE_MS;
+    cfg.idle_timeout_ms = limits->idle_timeout_ms ? limits->idle_timeout_ms : NATIVE_IDLE_MS;
+    cfg.handshake_ms = limits->handshake_ms ? limits->handshake_ms : NATIVE_HANDSHAKE_MS;
+    cfg.max_pending = limits->max_pending;
+    cfg.max_pending_per_addr = limits->max_pending_per_addr;
+    cfg.log_per_sec = limits->log_per_sec;
     cfg.log = net_log;
     cfg.log_ud = n;
     if (sf_net_new(&cfg, &n->net, err, errlen) < 0) {

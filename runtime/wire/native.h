@@ -42,6 +42,24 @@ typedef struct sf_native_ops {
 int sf_native_start(uv_loop_t *loop, const char *host, int port, const void *token,
                     size_t token_len, const sf_native_ops *ops, void *ud, sf_native **out,
                     char *err, size_t errlen);
+
+/* Limits of the native server (zero fields = defaults). Connections that
+ * have not authenticated cannot lock clients out: the handshake must be
+ * done within handshake_ms, and a new connection takes the handshake slot
+ * of the oldest silent one when max_pending (or max_pending_per_addr from
+ * its address) are in handshake (net.h). */
+typedef struct sf_native_limits {
+    unsigned handshake_ms;         /* 0 = 2000 */
+    unsigned max_pending;          /* 0 = 256 */
+    unsigned max_pending_per_addr; /* 0 = 64 */
+    unsigned idle_timeout_ms;      /* a client silent this long is dropped;
+                                      0 = 10 minutes */
+    unsigned log_per_sec;          /* 0 = 10 (ratelog.h) */
+} sf_native_limits;
+
+int sf_native_start_ex(uv_loop_t *loop, const char *host, int port, const void *token, size_t token_len,
+                       const sf_native_ops *ops, void *ud, const sf_native_limits *limits, sf_native **out,
+                       char *err, size_t errlen);
 int sf_native_port(const sf_native *n);
 size_t sf_native_clients(const sf_native *n);
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "mpread.h"
+#include "ratelog.h"
 #include "stateflow/sf_util.h"
 
 #define NET_READ_CHUNK (64u * 1024u)
@@ -39,13 +40,15 @@ struct sf_net {
     uv_loop_t *loop;
     char *token;
     size_t token_len;
-    unsigned version, ping_ms, idle_ms, handshake_ms, flush_ms, max_pending;
+    unsigned version, ping_ms, idle_ms, handshake_ms, flush_ms, max_pending, max_pending_per_addr;
     size_t max_queued;
     void (*log)(void *, const char *);
     void *log_ud;
+    sf_ratelog rl;
     sf_listener *listeners; /* until their close callback */
     sf_conn *conns;         /* until freed */
     unsigned pending;       /* accepted connections in handshake */
+    sf_conn *pend_head, *pend_tail; /* those, oldest first */
 };
 
 struct sf_listener {
@@ -71,7 +74,8 @@ struct sf_conn {
     int state;
     int accepted;
     int visible;      /* the application holds the handle: owes on_close */
-    int in_pending;   /* counted in net->pending */
+    int in_pending;   /* counted in net->pending, on its list */
+    sf_conn *pprev, *pnext; /* the list of connections in handshake */
     int handles;      /* libuv handles initialised and not yet closed back */
     int gai_active;
     int shut;         /* uv_shutdown issued */
@@ -84,6 +88,7 @@ struct sf_conn {
     char *my_role, *my_listen; /* outgoing: what HELLO carries */
     char *role, *listen;    /* accepted: what the peer's HELLO carried */
     char peer[80];
+    char addr[80];    /* accepted: the peer's address without the port */
     char reason[NET_REASON_MAX + 1];
 };
 
@@ -124,17 +129,62 @@ static void *xcalloc(size_t n)
 
 static void net_log(sf_net *net, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+static void net_emit(sf_net *net, const char *line)
+{
+    if (net->log)
+        net->log(net->log_ud, line);
+    else
+        fprintf(stderr, "stateflowd: %s\n", line);
+}
+
+/* Rate-limited (ratelog.h): a flood of bad peers costs a summary line. */
 static void net_log(sf_net *net, const char *fmt, ...)
 {
+    char summary[128];
+    if (!sf_ratelog_allow(&net->rl, uv_now(net->loop), summary, sizeof summary))
+        return;
+    if (summary[0])
+        net_emit(net, summary);
     char line[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (net->log)
-        net->log(net->log_ud, line);
+    net_emit(net, line);
+}
+
+/* ---- the connections in handshake: a list, oldest first ---- */
+
+static void pending_add(sf_conn *c)
+{
+    sf_net *net = c->net;
+    c->in_pending = 1;
+    c->pnext = NULL;
+    c->pprev = net->pend_tail;
+    if (net->pend_tail)
+        net->pend_tail->pnext = c;
     else
-        fprintf(stderr, "stateflowd: %s\n", line);
+        net->pend_head = c;
+    net->pend_tail = c;
+    net->pending++;
+}
+
+static void pending_remove(sf_conn *c)
+{
+    if (!c->in_pending)
+        return;
+    sf_net *net = c->net;
+    if (c->pprev)
+        c->pprev->pnext = c->pnext;
+    else
+        net->pend_head = c->pnext;
+    if (c->pnext)
+        c->pnext->pprev = c->pprev;
+    else
+        net->pend_tail = c->pprev;
+    c->pprev = c->pnext = NULL;
+    c->in_pending = 0;
+    net->pending--;
 }
 
 /* Copy untrusted text for a log line or reason: printable ASCII only. */
@@ -217,6 +267,10 @@ int sf_net_new(const sf_net_config *cfg, sf_net **out, char *err, size_t errlen)
     net->flush_ms = cfg->flush_ms ? cfg->flush_ms : 1000;
     net->max_queued = cfg->max_queued ? cfg->max_queued : (size_t)64 << 20;
     net->max_pending = cfg->max_pending ? cfg->max_pending : 256;
+    net->max_pending_per_addr = cfg->max_pending_per_addr ? cfg->max_pending_per_addr : 64;
+    if (net->max_pending_per_addr > net->max_pending)
+        net->max_pending_per_addr = net->max_pending;
+    sf_ratelog_init(&net->rl, cfg->log_per_sec);
     net->log = cfg->log;
     net->log_ud = cfg->log_ud;
     *out = net;
@@ -264,10 +318,7 @@ static void conn_maybe_free(sf_conn *c)
         net->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    if (c->in_pending) {
-        net->pending--;
-        c->in_pending = 0;
-    }
+    pending_remove(c);
     if (c->visible && c->cbs.on_close)
         c->cbs.on_close(c, c->reason, c->ud);
     sf_frame_decoder_free(&c->dec);
@@ -290,10 +341,7 @@ static void conn_enter_closing(sf_conn *c, const char *reason)
 {
     set_reason(c, reason);
     c->state = CS_CLOSING;
-    if (c->in_pending) {
-        c->net->pending--;
-        c->in_pending = 0;
-    }
+    pending_remove(c);
     if (c->gai_active)
         uv_cancel((uv_req_t *)&c->gai_req);
 }
@@ -563,10 +611,7 @@ static void conn_arm(sf_conn *c)
 static void conn_open(sf_conn *c)
 {
     c->state = CS_OPEN;
-    if (c->in_pending) {
-        c->net->pending--;
-        c->in_pending = 0;
-    }
+    pending_remove(c);
     c->visible = 1;
     sf_frame_decoder_set_limit(&c->dec, SF_FRAME_MAX);
     uv_timer_stop(&c->timer);
@@ -781,6 +826,10 @@ static void conn_set_peer(sf_conn *c)
     int len = sizeof ss;
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
         format_addr((struct sockaddr *)&ss, c->peer, sizeof c->peer);
+    snprintf(c->addr, sizeof c->addr, "%s", c->peer);
+    char *colon = strrchr(c->addr, ':');
+    if (colon)
+        *colon = '\0';
 }
 
 static void conn_connect_cb(uv_connect_t *req, int status)
@@ -942,13 +991,34 @@ static void listener_conn_cb(uv_stream_t *server, int status)
         return;
     }
     conn_set_peer(c);
-    if (net->pending >= net->max_pending) {
-        net_log(net, "dropped %s: too many connections in handshake", c->peer);
-        conn_close_hard(c, "too many connections in handshake");
-        return;
+    /* Handshake slots must not be held against authenticated clients: a
+     * newcomer takes the slot of the oldest connection still in handshake
+     * from its own address when that address has max_pending_per_addr of
+     * them, else of the oldest of all when every slot is taken. A real
+     * client says HELLO at once and is through long before it would be the
+     * oldest; silent ones give way (and time out after handshake_ms). */
+    unsigned same = 0;
+    sf_conn *oldest_same = NULL;
+    for (sf_conn *p = net->pend_head; p; p = p->pnext)
+        if (strcmp(p->addr, c->addr) == 0) {
+            if (!oldest_same)
+                oldest_same = p;
+            same++;
+        }
+    sf_conn *evict = NULL;
+    const char *why = NULL;
+    if (same >= net->max_pending_per_addr) {
+        evict = oldest_same;
+        why = "too many connections in handshake from one address";
+    } else if (net->pending >= net->max_pending) {
+        evict = net->pend_head;
+        why = "too many connections in handshake";
     }
-    net->pending++;
-    c->in_pending = 1;
+    if (evict) {
+        net_log(net, "dropped %s: %s (the oldest gives way)", evict->peer, why);
+        conn_close_hard(evict, why);
+    }
+    pending_add(c);
     uv_tcp_nodelay(&c->tcp, 1);
     r = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb);
     if (r != 0) {

@@ -64,7 +64,16 @@ typedef struct sf_net_config {
                                   frames before a hard close; 0 = 1000 */
     size_t max_queued;         /* per-connection cap on unsent bytes; 0 = 64 MiB */
     unsigned max_pending;      /* accepted connections still in handshake, per
-                                  net; more are closed at once; 0 = 256 */
+                                  net; 0 = 256 */
+    unsigned max_pending_per_addr; /* of those, from one peer address; 0 = 64.
+                                  A connection beyond either cap takes the
+                                  slot of the oldest one in handshake (from
+                                  its address, else of all), which is
+                                  closed: silent connections cannot keep
+                                  real peers out */
+    unsigned log_per_sec;      /* log lines a second at most, the others
+                                  counted in a summary line (ratelog.h);
+                                  0 = 10 */
     /* One line per refusal, protocol error or timeout, without newline. NULL
      * = "stateflowd: <line>\n" on stderr. */
     void (*log)(void *log_ud, const char *line);

@@ -12,6 +12,8 @@ ctest runs each class as its own test (tests/stateflowd.cmake, wire_<Class>).
   found with any other msgpack encoding of the same key from a native
   client (str8 vs fixstr, integer widths), also as a reference's key inside
   the arguments.
+- Lockout: 300 silent connections to the native port, then real native
+  clients still get through.
 Standard library only (plus python/stateflow from this repository).
 """
 
@@ -155,6 +157,30 @@ class Keys(DaemonTest):
         st, rep = request(d.http_port, {"op": "get", "entity": "Counter", "key": 12345})
         self.assertEqual(rep["ok"]["value"], 5, rep)
         s.close()
+        self.stop_ok(d)
+
+
+class Lockout(DaemonTest):
+    """Connections that never authenticate cannot lock real clients out."""
+
+    def test_handshake_flood(self):
+        d = self.start("flood")
+        st, rep = request(d.http_port, {"op": "create", "entity": "Account", "args": ["f", "o"]})
+        self.assertEqual(st, 201, rep)
+        silent = []
+        try:
+            for _ in range(300):  # more than the 256 handshake slots
+                silent.append(socket.create_connection(("127.0.0.1", d.native_port), timeout=20))
+            for i in range(3):
+                s = native_connect(d)
+                s.sendall(frame([20, i, {"op": "get", "entity": "Account", "key": "f"}]))
+                rep = native_reply(s)
+                self.assertEqual(rep[:2], [21, i])
+                self.assertEqual(rep[2]["ok"]["account_id"], "f")
+                s.close()
+        finally:
+            for s in silent:
+                s.close()
         self.stop_ok(d)
 
 
