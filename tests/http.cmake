@@ -6,7 +6,7 @@
 set(SF_HTTP_DIR ${PROJECT_SOURCE_DIR}/runtime/wire)
 set(SF_HTTP_SRC ${SF_HTTP_DIR}/http.c)
 set(SF_GATEWAY_SRC ${SF_HTTP_DIR}/gateway.c ${SF_HTTP_DIR}/http.c ${SF_HTTP_DIR}/metrics.c
-    ${SF_HTTP_DIR}/json.c ${SF_HTTP_DIR}/request.c)
+    ${SF_HTTP_DIR}/json.c ${SF_HTTP_DIR}/request.c ${SF_HTTP_DIR}/ratelog.c)
 
 sf_add_test(test_http SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_http.c ${SF_HTTP_SRC} ${SF_HTTP_DIR}/metrics.c
             LIBS sf_ir m)

@@ -13,13 +13,16 @@ ctest runs each class as its own test (tests/stateflowd.cmake, wire_<Class>).
   client (str8 vs fixstr, integer widths), also as a reference's key inside
   the arguments.
 - Lockout: 300 silent connections to the native port, then real native
-  clients still get through.
+  clients still get through; slowloris HTTP connections (a header byte a
+  second) are closed by the head deadline while others are served; an
+  HTTP/1.1 request without Host is 400.
 Standard library only (plus python/stateflow from this repository).
 """
 
 import os
 import socket
 import sys
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -181,6 +184,43 @@ class Lockout(DaemonTest):
         finally:
             for s in silent:
                 s.close()
+        self.stop_ok(d)
+
+    def test_slowloris_and_host(self):
+        d = self.start("slow")
+        # five connections trickling a header byte a second: the head
+        # deadline (10 s by default) closes them although never silent
+        slow = [socket.create_connection(("127.0.0.1", d.http_port), timeout=5) for _ in range(5)]
+        for s in slow:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        deadline = time.monotonic() + 40
+        open_ = list(slow)
+        while open_ and time.monotonic() < deadline:
+            for s in list(open_):
+                try:
+                    s.sendall(b"a")
+                    s.setblocking(False)
+                    try:
+                        if s.recv(4096) == b"":
+                            open_.remove(s)
+                    except BlockingIOError:
+                        pass
+                    finally:
+                        s.setblocking(True)
+                except OSError:
+                    open_.remove(s)
+            # other clients are served meanwhile
+            st, body = ts.http_get(d.http_port, "/healthz")
+            self.assertEqual(st, 200, body)
+            time.sleep(1)
+        self.assertEqual(open_, [], "slowloris connections still open")
+        for s in slow:
+            s.close()
+        self.assertTrue(d.log_has(r"request head not complete within"), d.log_text())
+        # HTTP/1.1 without Host is a 400
+        out = ts.raw_http(d.http_port, b"GET /healthz HTTP/1.1\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 400"), out[:200])
+        self.assertIn(b"Host", out)
         self.stop_ok(d)
 
 
