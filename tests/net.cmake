@@ -17,3 +17,7 @@ sf_add_fuzz(fuzz_frame SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_frame.c ${SF_NET
 if(SF_FUZZ)
   target_include_directories(fuzz_frame PRIVATE ${SF_NET_DIR})
 endif()
+
+# Backpressure of the native client server (runtime/wire/native.c).
+sf_add_test(test_native SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_native.c LIBS sf_runtime)
+set_tests_properties(test_native PROPERTIES TIMEOUT 60)

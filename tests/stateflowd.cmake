@@ -48,7 +48,7 @@ set_tests_properties(test_exec_steps PROPERTIES LABELS stateflowd
 # one ctest per class (canonical keys; no lockout by the unauthenticated;
 # native backpressure).
 if(TARGET stateflowd AND TARGET sfc)
-  foreach(cls Keys Lockout)
+  foreach(cls Keys Lockout Backpressure)
     add_test(NAME wire_${cls}
              COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_wire.py ${cls}
              WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

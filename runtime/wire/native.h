@@ -14,7 +14,12 @@
  * a map of the request shape, or over 4 MiB) is answered at once with a
  * BadRequest reply;
  * a malformed frame, another frame type or a peer of another role closes
- * the connection (logged). This module owns the listener, the clients and
+ * the connection (logged, rate-limited). A client that pipelines more than
+ * max_inflight requests, or does not read its replies, is not dropped:
+ * reading from it pauses until replies drain (backpressure). Keys are made
+ * canonical before a request is submitted (sf_reqmap_canonical). A refused
+ * submit is answered at once: Overloaded (SF_SUBMIT_OVERLOADED, retry
+ * later) or Unavailable. This module owns the listener, the clients and
  * the framing of replies; what a request does is up to the embedding
  * coordinator (sf_native_ops). Single-threaded, on the loop's thread. */
 #ifndef SF_RUNTIME_NATIVE_H
@@ -29,7 +34,8 @@ typedef struct sf_native sf_native;
 typedef struct sf_native_ops {
     /* A well-formed request map (valid during the call). Return 0: the
      * coordinator answers (client, corr) later, exactly once, with
-     * sf_native_reply_*. Nonzero: refused; the client gets Unavailable now. */
+     * sf_native_reply_*. Nonzero (enum sf_submit_result, request.h):
+     * refused; the client gets Overloaded or Unavailable now. */
     int (*submit)(void *ud, const char *req, size_t len, uint64_t client, uint64_t corr);
     /* One line per refused or dropped client; NULL = silent. */
     void (*log)(void *ud, const char *line);
@@ -55,6 +61,13 @@ typedef struct sf_native_limits {
     unsigned idle_timeout_ms;      /* a client silent this long is dropped;
                                       0 = 10 minutes */
     unsigned log_per_sec;          /* 0 = 10 (ratelog.h) */
+    unsigned max_inflight;         /* a client's requests submitted and not
+                                      answered; at the cap reading from it
+                                      pauses (backpressure) until replies
+                                      come; 0 = 1024 */
+    size_t max_unsent;             /* a client's reply bytes not yet written
+                                      (it does not read them); reading
+                                      pauses there too; 0 = 4 MiB */
 } sf_native_limits;
 
 int sf_native_start_ex(uv_loop_t *loop, const char *host, int port, const void *token, size_t token_len,

@@ -80,6 +80,9 @@ struct sf_conn {
     int gai_active;
     int shut;         /* uv_shutdown issued */
     int peer_eof;     /* EOF seen while closing */
+    int paused;       /* sf_conn_pause: not reading, frames kept */
+    int redeliver;    /* resumed: frames buffered meanwhile are due */
+    void (*on_drain)(sf_conn *, void *);
     sf_frame_decoder dec;
     size_t queued;
     uint64_t t_start, t_recv, t_send;
@@ -102,6 +105,7 @@ typedef struct net_wreq {
 static void conn_close_hard(sf_conn *c, const char *reason);
 static void conn_close_graceful(sf_conn *c, const char *reason);
 static void conn_arm(sf_conn *c);
+static void conn_deliver(sf_conn *c);
 
 
 
@@ -408,7 +412,10 @@ static void conn_write_cb(uv_write_t *req, int status)
         char why[128];
         snprintf(why, sizeof why, "write: %s", uv_strerror(status));
         conn_close_hard(c, why);
+        return;
     }
+    if (c->state == CS_OPEN && c->visible && c->on_drain)
+        c->on_drain(c, c->ud);
 }
 
 /* Queue mem[0..len) (malloc'ed, taken over in every case). */
@@ -572,6 +579,14 @@ static void conn_timer_cb(uv_timer_t *t)
         }
         break;
     case CS_OPEN:
+        if (c->redeliver) {
+            c->redeliver = 0;
+            conn_deliver(c);
+            if (c->state == CS_CLOSING)
+                return;
+        }
+        if (c->paused)
+            c->t_recv = now; /* we are not reading: its silence is ours */
         if (now - c->t_recv >= net->idle_ms) {
             net_log(net, "closing %s: heartbeat timeout", c->peer);
             conn_close_hard(c, "heartbeat timeout");
@@ -787,13 +802,44 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         c->dec.off = c->dec.buf.len; /* discard */
         return;
     }
+    conn_deliver(c);
+}
+
+/* Deliver the complete frames received, unless paused. */
+static void conn_deliver(sf_conn *c)
+{
     sf_frame f;
     int r = 0;
-    while (c->state != CS_CLOSING && (r = sf_frame_decoder_next(&c->dec, &f)) == 1)
+    while (c->state != CS_CLOSING && !c->paused && (r = sf_frame_decoder_next(&c->dec, &f)) == 1)
         conn_on_frame(c, &f);
     if (c->state != CS_CLOSING && r < 0)
         conn_protocol_error(c, sf_frame_decoder_error(&c->dec));
 }
+
+void sf_conn_pause(sf_conn *c, int paused)
+{
+    paused = paused != 0;
+    if (c->state != CS_OPEN || c->paused == paused)
+        return;
+    c->paused = paused;
+    if (paused) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        return;
+    }
+    c->t_recv = uv_now(c->net->loop);
+    if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb) != 0) {
+        conn_close_hard(c, "read failed");
+        return;
+    }
+    /* frames that arrived before the pause are delivered from the loop,
+     * never from inside this call */
+    c->redeliver = 1;
+    uv_timer_start(&c->timer, conn_timer_cb, 0, 0);
+}
+
+int sf_conn_paused(const sf_conn *c) { return c->paused; }
+
+void sf_conn_set_drain(sf_conn *c, void (*on_drain)(sf_conn *c, void *ud)) { c->on_drain = on_drain; }
 
 /* ---- connections: creation ---- */
 

@@ -133,5 +133,15 @@ const char *sf_conn_peer_listen(const sf_conn *c);
 int sf_conn_accepted(const sf_conn *c);
 /* Bytes queued and not yet written to the socket. */
 size_t sf_conn_queued(const sf_conn *c);
+/* Backpressure: stop reading from the peer (paused 1), or go on (0). While
+ * paused no frame is delivered (those already received wait), the peer's
+ * silence is not timed, and sending works as usual. Resuming delivers the
+ * waiting frames from the loop, not inside this call. Open connections
+ * only; idempotent. */
+void sf_conn_pause(sf_conn *c, int paused);
+int sf_conn_paused(const sf_conn *c);
+/* Optional: on_drain(c, ud) is called whenever queued bytes were written
+ * (sf_conn_queued went down), so a paused reader can resume. NULL = none. */
+void sf_conn_set_drain(sf_conn *c, void (*on_drain)(sf_conn *c, void *ud));
 
 #endif

@@ -16,12 +16,15 @@ ctest runs each class as its own test (tests/stateflowd.cmake, wire_<Class>).
   clients still get through; slowloris HTTP connections (a header byte a
   second) are closed by the head deadline while others are served; an
   HTTP/1.1 request without Host is 400.
+- Backpressure: a native client pipelining 6,000 requests (the in-flight
+  cap is 1,024) gets every reply exactly once and stays connected.
 Standard library only (plus python/stateflow from this repository).
 """
 
 import os
 import socket
 import sys
+import threading
 import time
 import unittest
 
@@ -221,6 +224,39 @@ class Lockout(DaemonTest):
         out = ts.raw_http(d.http_port, b"GET /healthz HTTP/1.1\r\n\r\n")
         self.assertTrue(out.startswith(b"HTTP/1.1 400"), out[:200])
         self.assertIn(b"Host", out)
+        self.stop_ok(d)
+
+
+class Backpressure(DaemonTest):
+    """A native client pipelining far more requests than its in-flight cap
+    (1024) gets every reply exactly once and is not disconnected."""
+
+    def test_pipelined_past_the_cap(self):
+        d = self.start("bp")
+        for i in range(20):
+            st, rep = request(d.http_port, {"op": "create", "entity": "Account", "args": ["b%d" % i, "o"]})
+            self.assertEqual(st, 201, rep)
+        s = native_connect(d)
+        n = 6000
+        data = b"".join(frame([20, i, {"op": "get", "entity": "Account", "key": "b%d" % (i % 20)}])
+                        for i in range(n))
+        sender = threading.Thread(target=s.sendall, args=(data,))
+        sender.start()
+        got = {}
+        while len(got) < n:
+            rep = native_reply(s)
+            self.assertIsNotNone(rep, "disconnected after %d replies:\n%s" % (len(got), d.log_text()))
+            self.assertEqual(rep[0], 21)
+            self.assertNotIn(rep[1], got)
+            got[rep[1]] = rep[2]
+        sender.join(30)
+        for i in range(n):
+            self.assertEqual(got[i]["ok"]["account_id"], "b%d" % (i % 20))
+        # still connected and served
+        s.sendall(frame([20, n, {"op": "get", "entity": "Account", "key": "b0"}]))
+        rep = native_reply(s)
+        self.assertEqual(rep[:2], [21, n])
+        s.close()
         self.stop_ok(d)
 
 
