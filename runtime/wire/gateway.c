@@ -1418,6 +1418,9 @@ void sf_gateway_close(sf_gateway *gw)
     if (!gw || gw->closing)
         return;
     gw->closing = 1;
+    char summary[128];
+    if (gw->ops.log && sf_ratelog_flush(&gw->rl, summary, sizeof summary))
+        gw->ops.log(gw->ud, summary);
     while (gw->conns)
         conn_close(gw->conns, NULL);
     for (gw_reject *j = gw->rejects; j; j = j->next)

@@ -285,6 +285,9 @@ uv_loop_t *sf_net_loop(sf_net *net) { return net->loop; }
 
 void sf_net_close_all(sf_net *net)
 {
+    char summary[128];
+    if (sf_ratelog_flush(&net->rl, summary, sizeof summary))
+        net_emit(net, summary);
     for (sf_listener *l = net->listeners; l; l = l->next)
         if (!l->closing)
             sf_listener_close(l);
