@@ -6,7 +6,7 @@
 set(SF_HTTP_DIR ${PROJECT_SOURCE_DIR}/runtime/wire)
 set(SF_HTTP_SRC ${SF_HTTP_DIR}/http.c)
 set(SF_GATEWAY_SRC ${SF_HTTP_DIR}/gateway.c ${SF_HTTP_DIR}/http.c ${SF_HTTP_DIR}/metrics.c
-    ${SF_HTTP_DIR}/json.c ${SF_HTTP_DIR}/request.c)
+    ${SF_HTTP_DIR}/json.c ${SF_HTTP_DIR}/request.c ${SF_HTTP_DIR}/ratelog.c)
 
 sf_add_test(test_http SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_http.c ${SF_HTTP_SRC} ${SF_HTTP_DIR}/metrics.c
             LIBS sf_ir m)
@@ -21,3 +21,7 @@ sf_add_fuzz(fuzz_http SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_http.c ${SF_HTTP_
 if(SF_FUZZ)
   target_include_directories(fuzz_http PRIVATE ${SF_HTTP_DIR})
 endif()
+
+# Keys compared as values: canonical msgpack keys (runtime/wire/request.c)
+# and their home partition (runtime/cluster/cluster.c).
+sf_add_test(test_request SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_request.c LIBS sf_runtime)

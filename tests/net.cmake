@@ -7,7 +7,7 @@ sf_add_test(test_frame SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_frame.c ${SF_NET
             LIBS sf_ir PkgConfig::MSGPACK)
 target_include_directories(test_frame PRIVATE ${SF_NET_DIR})
 
-sf_add_test(test_net SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_net.c ${SF_NET_DIR}/frame.c ${SF_NET_DIR}/net.c
+sf_add_test(test_net SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_net.c ${SF_NET_DIR}/frame.c ${SF_NET_DIR}/net.c ${SF_NET_DIR}/ratelog.c
             LIBS sf_ir PkgConfig::MSGPACK PkgConfig::UV)
 target_include_directories(test_net PRIVATE ${SF_NET_DIR})
 set_tests_properties(test_net PROPERTIES TIMEOUT 30)
@@ -17,3 +17,7 @@ sf_add_fuzz(fuzz_frame SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_frame.c ${SF_NET
 if(SF_FUZZ)
   target_include_directories(fuzz_frame PRIVATE ${SF_NET_DIR})
 endif()
+
+# Backpressure of the native client server (runtime/wire/native.c).
+sf_add_test(test_native SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_native.c LIBS sf_runtime)
+set_tests_properties(test_native PROPERTIES TIMEOUT 60)

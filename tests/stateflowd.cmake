@@ -73,3 +73,15 @@ endif()
 sf_add_test(test_ingress SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_ingress.c ${SF_SFD_DIR}/ingress.c LIBS sf_common)
 target_include_directories(test_ingress PRIVATE ${SF_SFD_DIR})
 set_tests_properties(test_ingress PROPERTIES LABELS stateflowd)
+
+# tests/stateflowd/test_wire.py: the client wire against `stateflowd --local`,
+# one ctest per class (canonical keys; no lockout by the unauthenticated;
+# native backpressure).
+if(TARGET stateflowd AND TARGET sfc)
+  foreach(cls Keys Lockout Backpressure)
+    add_test(NAME wire_${cls}
+             COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_wire.py ${cls}
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(wire_${cls} PROPERTIES TIMEOUT 120 ENVIRONMENT "${SF_SFD_ENV}" LABELS stateflowd)
+  endforeach()
+endif()

@@ -54,6 +54,7 @@ struct fixture {
     char last_req[1024]; /* the last request map, as JSON */
     uint64_t last_token;
     char log[4096];
+    size_t nlog;        /* lines logged */
 };
 
 static int stub_healthy(void *ud, char *why, size_t whylen)
@@ -69,6 +70,7 @@ static sf_metrics *stub_metrics(void *ud) { return ((fixture *)ud)->metrics; }
 static void stub_log(void *ud, const char *line)
 {
     fixture *fx = ud;
+    fx->nlog++;
     size_t n = strlen(fx->log);
     snprintf(fx->log + n, sizeof fx->log - n, "%s\n", line);
 }
@@ -495,9 +497,9 @@ static void test_routes(void **state)
     /* keys are percent-decoded strings, one segment each */
     roundtrip(fx, post("/v1/User/al%2Fice%20%C3%A9/key", ""), 200, "{\"ok\":\"al/ice \xc3\xa9\"}");
     roundtrip(fx, post("/v1/User/42/key", ""), 200, "{\"ok\":\"42\"}");
-    roundtrip(fx, "GET /v1/User/bob HTTP/1.1\r\n\r\n", 200, "{\"ok\":{\"entity\":\"User\",\"key\":\"bob\"}}");
+    roundtrip(fx, "GET /v1/User/bob HTTP/1.1\r\nHost: t\r\n\r\n", 200, "{\"ok\":{\"entity\":\"User\",\"key\":\"bob\"}}");
     assert_string_equal(fx->last_req, "{\"op\":\"get\",\"entity\":\"User\",\"key\":\"bob\"}");
-    roundtrip(fx, "GET /v1/User/bob?fields=all HTTP/1.1\r\n\r\n", 200,
+    roundtrip(fx, "GET /v1/User/bob?fields=all HTTP/1.1\r\nHost: t\r\n\r\n", 200,
               "{\"ok\":{\"entity\":\"User\",\"key\":\"bob\"}}");
     /* POST /v1/requests: one object, with an id echoed */
     roundtrip(fx, post("/v1/requests", "{\"id\": \"r1\", \"op\": \"create\", \"entity\": \"User\", \"args\": [\"x\"]}"),
@@ -524,14 +526,14 @@ static void test_routes(void **state)
               "{\"error\":{\"type\":\"BadRequest\",\"message\":\"a request must be a JSON object\"}},"
               "{\"ok\":{\"entity\":\"User\",\"key\":\"u\"}}]");
     roundtrip(fx, post("/v1/requests", " [ ] "), 200, "[]");
-    roundtrip(fx, "GET /healthz HTTP/1.1\r\n\r\n", 200, "{\"ok\":true}");
+    roundtrip(fx, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 200, "{\"ok\":true}");
     fx->healthy = 0;
-    roundtrip(fx, "GET /healthz HTTP/1.1\r\n\r\n", 503,
+    roundtrip(fx, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 503,
               "{\"error\":{\"type\":\"Unavailable\",\"message\":\"recovering from a failure\"}}");
     fx->healthy = 1;
     /* HEAD: headers only */
     cli *c = cli_open(fx);
-    cli_sends(fx, c, "HEAD /healthz HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n");
+    cli_sends(fx, c, "HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     resp r;
     assert_true(cli_response_ex(fx, c, &r, 3000, 1));
     assert_int_equal(r.status, 200);
@@ -572,32 +574,32 @@ static void test_status_codes(void **state)
               503, "{\"id\":\"q\",\"error\":{\"type\":\"Unavailable\",\"message\":\"the service is not accepting "
                    "requests\"}}");
     /* the gateway's own errors */
-    roundtrip(fx, "GET /nowhere HTTP/1.1\r\n\r\n", 404,
+    roundtrip(fx, "GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n", 404,
               "{\"error\":{\"type\":\"NotFound\",\"message\":\"no route for GET /nowhere\"}}");
-    roundtrip(fx, "GET / HTTP/1.1\r\n\r\n", 404, NULL);
-    roundtrip(fx, "GET /v1 HTTP/1.1\r\n\r\n", 404, NULL);
-    roundtrip(fx, "GET /v1/ HTTP/1.1\r\n\r\n", 404, NULL);
-    roundtrip(fx, "GET /v1/User//x HTTP/1.1\r\n\r\n", 404, NULL);
-    roundtrip(fx, "GET /v1/a/b/c/d HTTP/1.1\r\n\r\n", 404, NULL);
-    roundtrip(fx, "GET /v2/User/x HTTP/1.1\r\n\r\n", 404, NULL);
-    roundtrip(fx, "GET /v1/User HTTP/1.1\r\n\r\n", 405, NULL);
-    roundtrip(fx, "DELETE /v1/User/x HTTP/1.1\r\n\r\n", 405, NULL);
-    roundtrip(fx, "GET /v1/User/x/m HTTP/1.1\r\n\r\n", 405, NULL);
-    roundtrip(fx, "POST /healthz HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 405, NULL);
-    roundtrip(fx, "PUT /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 405, NULL);
-    roundtrip(fx, "GET /v1/requests HTTP/1.1\r\n\r\n", 405, NULL);
+    roundtrip(fx, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", 404, NULL);
+    roundtrip(fx, "GET /v1 HTTP/1.1\r\nHost: t\r\n\r\n", 404, NULL);
+    roundtrip(fx, "GET /v1/ HTTP/1.1\r\nHost: t\r\n\r\n", 404, NULL);
+    roundtrip(fx, "GET /v1/User//x HTTP/1.1\r\nHost: t\r\n\r\n", 404, NULL);
+    roundtrip(fx, "GET /v1/a/b/c/d HTTP/1.1\r\nHost: t\r\n\r\n", 404, NULL);
+    roundtrip(fx, "GET /v2/User/x HTTP/1.1\r\nHost: t\r\n\r\n", 404, NULL);
+    roundtrip(fx, "GET /v1/User HTTP/1.1\r\nHost: t\r\n\r\n", 405, NULL);
+    roundtrip(fx, "DELETE /v1/User/x HTTP/1.1\r\nHost: t\r\n\r\n", 405, NULL);
+    roundtrip(fx, "GET /v1/User/x/m HTTP/1.1\r\nHost: t\r\n\r\n", 405, NULL);
+    roundtrip(fx, "POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405, NULL);
+    roundtrip(fx, "PUT /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405, NULL);
+    roundtrip(fx, "GET /v1/requests HTTP/1.1\r\nHost: t\r\n\r\n", 405, NULL);
     {
         cli *c = cli_open(fx);
-        cli_sends(fx, c, "GET /v1/User HTTP/1.1\r\n\r\n");
+        cli_sends(fx, c, "GET /v1/User HTTP/1.1\r\nHost: t\r\n\r\n");
         resp r;
         cli_response(fx, c, &r);
         assert_non_null(strstr(r.headers, "Allow: POST\r\n"));
         resp_free(&r);
         cli_close(c);
     }
-    roundtrip(fx, "GET /v1/User/%zz HTTP/1.1\r\n\r\n", 400, NULL);
-    roundtrip(fx, "GET /v1/User/%ff HTTP/1.1\r\n\r\n", 400, NULL);
-    roundtrip(fx, "GET /v1/Us%00er/x HTTP/1.1\r\n\r\n", 400, NULL);
+    roundtrip(fx, "GET /v1/User/%zz HTTP/1.1\r\nHost: t\r\n\r\n", 400, NULL);
+    roundtrip(fx, "GET /v1/User/%ff HTTP/1.1\r\nHost: t\r\n\r\n", 400, NULL);
+    roundtrip(fx, "GET /v1/Us%00er/x HTTP/1.1\r\nHost: t\r\n\r\n", 400, NULL);
     /* malformed bodies */
     roundtrip(fx, post("/v1/User", "{\"args\": [1,}"), 400, NULL);
     roundtrip(fx, post("/v1/User", "[1]"), 400, NULL);
@@ -615,8 +617,8 @@ static void test_status_codes(void **state)
               "{\"id\":\"z\",\"error\":{\"type\":\"BadRequest\",\"message\":\"missing \\\"entity\\\" in request\"}}");
     /* protocol errors */
     roundtrip(fx, "GET / HTTP/2.0\r\n\r\n", 505, NULL);
-    roundtrip(fx, "GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400, NULL);
-    roundtrip(fx, "POST /v1/User HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, NULL);
+    roundtrip(fx, "GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n", 400, NULL);
+    roundtrip(fx, "POST /v1/User HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, NULL);
     fx_stop(fx);
 }
 
@@ -627,7 +629,7 @@ static void test_limits(void **state)
     fixture *fx = fx_start(&lim);
     /* 413 from the Content-Length alone, then the connection closes */
     cli *c = cli_open(fx);
-    cli_sends(fx, c, "POST /v1/User HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n");
+    cli_sends(fx, c, "POST /v1/User HTTP/1.1\r\nHost: t\r\nContent-Length: 1048577\r\n\r\n");
     resp r;
     cli_response(fx, c, &r);
     assert_int_equal(r.status, 413);
@@ -644,7 +646,7 @@ static void test_limits(void **state)
         memcpy(body, "{\"args\": [\"big\"]}", 17);
         body[n] = '\0';
         char head[128];
-        snprintf(head, sizeof head, "POST /v1/User HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", n);
+        snprintf(head, sizeof head, "POST /v1/User HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", n);
         c = cli_open(fx);
         cli_sends(fx, c, head);
         cli_send(fx, c, body, n);
@@ -661,10 +663,10 @@ static void test_limits(void **state)
         sf_buf_puts(&b, "GET /");
         for (int i = 0; i < 9000; i++)
             sf_buf_putc(&b, 'a');
-        sf_buf_puts(&b, " HTTP/1.1\r\n\r\n");
+        sf_buf_puts(&b, " HTTP/1.1\r\nHost: t\r\n\r\n");
         roundtrip(fx, b.data, 414, NULL);
         sf_buf_reset(&b);
-        sf_buf_puts(&b, "GET /healthz HTTP/1.1\r\n");
+        sf_buf_puts(&b, "GET /healthz HTTP/1.1\r\nHost: t\r\n");
         for (int i = 0; i < 101; i++)
             sf_buf_printf(&b, "X-%d: 1\r\n", i);
         sf_buf_puts(&b, "\r\n");
@@ -691,7 +693,7 @@ static void test_pipelining_out_of_order(void **state)
     sf_buf_init(&b);
     sf_buf_puts(&b, post("/v1/User/a/sleep", "{\"args\": [60]}"));
     sf_buf_puts(&b, post("/v1/User/a/sleep", "{\"args\": [30]}"));
-    sf_buf_puts(&b, "GET /healthz HTTP/1.1\r\n\r\n");
+    sf_buf_puts(&b, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     sf_buf_puts(&b, post("/v1/requests", "[{\"id\":1,\"op\":\"call\",\"entity\":\"U\",\"key\":1,\"method\":\"sleep\","
                                          "\"args\":[40]},"
                                          "{\"id\":2,\"op\":\"call\",\"entity\":\"U\",\"key\":1,\"method\":\"sleep\","
@@ -720,7 +722,7 @@ static void test_pipelining_out_of_order(void **state)
     resp_free(&r);
     assert_int_equal(fx->dropped, 0);
     /* the same connection goes on (keep-alive), then asks to close */
-    cli_sends(fx, c, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n");
+    cli_sends(fx, c, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     cli_response(fx, c, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.headers, "Connection: close\r\n"));
@@ -784,7 +786,7 @@ static void test_client_vanishes(void **state)
     /* a client that half-closes still gets its answers */
     c = cli_open(fx);
     cli_sends(fx, c, post("/v1/User/a/sleep", "{\"args\": [20]}"));
-    cli_sends(fx, c, "GET /healthz HTTP/1.1\r\n\r\n");
+    cli_sends(fx, c, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     shutdown(c->fd, SHUT_WR);
     resp r;
     cli_response(fx, c, &r);
@@ -797,7 +799,7 @@ static void test_client_vanishes(void **state)
     cli_close(c);
     /* a client that resets mid-request */
     c = cli_open(fx);
-    cli_sends(fx, c, "POST /v1/User HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"ar");
+    cli_sends(fx, c, "POST /v1/User HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{\"ar");
     setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     cli_close(c);
     pump(fx, 20);
@@ -834,7 +836,7 @@ static void test_connection_handling(void **state)
     cli_close(c);
     /* mid-request silence: dropped after request_timeout_ms, no response */
     c = cli_open(fx);
-    cli_sends(fx, c, "POST /v1/User HTTP/1.1\r\nContent-Length: 10\r\n\r\n{\"a");
+    cli_sends(fx, c, "POST /v1/User HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n{\"a");
     t0 = uv_hrtime();
     assert_true(cli_wait_eof(fx, c, 2000));
     assert_true(uv_hrtime() - t0 >= 80000000u);
@@ -852,7 +854,7 @@ static void test_connection_handling(void **state)
     resp_free(&r);
     assert_true(cli_wait_eof(fx, c, 1000));
     cli_close(c);
-    cli_sends(fx, a, "GET /healthz HTTP/1.1\r\n\r\n");
+    cli_sends(fx, a, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     cli_response(fx, a, &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
@@ -861,7 +863,7 @@ static void test_connection_handling(void **state)
     pump(fx, 5);
     /* Expect: 100-continue */
     c = cli_open(fx);
-    cli_sends(fx, c, "POST /v1/User HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 17\r\n\r\n");
+    cli_sends(fx, c, "POST /v1/User HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 17\r\n\r\n");
     cli_response(fx, c, &r);
     assert_int_equal(r.status, 100);
     resp_free(&r);
@@ -871,7 +873,7 @@ static void test_connection_handling(void **state)
     assert_string_equal(r.body.data, "{\"ok\":{\"$ref\":[\"User\",\"exp\"]}}");
     resp_free(&r);
     /* a chunked body */
-    cli_sends(fx, c, "POST /v1/User/a/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    cli_sends(fx, c, "POST /v1/User/a/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                      "4\r\n{\"ar\r\n9\r\ngs\": [1]}\r\n0\r\n\r\n");
     cli_response(fx, c, &r);
     assert_int_equal(r.status, 200);
@@ -879,7 +881,7 @@ static void test_connection_handling(void **state)
     resp_free(&r);
     /* a protocol error answers and closes, after earlier responses */
     cli_sends(fx, c, post("/v1/User/a/sleep", "{\"args\": [30]}"));
-    cli_sends(fx, c, "GET / HTTP/1.1\r\nX\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n");
+    cli_sends(fx, c, "GET / HTTP/1.1\r\nHost: t\r\nX\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     cli_response(fx, c, &r);
     assert_string_equal(r.body.data, "{\"ok\":30}");
     resp_free(&r);
@@ -890,6 +892,95 @@ static void test_connection_handling(void **state)
     assert_true(cli_wait_eof(fx, c, 1000));
     assert_int_equal(c->in.len, 0);
     cli_close(c);
+    fx_stop(fx);
+}
+
+
+/* Send s one byte every step_ms until the server closes (or max_ms). */
+static int trickle(fixture *fx, cli *c, const char *s, int step_ms, int max_ms)
+{
+    uint64_t end = uv_hrtime() + (uint64_t)max_ms * 1000000u;
+    size_t i = 0, n = strlen(s);
+    while (uv_hrtime() < end) {
+        if (i < n && send(c->fd, s + i, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+            i++;
+        pump(fx, step_ms);
+        cli_pull(c);
+        if (c->eof)
+            return 1;
+    }
+    return 0;
+}
+
+/* No lockout by the unauthenticated: a slow trickle of bytes is cut off by
+ * the total deadline of a request's head and of its body; at the connection
+ * cap the connected clients are served and newcomers get a clear 503; a
+ * request without Host is 400; the log stays bounded. */
+static void test_lockout(void **state)
+{
+    (void)state;
+    sf_gateway_limits lim = {.max_connections = 3, .request_timeout_ms = 5000, .idle_timeout_ms = 20000,
+                             .head_timeout_ms = 300, .body_timeout_ms = 300, .log_per_sec = 3};
+    fixture *fx = fx_start(&lim);
+    resp r;
+    /* slowloris on the head: a byte every 50 ms, silence never reached */
+    cli *c = cli_open(fx);
+    assert_true(trickle(fx, c, "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 50,
+                        5000));
+    assert_int_equal(c->in.len, 0);
+    cli_close(c);
+    assert_non_null(strstr(fx->log, "request head not complete within 300 ms"));
+    /* and on the body */
+    c = cli_open(fx);
+    cli_sends(fx, c, "POST /v1/User HTTP/1.1\r\nHost: t\r\nContent-Length: 200\r\n\r\n");
+    assert_true(trickle(fx, c, "{\"args\": [\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 50, 5000));
+    cli_close(c);
+    assert_non_null(strstr(fx->log, "request body not complete within 300 ms"));
+    /* a request that arrives whole in time is answered, also in pieces */
+    c = cli_open(fx);
+    assert_false(trickle(fx, c, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 2, 200));
+    cli_response(fx, c, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    cli_close(c);
+    /* HTTP/1.1 without Host: 400; HTTP/1.0 may leave it out */
+    roundtrip(fx, "GET /healthz HTTP/1.1\r\n\r\n", 400, NULL);
+    roundtrip(fx, "GET /healthz HTTP/1.0\r\n\r\n", 200, "{\"ok\":true}");
+    /* the connection cap, held: the clients connected are still served */
+    cli *held[3];
+    for (int i = 0; i < 3; i++)
+        held[i] = cli_open(fx);
+    pump(fx, 5);
+    assert_int_equal(sf_gateway_connections(fx->gw), 3);
+    for (int round = 0; round < 5; round++) {
+        c = cli_open(fx);
+        cli_sends(fx, c, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+        cli_response(fx, c, &r);
+        assert_int_equal(r.status, 503);
+        assert_non_null(strstr(r.body.data, "too many connections"));
+        assert_non_null(strstr(r.headers, "Connection: close\r\n"));
+        resp_free(&r);
+        assert_true(cli_wait_eof(fx, c, 5000));
+        cli_close(c);
+        for (int i = 0; i < 3; i++) {
+            cli_sends(fx, held[i], "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+            cli_response(fx, held[i], &r);
+            assert_int_equal(r.status, 200);
+            resp_free(&r);
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        cli_close(held[i]);
+    pump(fx, 20);
+    /* one bad connection after another: the log stays bounded */
+    size_t before = fx->nlog;
+    uint64_t t0 = uv_hrtime();
+    for (int i = 0; i < 40; i++)
+        roundtrip(fx, "BLAH BLAH BLAH\r\n\r\n", 400, NULL);
+    uint64_t secs = (uv_hrtime() - t0) / 1000000000u + 1;
+    size_t lines = fx->nlog - before;
+    if (lines > 2 * 3 * secs)
+        fail_msg("%zu log lines for 40 bad requests in %llu s", lines, (unsigned long long)secs);
     fx_stop(fx);
 }
 
@@ -948,7 +1039,7 @@ static void test_backpressure(void **state)
     assert_int_equal(sf_gateway_connections(fx->gw), 0);
     assert_non_null(strstr(fx->log, "not reading"));
     cli_close(c);
-    roundtrip(fx, "GET /healthz HTTP/1.1\r\n\r\n", 200, NULL);
+    roundtrip(fx, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 200, NULL);
     fx_stop(fx);
 }
 
@@ -991,10 +1082,10 @@ static void test_close_inside_submit(void **state)
     sa.sin_port = htons((uint16_t)sf_gateway_port(cl.gw));
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    const char *req = "POST /v1/requests HTTP/1.1\r\nContent-Length: 103\r\n\r\n"
+    const char *req = "POST /v1/requests HTTP/1.1\r\nHost: t\r\nContent-Length: 103\r\n\r\n"
                       "[{\"op\":\"get\",\"entity\":\"U\",\"key\":1},{\"op\":\"get\",\"entity\":\"U\",\"key\":2},"
                       "{\"op\":\"get\",\"entity\":\"U\",\"key\":3}]"
-                      "GET /healthz HTTP/1.1\r\n\r\n";
+                      "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
     assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
     /* a guard so that a gateway that does not close fails the test quickly */
     uv_timer_t guard;
@@ -1018,14 +1109,14 @@ static void test_metrics_endpoint(void **state)
     roundtrip(fx, post("/v1/User", "{\"args\": [\"m\"]}"), 201, NULL);
     roundtrip(fx, post("/v1/User/m/echo", ""), 200, NULL);
     roundtrip(fx, post("/v1/User/m/echo", ""), 200, NULL);
-    roundtrip(fx, "GET /v1/User/m HTTP/1.1\r\n\r\n", 200, NULL);
-    roundtrip(fx, "GET /nowhere HTTP/1.1\r\n\r\n", 404, NULL);
+    roundtrip(fx, "GET /v1/User/m HTTP/1.1\r\nHost: t\r\n\r\n", 200, NULL);
+    roundtrip(fx, "GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n", 404, NULL);
     /* the daemon's own series live in the same registry */
     sf_metric *commits = sf_metrics_counter(fx->metrics, "stateflow_commits_total", "", NULL);
     assert_non_null(commits);
     sf_metric_add(commits, 4);
     cli *c = cli_open(fx);
-    cli_sends(fx, c, "GET /metrics HTTP/1.1\r\n\r\n");
+    cli_sends(fx, c, "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
     resp r;
     cli_response(fx, c, &r);
     assert_int_equal(r.status, 200);
@@ -1103,7 +1194,7 @@ static void test_minimal_ops_and_close(void **state)
     sa.sin_port = htons((uint16_t)port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    const char *req = "GET /metrics HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\nGET /v1/U/k HTTP/1.1\r\n\r\n";
+    const char *req = "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /v1/U/k HTTP/1.1\r\nHost: t\r\n\r\n";
     assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
     char buf[4096];
     size_t got = 0;
@@ -1214,6 +1305,7 @@ int main(void)
         cmocka_unit_test(test_routes),
         cmocka_unit_test(test_status_codes),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_lockout),
         cmocka_unit_test(test_pipelining_out_of_order),
         cmocka_unit_test(test_client_vanishes),
         cmocka_unit_test(test_connection_handling),

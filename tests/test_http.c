@@ -190,9 +190,9 @@ static void test_methods_and_versions(void **state)
     run r;
     const char *t = "POST / HTTP/1.0\r\n\r\n"
                     "HEAD / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
-                    "PUT / HTTP/1.1\r\nConnection: close\r\n\r\n"
-                    "BREW /pot HTTP/1.1\r\nConnection: Upgrade, CLOSE\r\n\r\n"
-                    "DELETE / HTTP/1.9\r\n\r\n";
+                    "PUT / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                    "BREW /pot HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, CLOSE\r\n\r\n"
+                    "DELETE / HTTP/1.9\r\nHost: t\r\n\r\n";
     parse_all(t, strlen(t), &r);
     assert_int_equal(r.error, 0);
     assert_int_equal(r.n, 5);
@@ -233,39 +233,39 @@ static void test_bad_versions(void **state)
     assert_int_equal(sf_http_parser_feed(&p, "GET / HTTP/1.1\r\n\r\n", 18, &used), SF_HTTP_ERROR);
     assert_int_equal(used, 0);
     sf_http_parser_reset(&p);
-    assert_int_equal(sf_http_parser_feed(&p, "GET / HTTP/1.1\r\n\r\n", 18, &used), SF_HTTP_DONE);
+    assert_int_equal(sf_http_parser_feed(&p, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", 27, &used), SF_HTTP_DONE);
     sf_http_parser_free(&p);
 }
 
 static void test_malformed(void **state)
 {
     (void)state;
-    check_status("GET  / HTTP/1.1\r\n\r\n", 400);
-    check_status(" GET / HTTP/1.1\r\n\r\n", 400);
-    check_status("GET / HTTP/1.1\r\n\r\n" "G(T / HTTP/1.1\r\n\r\n", 400);
-    check_status("GET /a\x01 HTTP/1.1\r\n\r\n", 400);
-    check_status("GET /\xc3\xa9 HTTP/1.1\r\n\r\n", 400);
-    check_status("GET relative HTTP/1.1\r\n\r\n", 400);
+    check_status("GET  / HTTP/1.1\r\nHost: t\r\n\r\n", 400);
+    check_status(" GET / HTTP/1.1\r\nHost: t\r\n\r\n", 400);
+    check_status("GET / HTTP/1.1\r\nHost: t\r\n\r\n" "G(T / HTTP/1.1\r\nHost: t\r\n\r\n", 400);
+    check_status("GET /a\x01 HTTP/1.1\r\nHost: t\r\n\r\n", 400);
+    check_status("GET /\xc3\xa9 HTTP/1.1\r\nHost: t\r\n\r\n", 400);
+    check_status("GET relative HTTP/1.1\r\nHost: t\r\n\r\n", 400);
     check_status("GET / HTTP/1.1\rX: y\r\n\r\n", 400);          /* bare CR */
-    check_status("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", 400);     /* bare CR in a value */
-    check_status("GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n", 400);     /* DEL */
-    check_status("GET / HTTP/1.1\r\nX: a\x01\r\n\r\n", 400);
-    check_status("GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400);
-    check_status("GET / HTTP/1.1\r\n: empty name\r\n\r\n", 400);
-    check_status("GET / HTTP/1.1\r\nX : space before colon\r\n\r\n", 400);
-    check_status("GET / HTTP/1.1\r\nX: a\r\n folded\r\n\r\n", 400);
-    check_status("GET / HTTP/1.1\r\nX\"y: a\r\n\r\n", 400);
+    check_status("GET / HTTP/1.1\r\nHost: t\r\nX: a\rb\r\n\r\n", 400);     /* bare CR in a value */
+    check_status("GET / HTTP/1.1\r\nHost: t\r\nX: a\x7f\r\n\r\n", 400);     /* DEL */
+    check_status("GET / HTTP/1.1\r\nHost: t\r\nX: a\x01\r\n\r\n", 400);
+    check_status("GET / HTTP/1.1\r\nHost: t\r\nNoColon\r\n\r\n", 400);
+    check_status("GET / HTTP/1.1\r\nHost: t\r\n: empty name\r\n\r\n", 400);
+    check_status("GET / HTTP/1.1\r\nHost: t\r\nX : space before colon\r\n\r\n", 400);
+    check_status("GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n folded\r\n\r\n", 400);
+    check_status("GET / HTTP/1.1\r\nHost: t\r\nX\"y: a\r\n\r\n", 400);
     check_status("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
-    check_status("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 0); /* strlen stops at the NUL: incomplete */
+    check_status("GET / HTTP/1.1\r\nHost: t\r\nX: a\0b\r\n\r\n", 0); /* strlen stops at the NUL: incomplete */
     /* a NUL inside a line */
     {
-        static const char t[] = "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n";
+        static const char t[] = "GET / HTTP/1.1\r\nHost: t\r\nX: a\0b\r\n\r\n";
         run r;
         parse_all(t, sizeof t - 1, &r);
         assert_int_equal(r.error, 400);
     }
     /* HTTP/1.0 ignores Expect; HTTP/1.1 rejects unknown expectations */
-    check_status("GET / HTTP/1.1\r\nExpect: teapot\r\n\r\n", 417);
+    check_status("GET / HTTP/1.1\r\nHost: t\r\nExpect: teapot\r\n\r\n", 417);
     check_status("GET / HTTP/1.0\r\nExpect: teapot\r\n\r\n", 0);
 }
 
@@ -273,26 +273,26 @@ static void test_content_length(void **state)
 {
     (void)state;
     run r;
-    const char *t = "POST /v1/User HTTP/1.1\r\ncontent-LENGTH: 11\r\n\r\n{\"args\":[]}"
-                    "POST /x HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc";
+    const char *t = "POST /v1/User HTTP/1.1\r\nHost: t\r\ncontent-LENGTH: 11\r\n\r\n{\"args\":[]}"
+                    "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc";
     parse_all(t, strlen(t), &r);
     assert_int_equal(r.error, 0);
     assert_int_equal(r.n, 2);
     assert_int_equal(r.reqs[0].body_len, 11);
     assert_string_equal(r.reqs[0].body, "{\"args\":[]}");
     assert_string_equal(r.reqs[1].body, "abc");
-    check_status("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400);
-    check_status("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400);
-    check_status("POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\n", 400);
-    check_status("POST / HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n", 400);
-    check_status("POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n", 400);
-    check_status("POST / HTTP/1.1\r\nContent-Length:\r\n\r\n", 400);
-    check_status("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999999\r\n\r\n", 413);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: +1\r\n\r\n", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1 2\r\n\r\n", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 0x10\r\n\r\n", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nContent-Length:\r\n\r\n", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999999999999999999\r\n\r\n", 413);
     /* a body that has not arrived yet: busy */
     sf_http_parser p;
     sf_http_parser_init(&p, NULL);
     size_t used;
-    const char *h = "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab";
+    const char *h = "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nab";
     assert_int_equal(sf_http_parser_feed(&p, h, strlen(h), &used), SF_HTTP_NEED_MORE);
     assert_int_equal(sf_http_parser_busy(&p), 1);
     assert_int_equal(sf_http_parser_feed(&p, "cdeGET", 6, &used), SF_HTTP_DONE);
@@ -308,12 +308,12 @@ static void test_pipelining_and_splits(void **state)
     (void)state;
     const char *t = "\r\n"
                     "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-                    "POST /v1/User HTTP/1.1\nContent-Length: 19\n\n{\"args\": [\"alice\"]}"
-                    "POST /v1/requests HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "POST /v1/User HTTP/1.1\nHost: t\nContent-Length: 19\n\n{\"args\": [\"alice\"]}"
+                    "POST /v1/requests HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                     "5;ext=1\r\n[{\"op\r\n"
                     "A\r\n\":\"get\",\"e\r\n"
                     "0\r\nX-Trailer: t\r\n\r\n"
-                    "POST /v1/x/y/z HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"
+                    "POST /v1/x/y/z HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"
                     "GET /metrics HTTP/1.0\r\n\r\n";
     run whole;
     check_every_split(t, strlen(t), &whole);
@@ -333,34 +333,34 @@ static void test_chunked(void **state)
 {
     (void)state;
     run r;
-    const char *t = "POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n"
+    const char *t = "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: Chunked\r\n\r\n"
                     "3\r\nabc\r\n" "10 ; a=b;c\r\n0123456789abcdef\n" "0\r\n\r\n";
     check_every_split(t, strlen(t), &r);
     assert_int_equal(r.error, 0);
     assert_int_equal(r.n, 1);
     assert_string_equal(r.reqs[0].body, "abc0123456789abcdef");
     /* TE as a list across fields */
-    check_status("POST / HTTP/1.1\r\nTransfer-Encoding: ,chunked,\r\n\r\n0\r\n\r\n", 0);
-    check_status("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 400);
-    check_status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400);
-    check_status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 400);
-    check_status("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501);
-    check_status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: ,chunked,\r\n\r\n0\r\n\r\n", 0);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400);
     check_status("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400);
-    check_status("POST / HTTP/1.1\r\nTransfer-Encoding:\r\n\r\n", 400);
-    check_status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n", 400);
-    check_status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3x\r\n", 400);
-    check_status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX", 400);
-    check_status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\rX", 400);
-    check_status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n", 400);
-    check_status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n folded: x\r\n\r\n", 400);
-    check_status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n100001\r\n", 413);
-    check_status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffffffff\r\n", 413);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:\r\n\r\n", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3x\r\n", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\rX", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n folded: x\r\n\r\n", 400);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n100001\r\n", 413);
+    check_status("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffffffff\r\n", 413);
     /* a chunk-size line over its limit */
     {
         sf_buf b;
         sf_buf_init(&b);
-        sf_buf_puts(&b, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;");
+        sf_buf_puts(&b, "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1;");
         for (int i = 0; i < SF_HTTP_MAX_CHUNK_LINE + 10; i++)
             sf_buf_putc(&b, 'x');
         parse_all(b.data, b.len, &r);
@@ -371,7 +371,7 @@ static void test_chunked(void **state)
     {
         sf_buf b;
         sf_buf_init(&b);
-        sf_buf_puts(&b, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+        sf_buf_puts(&b, "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
         size_t chunk = 0x40000; /* 256 KiB */
         char *data = malloc(chunk);
         memset(data, 'a', chunk);
@@ -402,7 +402,7 @@ static void test_chunked(void **state)
     {
         sf_buf b;
         sf_buf_init(&b);
-        sf_buf_puts(&b, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n");
+        sf_buf_puts(&b, "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n");
         for (int i = 0; i < 2000; i++)
             sf_buf_puts(&b, "X-Trailer: 1234\r\n");
         parse_all(b.data, b.len, &r);
@@ -417,7 +417,7 @@ static void test_expect_continue(void **state)
     sf_http_parser p;
     sf_http_parser_init(&p, NULL);
     size_t used;
-    const char *h = "POST /x HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 4\r\n\r\n";
+    const char *h = "POST /x HTTP/1.1\r\nHost: t\r\nExpect: 100-Continue\r\nContent-Length: 4\r\n\r\n";
     assert_int_equal(sf_http_parser_feed(&p, h, strlen(h), &used), SF_HTTP_CONTINUE);
     assert_int_equal(used, strlen(h));
     assert_int_equal(p.req.expect_continue, 1);
@@ -425,11 +425,11 @@ static void test_expect_continue(void **state)
     assert_int_equal(sf_http_parser_feed(&p, "body", 4, &used), SF_HTTP_DONE);
     assert_string_equal(p.req.body, "body");
     /* no body: nothing to wait for */
-    h = "GET /x HTTP/1.1\r\nExpect: 100-continue\r\n\r\n";
+    h = "GET /x HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n\r\n";
     assert_int_equal(sf_http_parser_feed(&p, h, strlen(h), &used), SF_HTTP_DONE);
     assert_int_equal(p.req.expect_continue, 0);
     /* too large: 413 instead of 100 */
-    h = "POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1048577\r\n\r\n";
+    h = "POST /x HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 1048577\r\n\r\n";
     assert_int_equal(sf_http_parser_feed(&p, h, strlen(h), &used), SF_HTTP_ERROR);
     assert_int_equal(p.status, 413);
     sf_http_parser_free(&p);
@@ -446,7 +446,7 @@ static void request_with_target(sf_buf *b, size_t line_len)
         sf_buf_putc(b, 'a');
     sf_buf_puts(b, " HTTP/1.1");
     assert_int_equal(b->len, line_len);
-    sf_buf_puts(b, "\r\n\r\n");
+    sf_buf_puts(b, "\r\nHost: t\r\n\r\n");
 }
 
 static void test_limit_request_line(void **state)
@@ -481,7 +481,7 @@ static void test_limit_request_line(void **state)
     sf_http_parser_free(&p);
     /* with a bare LF the CR allowance does not matter */
     request_with_target(&b, SF_HTTP_MAX_REQUEST_LINE + 1);
-    b.data[b.len - 4] = '\n';
+    b.data[SF_HTTP_MAX_REQUEST_LINE + 1] = '\n';
     parse_all(b.data, b.len, &r);
     assert_int_equal(r.error, 414);
     sf_buf_free(&b);
@@ -496,8 +496,8 @@ static void test_limit_headers(void **state)
     /* exactly 100 fields, then 101 */
     for (int n = 100; n <= 101; n++) {
         sf_buf_reset(&b);
-        sf_buf_puts(&b, "GET / HTTP/1.1\r\n");
-        for (int i = 0; i < n; i++)
+        sf_buf_puts(&b, "GET / HTTP/1.1\r\nHost: t\r\n");
+        for (int i = 1; i < n; i++) /* Host is the first */
             sf_buf_printf(&b, "X-%d: v\r\n", i);
         sf_buf_puts(&b, "\r\n");
         parse_all(b.data, b.len, &r);
@@ -514,7 +514,7 @@ static void test_limit_headers(void **state)
         sf_buf_reset(&b);
         sf_buf_puts(&b, "GET / HTTP/1.1\r\n");
         size_t start = b.len;
-        sf_buf_puts(&b, "X-Big: ");
+        sf_buf_puts(&b, "Host: t\r\nX-Big: ");
         size_t want = SF_HTTP_MAX_HEADER_BYTES + (size_t)extra - 4; /* "\r\n\r\n" */
         while (b.len - start < want)
             sf_buf_putc(&b, 'v');
@@ -532,7 +532,7 @@ static void test_limit_headers(void **state)
     size_t used;
     char chunk[1000];
     memset(chunk, 'h', sizeof chunk);
-    int rc = sf_http_parser_feed(&p, "GET / HTTP/1.1\r\nX: ", 19, &used);
+    int rc = sf_http_parser_feed(&p, "GET / HTTP/1.1\r\nHost: t\r\nX: ", 28, &used);
     size_t fed = 0;
     while (rc == SF_HTTP_NEED_MORE && fed < 100000) {
         rc = sf_http_parser_feed(&p, chunk, sizeof chunk, &used);
@@ -543,8 +543,8 @@ static void test_limit_headers(void **state)
     assert_true(fed <= SF_HTTP_MAX_HEADER_BYTES + sizeof chunk);
     sf_http_parser_free(&p);
     /* empty lines before the request line: 8 are skipped, 9 are too many */
-    check_status("\r\n\n\r\n\n\r\n\n\r\n\nGET / HTTP/1.1\r\n\r\n", 0);
-    check_status("\r\n\n\r\n\n\r\n\n\r\n\n\nGET / HTTP/1.1\r\n\r\n", 400);
+    check_status("\r\n\n\r\n\n\r\n\n\r\n\nGET / HTTP/1.1\r\nHost: t\r\n\r\n", 0);
+    check_status("\r\n\n\r\n\n\r\n\n\r\n\n\nGET / HTTP/1.1\r\nHost: t\r\n\r\n", 400);
     sf_buf_free(&b);
 }
 
@@ -556,13 +556,13 @@ static void test_limit_body(void **state)
     size_t used;
     char head[128];
     /* over the limit: 413 from the header section alone */
-    snprintf(head, sizeof head, "POST / HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", SF_HTTP_MAX_BODY + 1);
+    snprintf(head, sizeof head, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", SF_HTTP_MAX_BODY + 1);
     assert_int_equal(sf_http_parser_feed(&p, head, strlen(head), &used), SF_HTTP_ERROR);
     assert_int_equal(p.status, 413);
     assert_non_null(strstr(p.message, "too large"));
     sf_http_parser_reset(&p);
     /* exactly the limit */
-    snprintf(head, sizeof head, "POST / HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", SF_HTTP_MAX_BODY);
+    snprintf(head, sizeof head, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", SF_HTTP_MAX_BODY);
     assert_int_equal(sf_http_parser_feed(&p, head, strlen(head), &used), SF_HTTP_NEED_MORE);
     char *body = malloc(SF_HTTP_MAX_BODY);
     memset(body, 'b', SF_HTTP_MAX_BODY);
@@ -573,17 +573,17 @@ static void test_limit_body(void **state)
     /* configurable limits */
     sf_http_limits lim = {.max_request_line = 20, .max_header_bytes = 30, .max_headers = 2, .max_body = 4};
     sf_http_parser_init(&p, &lim);
-    const char *t = "POST /abc HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n";
+    const char *t = "POST /abc HTTP/1.1\r\nHost: t\r\nA: 1\r\n\r\n";
     assert_int_equal(sf_http_parser_feed(&p, t, strlen(t), &used), SF_HTTP_DONE);
-    t = "POST /abcdef HTTP/1.1\r\n"; /* 21 bytes */
+    t = "POST /abcdef HTTP/1.1\r\nHost: t\r\n"; /* 21 bytes */
     assert_int_equal(sf_http_parser_feed(&p, t, strlen(t), &used), SF_HTTP_ERROR);
     assert_int_equal(p.status, 414);
     sf_http_parser_reset(&p);
-    t = "POST / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+    t = "POST / HTTP/1.1\r\nHost: t\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
     assert_int_equal(sf_http_parser_feed(&p, t, strlen(t), &used), SF_HTTP_ERROR);
     assert_int_equal(p.status, 431);
     sf_http_parser_reset(&p);
-    t = "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n";
+    t = "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n";
     assert_int_equal(sf_http_parser_feed(&p, t, strlen(t), &used), SF_HTTP_ERROR);
     assert_int_equal(p.status, 413);
     sf_http_parser_free(&p);
@@ -593,18 +593,18 @@ static void test_absolute_form(void **state)
 {
     (void)state;
     run r;
-    const char *t = "GET http://example.com:8080/v1/User/a?q HTTP/1.1\r\n\r\n"
-                    "GET HTTPS://h HTTP/1.1\r\n\r\n"
-                    "OPTIONS * HTTP/1.1\r\n\r\n";
+    const char *t = "GET http://example.com:8080/v1/User/a?q HTTP/1.1\r\nHost: t\r\n\r\n"
+                    "GET HTTPS://h HTTP/1.1\r\nHost: t\r\n\r\n"
+                    "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n";
     parse_all(t, strlen(t), &r);
     assert_int_equal(r.error, 0);
     assert_int_equal(r.n, 3);
     assert_string_equal(r.reqs[0].target, "/v1/User/a?q");
     assert_string_equal(r.reqs[1].target, "/");
     assert_string_equal(r.reqs[2].target, "*");
-    check_status("GET http:// HTTP/1.1\r\n\r\n", 400);
-    check_status("GET http://h?q HTTP/1.1\r\n\r\n", 400);
-    check_status("GET ftp://h/x HTTP/1.1\r\n\r\n", 400);
+    check_status("GET http:// HTTP/1.1\r\nHost: t\r\n\r\n", 400);
+    check_status("GET http://h?q HTTP/1.1\r\nHost: t\r\n\r\n", 400);
+    check_status("GET ftp://h/x HTTP/1.1\r\nHost: t\r\n\r\n", 400);
 }
 
 /* ---- targets ------------------------------------------------------------------------ */

@@ -54,6 +54,7 @@ typedef struct fx {
 
 typedef struct opts {
     unsigned ping_ms, idle_ms, handshake_ms;
+    unsigned max_pending, max_pending_per_addr, log_per_sec; /* net A */
     size_t max_queued_b;
     unsigned version_b;
     const char *token_b;
@@ -175,6 +176,9 @@ static void fx_start(fx *f, const opts *o)
         .log_ud = &f->log_a,
     };
     sf_net_config cb = ca;
+    ca.max_pending = o->max_pending;
+    ca.max_pending_per_addr = o->max_pending_per_addr;
+    ca.log_per_sec = o->log_per_sec;
     cb.log_ud = &f->log_b;
     cb.max_queued = o->max_queued_b;
     cb.version = o->version_b;
@@ -810,6 +814,78 @@ static void test_shutdown(void **state)
     f->b = NULL;
 }
 
+
+static int count_eof(raw **r, int n)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += r[i]->eof;
+    return k;
+}
+
+/* 30 silent connections against 8 handshake slots (4 per address) and a
+ * long handshake deadline: they cannot keep a real client out. */
+static void test_handshake_flood(void **state)
+{
+    fx *f = *state;
+    opts o = {.handshake_ms = 60000, .max_pending = 8, .max_pending_per_addr = 4};
+    fx_start(f, &o);
+    enum { NSILENT = 30 };
+    raw *silent[NSILENT];
+    for (int i = 0; i < NSILENT; i++)
+        silent[i] = raw_open(f);
+    RUN_UNTIL(f, count_eof(silent, NSILENT) >= NSILENT - 4, 5000);
+    assert_true(count_eof(silent, NSILENT) >= NSILENT - 4); /* all but the newest 4 gave way */
+    ASSERT_CONTAINS(logtext(&f->log_a), "too many connections in handshake from one address");
+    /* a real client (raw) and a real peer (sf_net) get through */
+    raw *r = raw_hello(f);
+    fx_connect(f, 0);
+    RUN_UNTIL(f, f->cli[0].opened && f->nsrv == 2, 5000);
+    assert_int_equal(f->cli[0].opened, 1);
+    assert_int_equal(f->nsrv, 2);
+    assert_int_equal(send_seq(f->cli[0].conn, 0, 0), 0);
+    RUN_UNTIL(f, f->srv[1].frames == 1, 2000);
+    assert_int_equal(f->srv[1].frames, 1);
+    raw_close(f, r);
+    for (int i = 0; i < NSILENT; i++)
+        raw_close(f, silent[i]);
+}
+
+/* One log line per bad connection is capped at log_per_sec lines a second,
+ * and what was dropped is counted in a summary line. */
+static void test_log_rate_limited(void **state)
+{
+    fx *f = *state;
+    opts o = {.log_per_sec = 3};
+    fx_start(f, &o);
+    uint64_t t0 = uv_now(&f->loop);
+    enum { NBAD = 20 };
+    for (int i = 0; i < NBAD; i++) {
+        raw *r = raw_open(f);
+        raw_write(r, "\0\0\0\x02\x91\x0a", 6); /* not HELLO: refused and logged */
+        RUN_UNTIL(f, r->eof, 2000);
+        assert_true(r->eof);
+        raw_close(f, r);
+    }
+    uint64_t secs = (uv_now(&f->loop) - t0) / 1000 + 1;
+    size_t lines = 0;
+    for (const char *p = logtext(&f->log_a); *p; p++)
+        lines += *p == '\n';
+    if (lines > 2 * 3 * secs) /* 3 lines and one summary per window at most */
+        fail_msg("%zu log lines for %d bad connections in %llu s:\n%s", lines, NBAD, (unsigned long long)secs,
+                 logtext(&f->log_a));
+    /* a line in a later window comes with the count of those dropped */
+    uv_timer_start(&f->guard, guard_cb, 1100, 0);
+    f->expired = 0;
+    while (!f->expired)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    raw *r = raw_open(f);
+    raw_write(r, "\0\0\0\x02\x91\x0a", 6);
+    RUN_UNTIL(f, r->eof, 2000);
+    raw_close(f, r);
+    ASSERT_CONTAINS(logtext(&f->log_a), "similar log lines suppressed");
+}
+
 static void test_net_new_errors(void **state)
 {
     char err[256] = "";
@@ -845,6 +921,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connect_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_net_new_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handshake_flood, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_rate_limited, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,12 +29,17 @@
 #include "http.h"
 #include "json.h"
 #include "mpread.h"
+#include "ratelog.h"
 #include "request.h"
+#include "stateflow/sf_pack.h"
 #include "stateflow/sf_util.h"
 
 #define DEF_MAX_CONNECTIONS 10000u
 #define DEF_REQUEST_TIMEOUT_MS 30000u
 #define DEF_IDLE_TIMEOUT_MS 60000u
+#define DEF_HEAD_TIMEOUT_MS 10000u
+#define DEF_BODY_TIMEOUT_MS 30000u
+#define MAX_REJECTING 1024u       /* over the cap: 503s being delivered at once */
 #define DEF_MAX_PIPELINE 64u
 #define DEF_MAX_INFLIGHT 10000u
 #define DEF_MAX_BATCH 10000u
@@ -97,8 +102,26 @@ struct gw_conn {
     int handles;        /* open libuv handles (tcp, timer) */
     unsigned closing : 1, reading : 1, eof : 1, stop_parsing : 1, finish : 1, processing : 1, lingering : 1,
         shut : 1;
+    int phase;          /* of the request being received: 0 none, 1 head, 2 body */
+    uint64_t t_phase;   /* uv_now when that phase began (or reading resumed) */
     char peer[64];
 };
+
+/* A client turned away over max_connections: it gets its 503, then the
+ * connection is shut down and drained briefly so the answer is not lost
+ * to a reset. */
+typedef struct gw_reject {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_write_t wreq;
+    uv_shutdown_t sreq;
+    sf_gateway *gw;
+    struct gw_reject *prev, *next;
+    int handles;
+    int closing;
+    sf_buf out;
+    char rbuf[1024];
+} gw_reject;
 
 struct sf_gateway {
     uv_loop_t *loop;
@@ -118,6 +141,9 @@ struct sf_gateway {
     sf_metrics *metrics;
     sf_stateflow_metrics sm;
     sf_metric *m_conns, *m_rejected;
+    sf_ratelog rl;
+    gw_reject *rejects; /* being answered 503 */
+    size_t nrejects;
     time_t date_t;
     char date[80];
 };
@@ -142,6 +168,12 @@ static void logf_(sf_gateway *gw, const char *fmt, ...)
 {
     if (!gw->ops.log)
         return;
+    /* one line per bad connection must not flood the log (ratelog.h) */
+    char summary[128];
+    if (!sf_ratelog_allow(&gw->rl, uv_now(gw->loop), summary, sizeof summary))
+        return;
+    if (summary[0])
+        gw->ops.log(gw->ud, summary);
     char line[512];
     va_list ap;
     va_start(ap, fmt);
@@ -361,7 +393,7 @@ static void resp_serialize(sf_gateway *gw, gw_resp *r, sf_buf *out)
 
 static void maybe_free_gateway(sf_gateway *gw)
 {
-    if (gw->closing && !gw->listener_open && gw->nclosing == 0 && gw->nconns == 0) {
+    if (gw->closing && !gw->listener_open && gw->nclosing == 0 && gw->nconns == 0 && gw->nrejects == 0) {
         free(gw->slots);
         free(gw);
     }
@@ -416,17 +448,46 @@ static void conn_close(gw_conn *c, const char *why)
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
 }
 
+/* The total time the request being received may still take (its head, or
+ * its body), in ms from now; 0 when it is over. */
+static uint64_t phase_left(const gw_conn *c)
+{
+    const sf_gateway *gw = c->gw;
+    uint64_t lim = c->phase == 2 ? gw->lim.body_timeout_ms : gw->lim.head_timeout_ms;
+    uint64_t now = uv_now(gw->loop), end = c->t_phase + lim;
+    return end > now ? end - now : 0;
+}
+
+/* Note which part of a request is being received, and since when. */
+static void conn_note_phase(gw_conn *c)
+{
+    int ph = !sf_http_parser_busy(&c->parser) ? 0 : sf_http_parser_in_body(&c->parser) ? 2 : 1;
+    if (ph != c->phase) {
+        c->phase = ph;
+        c->t_phase = uv_now(c->gw->loop);
+    }
+}
+
 static void on_timer(uv_timer_t *t)
 {
     gw_conn *c = t->data;
-    if (c->lingering)
+    sf_gateway *gw = c->gw;
+    if (c->lingering) {
         conn_close(c, NULL);
-    else if (c->writing)
+    } else if (c->writing) {
         conn_close(c, "client not reading its responses, dropped");
-    else if (sf_http_parser_busy(&c->parser))
-        conn_close(c, "request timeout, client dropped");
-    else
+    } else if (sf_http_parser_busy(&c->parser)) {
+        char why[128];
+        if (c->reading && phase_left(c) == 0)
+            snprintf(why, sizeof why, "request %s not complete within %u ms, client dropped",
+                     c->phase == 2 ? "body" : "head",
+                     c->phase == 2 ? gw->lim.body_timeout_ms : gw->lim.head_timeout_ms);
+        else
+            snprintf(why, sizeof why, "request timeout, client dropped");
+        conn_close(c, why);
+    } else {
         conn_close(c, NULL); /* idle keep-alive connection */
+    }
 }
 
 static void conn_arm_timer(gw_conn *c)
@@ -435,9 +496,16 @@ static void conn_arm_timer(gw_conn *c)
         return;
     sf_gateway *gw = c->gw;
     uint64_t ms;
-    if (c->writing || (c->reading && sf_http_parser_busy(&c->parser)))
+    if (c->writing || (c->reading && sf_http_parser_busy(&c->parser))) {
         ms = gw->lim.request_timeout_ms; /* the client owes us bytes or reads */
-    else if (c->nresp)
+        if (c->reading && sf_http_parser_busy(&c->parser)) {
+            /* silence is timed, and so is the whole head or body: a
+             * client trickling a byte now and then is dropped too */
+            uint64_t left = phase_left(c);
+            if (left < ms)
+                ms = left ? left : 1;
+        }
+    } else if (c->nresp)
         ms = 0; /* waiting for our own replies */
     else
         ms = gw->lim.idle_timeout_ms;
@@ -470,8 +538,12 @@ static void conn_update_reading(gw_conn *c)
         want = !c->eof && !c->stop_parsing && c->nresp < gw->lim.max_pipeline &&
                c->inflight < gw->lim.max_inflight && c->writing < WRITE_HIGH_WATER;
     if (want && !c->reading) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) {
             c->reading = 1;
+            /* time spent not reading (our limits) does not count against
+             * the request's deadline */
+            c->t_phase = uv_now(gw->loop);
+        }
     } else if (!want && c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
@@ -636,6 +708,13 @@ static int check_name(const char *what, const char *s, size_t n, char *err, size
     return 0;
 }
 
+static void pack_empty_array(sf_buf *b)
+{
+    msgpack_packer pk;
+    sf_buf_packer_init(&pk, b);
+    msgpack_pack_array(&pk, 0);
+}
+
 /* The body of create/call routes: empty, or {"args": [...]}. Appends the
  * msgpack of the arguments array to args. */
 static int parse_args_body(const char *body, size_t len, sf_buf *args, char *err, size_t errlen)
@@ -644,7 +723,7 @@ static int parse_args_body(const char *body, size_t len, sf_buf *args, char *err
     while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
         i++;
     if (i == len) {
-        sf_buf_append(args, "\x90", 1);
+        pack_empty_array(args);
         return 0;
     }
     sf_buf m;
@@ -688,7 +767,7 @@ static int parse_args_body(const char *body, size_t len, sf_buf *args, char *err
         pos += vlen;
     }
     if (!have)
-        sf_buf_append(args, "\x90", 1);
+        pack_empty_array(args);
     rc = 0;
 out:
     sf_buf_free(&m);
@@ -990,6 +1069,7 @@ static void conn_process(gw_conn *c)
         size_t used;
         int rc = sf_http_parser_feed(&c->parser, c->in.data + c->in_pos, c->in.len - c->in_pos, &used);
         c->in_pos += used;
+        conn_note_phase(c);
         if (rc == SF_HTTP_NEED_MORE)
             break;
         if (rc == SF_HTTP_CONTINUE) {
@@ -1074,30 +1154,111 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- the listener ---------------------------------------------------------------- */
 
-static void free_handle(uv_handle_t *h) { free(h); }
+static void reject_handle_closed(uv_handle_t *h)
+{
+    gw_reject *j = h->data;
+    if (--j->handles > 0)
+        return;
+    sf_gateway *gw = j->gw;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        gw->rejects = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    gw->nrejects--;
+    sf_buf_free(&j->out);
+    free(j);
+    maybe_free_gateway(gw);
+}
 
+static void reject_close(gw_reject *j)
+{
+    if (j->closing)
+        return;
+    j->closing = 1;
+    uv_close((uv_handle_t *)&j->tcp, reject_handle_closed);
+    uv_close((uv_handle_t *)&j->timer, reject_handle_closed);
+}
+
+static void reject_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    gw_reject *j = h->data;
+    (void)suggested;
+    *buf = uv_buf_init(j->rbuf, sizeof j->rbuf);
+}
+
+static void reject_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    if (nread < 0)
+        reject_close(s->data); /* the client has closed too (or reset) */
+}
+
+static void reject_shut(uv_shutdown_t *req, int status)
+{
+    gw_reject *j = req->data;
+    if (status < 0 || j->closing)
+        reject_close(j);
+}
+
+static void reject_written(uv_write_t *req, int status)
+{
+    gw_reject *j = req->data;
+    if (j->closing)
+        return;
+    j->sreq.data = j;
+    if (status < 0 || uv_shutdown(&j->sreq, (uv_stream_t *)&j->tcp, reject_shut) != 0)
+        reject_close(j);
+}
+
+static void reject_timer(uv_timer_t *t) { reject_close(t->data); }
+
+/* Over max_connections: the client gets a clear 503 and is closed; the
+ * clients already connected are served as before. */
 static void reject_connection(sf_gateway *gw)
 {
-    uv_tcp_t *t = malloc(sizeof *t);
-    if (!t)
+    gw_reject *j = calloc(1, sizeof *j);
+    if (!j)
         return;
-    if (uv_tcp_init(gw->loop, t) < 0) {
-        free(t);
+    if (uv_tcp_init(gw->loop, &j->tcp) < 0) {
+        free(j);
         return;
     }
-    if (uv_accept((uv_stream_t *)&gw->listener, (uv_stream_t *)t) == 0) {
-        sf_buf out;
-        sf_buf_init(&out);
-        static const char body[] = "{\"error\":{\"type\":\"Unavailable\",\"message\":\"too many connections\"}}";
-        sf_http_response_head(&out, 503, "application/json", sizeof body - 1, 0, date_header(gw));
-        sf_buf_append(&out, body, sizeof body - 1);
-        uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
-        (void)uv_try_write((uv_stream_t *)t, &b, 1);
-        sf_buf_free(&out);
-        sf_metric_inc(gw->m_rejected);
-        count_response(gw, 503);
+    j->gw = gw;
+    j->tcp.data = j;
+    uv_timer_init(gw->loop, &j->timer);
+    j->timer.data = j;
+    j->handles = 2;
+    j->wreq.data = j;
+    sf_buf_init(&j->out);
+    j->next = gw->rejects;
+    if (gw->rejects)
+        gw->rejects->prev = j;
+    gw->rejects = j;
+    gw->nrejects++;
+    if (uv_accept((uv_stream_t *)&gw->listener, (uv_stream_t *)&j->tcp) != 0) {
+        reject_close(j);
+        return;
     }
-    uv_close((uv_handle_t *)t, free_handle);
+    static const char body[] = "{\"error\":{\"type\":\"Unavailable\",\"message\":\"too many connections\"}}";
+    sf_http_response_head(&j->out, 503, "application/json", sizeof body - 1, 0, date_header(gw));
+    sf_buf_append(&j->out, body, sizeof body - 1);
+    sf_metric_inc(gw->m_rejected);
+    count_response(gw, 503);
+    uv_buf_t b = uv_buf_init(j->out.data, (unsigned)j->out.len);
+    if (gw->nrejects > MAX_REJECTING || gw->closing) {
+        /* a flood: no lingering for each, the answer is best effort */
+        (void)uv_try_write((uv_stream_t *)&j->tcp, &b, 1);
+        reject_close(j);
+        return;
+    }
+    if (uv_write(&j->wreq, (uv_stream_t *)&j->tcp, &b, 1, reject_written) != 0 ||
+        uv_read_start((uv_stream_t *)&j->tcp, reject_alloc, reject_read) != 0) {
+        reject_close(j);
+        return;
+    }
+    uv_timer_start(&j->timer, reject_timer, LINGER_MS, 0);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -1206,6 +1367,11 @@ int sf_gateway_start_ex(uv_loop_t *loop, const char *host, int port, const sf_ga
         gw->lim.request_timeout_ms = DEF_REQUEST_TIMEOUT_MS;
     if (!gw->lim.idle_timeout_ms)
         gw->lim.idle_timeout_ms = DEF_IDLE_TIMEOUT_MS;
+    if (!gw->lim.head_timeout_ms)
+        gw->lim.head_timeout_ms = DEF_HEAD_TIMEOUT_MS;
+    if (!gw->lim.body_timeout_ms)
+        gw->lim.body_timeout_ms = DEF_BODY_TIMEOUT_MS;
+    sf_ratelog_init(&gw->rl, gw->lim.log_per_sec);
     if (!gw->lim.max_pipeline)
         gw->lim.max_pipeline = DEF_MAX_PIPELINE;
     if (!gw->lim.max_inflight)
@@ -1260,8 +1426,13 @@ void sf_gateway_close(sf_gateway *gw)
     if (!gw || gw->closing)
         return;
     gw->closing = 1;
+    char summary[128];
+    if (gw->ops.log && sf_ratelog_flush(&gw->rl, summary, sizeof summary))
+        gw->ops.log(gw->ud, summary);
     while (gw->conns)
         conn_close(gw->conns, NULL);
+    for (gw_reject *j = gw->rejects; j; j = j->next)
+        reject_close(j);
     uv_close((uv_handle_t *)&gw->listener, listener_closed);
 }
 

@@ -46,12 +46,17 @@
  * (pipelining). When the client went away, or the token was already
  * answered, the reply is dropped (return 1): tokens never dangle.
  *
- * Connections: keep-alive by default (HTTP/1.1), pipelining, chunked
- * request bodies, Expect: 100-continue. A client silent for
- * request_timeout_ms in the middle of a request, or not reading its
- * responses for as long, is dropped; an idle keep-alive connection is
- * closed after idle_timeout_ms. Beyond max_connections new clients get 503
- * and are closed.
+ * Connections: keep-alive by default (HTTP/1.1; a request without Host is
+ * 400), pipelining, chunked request bodies, Expect: 100-continue. A client
+ * silent for request_timeout_ms in the middle of a request, or not reading
+ * its responses for as long, is dropped; so is one whose request head is
+ * not complete within head_timeout_ms of its first byte, or whose body is
+ * not complete within body_timeout_ms after the head (a slow trickle does
+ * not keep a connection forever); an idle keep-alive connection is closed
+ * after idle_timeout_ms. Beyond max_connections new clients get a 503
+ * (written, then the connection shut down) and are closed, while the
+ * clients already connected go on being served. Log lines are rate-limited
+ * (log_per_sec).
  *
  * Single-threaded: every function must be called on the loop's thread. No
  * global state. The process must ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)):
@@ -110,6 +115,13 @@ typedef struct sf_gateway_limits {
                                      0 = 10000 */
     unsigned max_batch;           /* items in one POST /v1/requests array; 0 = 10000 */
     size_t max_body;              /* request body bytes; 0 = 1 MiB */
+    unsigned head_timeout_ms;     /* a request's line and headers must all
+                                     arrive within this, however the bytes
+                                     trickle in; 0 = 10000 */
+    unsigned body_timeout_ms;     /* and its body within this after the
+                                     head; 0 = 30000 */
+    unsigned log_per_sec;         /* log lines a second at most, the rest
+                                     counted in a summary line; 0 = 10 */
 } sf_gateway_limits;
 
 /* Listen on host:port (an IPv4 or IPv6 literal; port 0 = any free port,

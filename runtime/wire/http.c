@@ -123,6 +123,19 @@ void sf_http_parser_reset(sf_http_parser *p)
     p->target_off = p->method_off = 0;
 }
 
+int sf_http_parser_in_body(const sf_http_parser *p)
+{
+    switch (p->state) {
+    case ST_BODY:
+    case ST_CHUNK_SIZE:
+    case ST_CHUNK_DATA:
+    case ST_CHUNK_CR:
+    case ST_CHUNK_LF:
+    case ST_TRAILERS: return 1;
+    default: return 0;
+    }
+}
+
 int sf_http_parser_busy(const sf_http_parser *p)
 {
     switch (p->state) {
@@ -369,6 +382,8 @@ static int finish_head(sf_http_parser *p)
     }
     if (hosts > 1)
         return fail(p, 400, "more than one Host field");
+    if (hosts == 0 && r->version_minor >= 1)
+        return fail(p, 400, "missing Host field (required in HTTP/1.1)");
     if (r->version_minor == 0)
         r->keep_alive = conn_keep && !conn_close;
     else

@@ -27,7 +27,8 @@
  * - Expect: 100-continue (HTTP/1.1, with a body to come): feed returns
  *   SF_HTTP_CONTINUE once the header section is complete, so the server can
  *   send "100 Continue"; any other expectation is 417. Ignored in HTTP/1.0.
- * - More than one Host field is 400. A missing Host is tolerated.
+ * - More than one Host field is 400, and so is an HTTP/1.1 request without
+ *   one (RFC 9112 3.2); HTTP/1.0 may leave it out.
  * Limits (sf_http_limits, defaults below): request line 8 KiB (414), header
  * section 16 KiB including line endings (431), 100 header fields (431),
  * body 1 MiB (413). Every error sets a status and a message; the connection
@@ -134,6 +135,8 @@ int sf_http_parser_feed(sf_http_parser *p, const char *data, size_t len, size_t 
 /* 1 when part of a request has been received (the client owes us bytes),
  * 0 between requests. */
 int sf_http_parser_busy(const sf_http_parser *p);
+/* 1 when the header section is complete and the body is still coming. */
+int sf_http_parser_in_body(const sf_http_parser *p);
 
 /* The first header named name (case-insensitive), or NULL. */
 const sf_http_header *sf_http_find_header(const sf_http_request *r, const char *name);

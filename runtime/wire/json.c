@@ -257,34 +257,34 @@ int sf_base64_decode(sf_buf *out, const char *text, size_t n)
 
 enum { HDR_ARRAY, HDR_MAP, HDR_STR, HDR_BIN };
 
+/* msgpack-c's packer writing into a header's few bytes */
+typedef struct hdr_out {
+    unsigned char *h;
+    size_t n;
+} hdr_out;
+
+static int hdr_write(void *data, const char *p, size_t n)
+{
+    hdr_out *o = data;
+    memcpy(o->h + o->n, p, n);
+    o->n += n;
+    return 0;
+}
+
+/* The header msgpack-c writes for an array, map, str or bin of n items or
+ * bytes (at most 5 bytes) into h; returns its length. */
 static size_t make_header(unsigned char *h, int kind, size_t n)
 {
-    static const unsigned char fix[] = {0x90, 0x80, 0xa0, 0};
-    static const unsigned char fixmax[] = {15, 15, 31, 0};
-    static const unsigned char b8[] = {0, 0, 0xd9, 0xc4};
-    static const unsigned char b16[] = {0xdc, 0xde, 0xda, 0xc5};
-    static const unsigned char b32[] = {0xdd, 0xdf, 0xdb, 0xc6};
-    if (n <= fixmax[kind] && kind != HDR_BIN) {
-        h[0] = (unsigned char)(fix[kind] | n);
-        return 1;
+    hdr_out o = {h, 0};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &o, hdr_write);
+    switch (kind) {
+    case HDR_ARRAY: msgpack_pack_array(&pk, n); break;
+    case HDR_MAP: msgpack_pack_map(&pk, n); break;
+    case HDR_STR: msgpack_pack_str(&pk, n); break;
+    default: msgpack_pack_bin(&pk, n); break;
     }
-    if (n <= 0xff && b8[kind]) {
-        h[0] = b8[kind];
-        h[1] = (unsigned char)n;
-        return 2;
-    }
-    if (n <= 0xffff) {
-        h[0] = b16[kind];
-        h[1] = (unsigned char)(n >> 8);
-        h[2] = (unsigned char)n;
-        return 3;
-    }
-    h[0] = b32[kind];
-    h[1] = (unsigned char)(n >> 24);
-    h[2] = (unsigned char)(n >> 16);
-    h[3] = (unsigned char)(n >> 8);
-    h[4] = (unsigned char)n;
-    return 5;
+    return o.n;
 }
 
 /* Replace the placeholder of oldl bytes at hpos by the header for n. Returns
@@ -594,7 +594,7 @@ static int jp_array(jp *p, int depth)
     jp_ws(p);
     if (p->pos < p->len && p->s[p->pos] == ']') {
         p->pos++;
-        sf_buf_putc(p->out, (char)0x90);
+        msgpack_pack_array(&p->pk, 0);
         return 0;
     }
     size_t hpos = p->out->len;
@@ -633,7 +633,7 @@ static int jp_ref(jp *p, int depth, size_t hpos)
         return jp_fail(p, p->pos, "bad $ref: expected [entity, key]");
     p->pos++;
     sf_buf_append(p->out, "\0\0\0", 3); /* ext8 header placeholder */
-    sf_buf_putc(p->out, (char)0x92);
+    msgpack_pack_array(&p->pk, 2);
     jp_ws(p);
     if (p->pos >= p->len || p->s[p->pos] != '"')
         return jp_fail(p, p->pos, "bad $ref: the entity name must be a string");
@@ -697,7 +697,7 @@ static int jp_object(jp *p, int depth)
     jp_ws(p);
     if (p->pos < p->len && p->s[p->pos] == '}') {
         p->pos++;
-        sf_buf_putc(p->out, (char)0x80);
+        msgpack_pack_map(&p->pk, 0);
         return 0;
     }
     size_t hpos = p->out->len;

@@ -15,10 +15,14 @@
 #include "request.h"
 #include "mpread.h"
 #include "net.h"
+#include "ratelog.h"
 #include "stateflow/sf_util.h"
 
 #define NATIVE_IDLE_MS (10u * 60u * 1000u) /* clients may stay quiet for long */
 #define NATIVE_MAX_REQUEST (4u << 20)      /* bytes of one request map */
+#define NATIVE_HANDSHAKE_MS 2000u          /* HELLO must come this soon */
+#define NATIVE_MAX_INFLIGHT 1024u          /* unanswered requests per client */
+#define NATIVE_MAX_UNSENT ((size_t)4 << 20) /* reply bytes queued per client */
 
 typedef struct client_slot {
     sf_conn *conn;      /* NULL: free */
@@ -29,6 +33,7 @@ typedef struct client_slot {
 typedef struct client {
     sf_native *n;
     uint32_t idx;       /* slot, or UINT32_MAX when not admitted */
+    uint32_t inflight;  /* submitted, not answered yet */
 } client;
 
 struct sf_native {
@@ -41,13 +46,33 @@ struct sf_native {
     size_t nclients;
     int closing;
     sf_buf out;
+    sf_buf canon;       /* the request being submitted, canonical */
+    uv_loop_t *loop;
+    sf_ratelog rl;      /* this file's own log lines */
+    uint32_t max_inflight;
+    size_t max_unsent;
 };
+
+/* Backpressure: a client's connection is read while it has fewer than
+ * max_inflight requests unanswered and fewer than max_unsent bytes of
+ * replies unsent; else reading pauses until replies are answered and
+ * written (sf_conn_pause), and the client is never dropped for it. */
+static void update_reading(sf_conn *c, client *cl)
+{
+    sf_native *n = cl->n;
+    sf_conn_pause(c, cl->inflight >= n->max_inflight || sf_conn_queued(c) >= n->max_unsent);
+}
 
 static void nlog(sf_native *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void nlog(sf_native *n, const char *fmt, ...)
 {
     if (!n->ops.log)
         return;
+    char summary[128];
+    if (!sf_ratelog_allow(&n->rl, uv_now(n->loop), summary, sizeof summary))
+        return;
+    if (summary[0])
+        n->ops.log(n->ud, summary);
     char line[512];
     va_list ap;
     va_start(ap, fmt);
@@ -56,7 +81,16 @@ static void nlog(sf_native *n, const char *fmt, ...)
     n->ops.log(n->ud, line);
 }
 
-static void net_log(void *ud, const char *line) { nlog((sf_native *)ud, "native: %s", line); }
+/* net.c's lines, rate-limited there already */
+static void net_log(void *ud, const char *line)
+{
+    sf_native *n = ud;
+    if (!n->ops.log)
+        return;
+    char l[600];
+    snprintf(l, sizeof l, "native: %s", line);
+    n->ops.log(n->ud, l);
+}
 
 static uint64_t client_id(const sf_native *n, uint32_t idx)
 {
@@ -127,17 +161,33 @@ static int send_reply(sf_native *n, uint64_t client, uint64_t corr, const char *
     return 0;
 }
 
+/* One of the client's submitted requests is answered. */
+static void answered(sf_native *n, uint64_t client_id)
+{
+    sf_conn *c = client_conn(n, client_id);
+    if (!c)
+        return;
+    client *cl = sf_conn_data(c);
+    if (cl->inflight > 0)
+        cl->inflight--;
+    update_reading(c, cl);
+}
+
 int sf_native_reply_ok(sf_native *n, uint64_t client, uint64_t corr, const char *id, size_t idlen,
                        const char *value, size_t len)
 {
-    return send_reply(n, client, corr, id, idlen, value, len, NULL, NULL);
+    int rc = send_reply(n, client, corr, id, idlen, value, len, NULL, NULL);
+    answered(n, client);
+    return rc;
 }
 
 int sf_native_reply_error(sf_native *n, uint64_t client, uint64_t corr, const char *id,
                           size_t idlen, const char *type, const char *message)
 {
-    return send_reply(n, client, corr, id, idlen, NULL, 0, type ? type : "InternalError",
-                      message ? message : "");
+    int rc = send_reply(n, client, corr, id, idlen, NULL, 0, type ? type : "InternalError",
+                        message ? message : "");
+    answered(n, client);
+    return rc;
 }
 
 /* The "id" member of a request map when it is a string or an integer (for
@@ -208,19 +258,32 @@ static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void
         send_reply(n, id, corr, rid, ridlen, NULL, 0, "BadRequest", err);
         return;
     }
-    if (sf_reqmap_decode(req, reqlen, &gr, err, sizeof err) < 0) {
+    /* keys are compared as values: the map goes on with its key and the
+     * keys inside its arguments canonical (request.h) */
+    sf_buf_reset(&n->canon);
+    if (sf_reqmap_canonical(req, reqlen, &n->canon, err, sizeof err) < 0 ||
+        sf_reqmap_decode(n->canon.data, n->canon.len, &gr, err, sizeof err) < 0) {
         const char *rid;
         size_t ridlen;
         find_id(req, reqlen, &rid, &ridlen);
         send_reply(n, id, corr, rid, ridlen, NULL, 0, "BadRequest", err);
         return;
     }
-    int rc = n->ops.submit(n->ud, req, reqlen, id, corr);
-    if (rc == SF_SUBMIT_OVERLOADED)
-        send_reply(n, id, corr, gr.id, gr.id_len, NULL, 0, "Overloaded", "the service is overloaded; retry later");
-    else if (rc != SF_SUBMIT_OK)
-        send_reply(n, id, corr, gr.id, gr.id_len, NULL, 0, "Unavailable",
-                   "the service is not accepting requests");
+    /* counted first: the answer may come from inside submit */
+    cl->inflight++;
+    int rc = n->ops.submit(n->ud, n->canon.data, n->canon.len, id, corr);
+    if (rc != SF_SUBMIT_OK) {
+        if (client_conn(n, id) == c)
+            cl->inflight--;
+        if (rc == SF_SUBMIT_OVERLOADED)
+            send_reply(n, id, corr, gr.id, gr.id_len, NULL, 0, "Overloaded",
+                       "the service is overloaded: retry later");
+        else
+            send_reply(n, id, corr, gr.id, gr.id_len, NULL, 0, "Unavailable",
+                       "the service is not accepting requests");
+    }
+    if (client_conn(n, id) == c)
+        update_reading(c, cl);
 }
 
 static void on_close(sf_conn *c, const char *reason, void *ud)
@@ -237,12 +300,20 @@ static void on_close(sf_conn *c, const char *reason, void *ud)
     free(cl);
 }
 
+static void on_drain(sf_conn *c, void *ud)
+{
+    client *cl = ud;
+    if (cl->idx != UINT32_MAX)
+        update_reading(c, cl);
+}
+
 static void on_open(sf_conn *c, void *ud)
 {
     sf_native *n = ud;
     client *cl = sf_xrealloc(NULL, sizeof(*cl));
     cl->n = n;
     cl->idx = UINT32_MAX;
+    cl->inflight = 0;
     sf_conn_set_data(c, cl);
     if (n->closing) {
         sf_conn_close(c, "shutting down");
@@ -270,6 +341,7 @@ static void on_open(sf_conn *c, void *ud)
     }
     n->slots[idx].conn = c;
     cl->idx = idx;
+    sf_conn_set_drain(c, on_drain);
     n->nclients++;
 }
 
@@ -279,21 +351,41 @@ int sf_native_start(uv_loop_t *loop, const char *host, int port, const void *tok
                     size_t token_len, const sf_native_ops *ops, void *ud, sf_native **out,
                     char *err, size_t errlen)
 {
+    return sf_native_start_ex(loop, host, port, token, token_len, ops, ud, NULL, out, err, errlen);
+}
+
+int sf_native_start_ex(uv_loop_t *loop, const char *host, int port, const void *token, size_t token_len,
+                       const sf_native_ops *ops, void *ud, const sf_native_limits *limits, sf_native **out,
+                       char *err, size_t errlen)
+{
+    static const sf_native_limits no_limits = {0};
+    if (!limits)
+        limits = &no_limits;
     *out = NULL;
     sf_native *n = sf_xrealloc(NULL, sizeof(*n));
     memset(n, 0, sizeof(*n));
     n->ops = *ops;
     n->ud = ud;
+    n->loop = loop;
+    sf_ratelog_init(&n->rl, limits->log_per_sec);
+    n->max_inflight = limits->max_inflight ? limits->max_inflight : NATIVE_MAX_INFLIGHT;
+    n->max_unsent = limits->max_unsent ? limits->max_unsent : NATIVE_MAX_UNSENT;
     sf_buf_init(&n->out);
+    sf_buf_init(&n->canon);
     sf_net_config cfg = {0};
     cfg.loop = loop;
     cfg.token = token;
     cfg.token_len = token_len;
-    cfg.idle_timeout_ms = NATIVE_IDLE_MS;
+    cfg.idle_timeout_ms = limits->idle_timeout_ms ? limits->idle_timeout_ms : NATIVE_IDLE_MS;
+    cfg.handshake_ms = limits->handshake_ms ? limits->handshake_ms : NATIVE_HANDSHAKE_MS;
+    cfg.max_pending = limits->max_pending;
+    cfg.max_pending_per_addr = limits->max_pending_per_addr;
+    cfg.log_per_sec = limits->log_per_sec;
     cfg.log = net_log;
     cfg.log_ud = n;
     if (sf_net_new(&cfg, &n->net, err, errlen) < 0) {
         sf_buf_free(&n->out);
+        sf_buf_free(&n->canon);
         free(n);
         return -1;
     }
@@ -328,6 +420,7 @@ int sf_native_free(sf_native *n)
         return -1;
     free(n->slots);
     sf_buf_free(&n->out);
+    sf_buf_free(&n->canon);
     free(n);
     return 0;
 }

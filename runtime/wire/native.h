@@ -14,7 +14,12 @@
  * a map of the request shape, or over 4 MiB) is answered at once with a
  * BadRequest reply;
  * a malformed frame, another frame type or a peer of another role closes
- * the connection (logged). This module owns the listener, the clients and
+ * the connection (logged, rate-limited). A client that pipelines more than
+ * max_inflight requests, or does not read its replies, is not dropped:
+ * reading from it pauses until replies drain (backpressure). Keys are made
+ * canonical before a request is submitted (sf_reqmap_canonical). A refused
+ * submit is answered at once: Overloaded (SF_SUBMIT_OVERLOADED, retry
+ * later) or Unavailable. This module owns the listener, the clients and
  * the framing of replies; what a request does is up to the embedding
  * coordinator (sf_native_ops). Single-threaded, on the loop's thread. */
 #ifndef SF_RUNTIME_NATIVE_H
@@ -29,9 +34,8 @@ typedef struct sf_native sf_native;
 typedef struct sf_native_ops {
     /* A well-formed request map (valid during the call). Return 0: the
      * coordinator answers (client, corr) later, exactly once, with
-     * sf_native_reply_*. SF_SUBMIT_OVERLOADED (request.h): refused for now,
-     * the client gets an Overloaded error reply now; any other nonzero
-     * value: refused, the client gets Unavailable now. */
+     * sf_native_reply_*. Nonzero (enum sf_submit_result, request.h):
+     * refused; the client gets Overloaded or Unavailable now. */
     int (*submit)(void *ud, const char *req, size_t len, uint64_t client, uint64_t corr);
     /* One line per refused or dropped client; NULL = silent. */
     void (*log)(void *ud, const char *line);
@@ -44,6 +48,31 @@ typedef struct sf_native_ops {
 int sf_native_start(uv_loop_t *loop, const char *host, int port, const void *token,
                     size_t token_len, const sf_native_ops *ops, void *ud, sf_native **out,
                     char *err, size_t errlen);
+
+/* Limits of the native server (zero fields = defaults). Connections that
+ * have not authenticated cannot lock clients out: the handshake must be
+ * done within handshake_ms, and a new connection takes the handshake slot
+ * of the oldest silent one when max_pending (or max_pending_per_addr from
+ * its address) are in handshake (net.h). */
+typedef struct sf_native_limits {
+    unsigned handshake_ms;         /* 0 = 2000 */
+    unsigned max_pending;          /* 0 = 256 */
+    unsigned max_pending_per_addr; /* 0 = 64 */
+    unsigned idle_timeout_ms;      /* a client silent this long is dropped;
+                                      0 = 10 minutes */
+    unsigned log_per_sec;          /* 0 = 10 (ratelog.h) */
+    unsigned max_inflight;         /* a client's requests submitted and not
+                                      answered; at the cap reading from it
+                                      pauses (backpressure) until replies
+                                      come; 0 = 1024 */
+    size_t max_unsent;             /* a client's reply bytes not yet written
+                                      (it does not read them); reading
+                                      pauses there too; 0 = 4 MiB */
+} sf_native_limits;
+
+int sf_native_start_ex(uv_loop_t *loop, const char *host, int port, const void *token, size_t token_len,
+                       const sf_native_ops *ops, void *ud, const sf_native_limits *limits, sf_native **out,
+                       char *err, size_t errlen);
 int sf_native_port(const sf_native *n);
 size_t sf_native_clients(const sf_native *n);
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "mpread.h"
+#include "ratelog.h"
 #include "stateflow/sf_util.h"
 
 #define NET_READ_CHUNK (64u * 1024u)
@@ -39,13 +40,15 @@ struct sf_net {
     uv_loop_t *loop;
     char *token;
     size_t token_len;
-    unsigned version, ping_ms, idle_ms, handshake_ms, flush_ms, max_pending;
+    unsigned version, ping_ms, idle_ms, handshake_ms, flush_ms, max_pending, max_pending_per_addr;
     size_t max_queued;
     void (*log)(void *, const char *);
     void *log_ud;
+    sf_ratelog rl;
     sf_listener *listeners; /* until their close callback */
     sf_conn *conns;         /* until freed */
     unsigned pending;       /* accepted connections in handshake */
+    sf_conn *pend_head, *pend_tail; /* those, oldest first */
 };
 
 struct sf_listener {
@@ -71,11 +74,15 @@ struct sf_conn {
     int state;
     int accepted;
     int visible;      /* the application holds the handle: owes on_close */
-    int in_pending;   /* counted in net->pending */
+    int in_pending;   /* counted in net->pending, on its list */
+    sf_conn *pprev, *pnext; /* the list of connections in handshake */
     int handles;      /* libuv handles initialised and not yet closed back */
     int gai_active;
     int shut;         /* uv_shutdown issued */
     int peer_eof;     /* EOF seen while closing */
+    int paused;       /* sf_conn_pause: not reading, frames kept */
+    int redeliver;    /* resumed: frames buffered meanwhile are due */
+    void (*on_drain)(sf_conn *, void *);
     sf_frame_decoder dec;
     size_t queued;
     uint64_t t_start, t_recv, t_send;
@@ -84,6 +91,7 @@ struct sf_conn {
     char *my_role, *my_listen; /* outgoing: what HELLO carries */
     char *role, *listen;    /* accepted: what the peer's HELLO carried */
     char peer[80];
+    char addr[80];    /* accepted: the peer's address without the port */
     char reason[NET_REASON_MAX + 1];
 };
 
@@ -97,6 +105,7 @@ typedef struct net_wreq {
 static void conn_close_hard(sf_conn *c, const char *reason);
 static void conn_close_graceful(sf_conn *c, const char *reason);
 static void conn_arm(sf_conn *c);
+static void conn_deliver(sf_conn *c);
 
 
 
@@ -124,17 +133,62 @@ static void *xcalloc(size_t n)
 
 static void net_log(sf_net *net, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+static void net_emit(sf_net *net, const char *line)
+{
+    if (net->log)
+        net->log(net->log_ud, line);
+    else
+        fprintf(stderr, "stateflowd: %s\n", line);
+}
+
+/* Rate-limited (ratelog.h): a flood of bad peers costs a summary line. */
 static void net_log(sf_net *net, const char *fmt, ...)
 {
+    char summary[128];
+    if (!sf_ratelog_allow(&net->rl, uv_now(net->loop), summary, sizeof summary))
+        return;
+    if (summary[0])
+        net_emit(net, summary);
     char line[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (net->log)
-        net->log(net->log_ud, line);
+    net_emit(net, line);
+}
+
+/* ---- the connections in handshake: a list, oldest first ---- */
+
+static void pending_add(sf_conn *c)
+{
+    sf_net *net = c->net;
+    c->in_pending = 1;
+    c->pnext = NULL;
+    c->pprev = net->pend_tail;
+    if (net->pend_tail)
+        net->pend_tail->pnext = c;
     else
-        fprintf(stderr, "stateflowd: %s\n", line);
+        net->pend_head = c;
+    net->pend_tail = c;
+    net->pending++;
+}
+
+static void pending_remove(sf_conn *c)
+{
+    if (!c->in_pending)
+        return;
+    sf_net *net = c->net;
+    if (c->pprev)
+        c->pprev->pnext = c->pnext;
+    else
+        net->pend_head = c->pnext;
+    if (c->pnext)
+        c->pnext->pprev = c->pprev;
+    else
+        net->pend_tail = c->pprev;
+    c->pprev = c->pnext = NULL;
+    c->in_pending = 0;
+    net->pending--;
 }
 
 /* Copy untrusted text for a log line or reason: printable ASCII only. */
@@ -217,6 +271,10 @@ int sf_net_new(const sf_net_config *cfg, sf_net **out, char *err, size_t errlen)
     net->flush_ms = cfg->flush_ms ? cfg->flush_ms : 1000;
     net->max_queued = cfg->max_queued ? cfg->max_queued : (size_t)64 << 20;
     net->max_pending = cfg->max_pending ? cfg->max_pending : 256;
+    net->max_pending_per_addr = cfg->max_pending_per_addr ? cfg->max_pending_per_addr : 64;
+    if (net->max_pending_per_addr > net->max_pending)
+        net->max_pending_per_addr = net->max_pending;
+    sf_ratelog_init(&net->rl, cfg->log_per_sec);
     net->log = cfg->log;
     net->log_ud = cfg->log_ud;
     *out = net;
@@ -227,6 +285,9 @@ uv_loop_t *sf_net_loop(sf_net *net) { return net->loop; }
 
 void sf_net_close_all(sf_net *net)
 {
+    char summary[128];
+    if (sf_ratelog_flush(&net->rl, summary, sizeof summary))
+        net_emit(net, summary);
     for (sf_listener *l = net->listeners; l; l = l->next)
         if (!l->closing)
             sf_listener_close(l);
@@ -264,10 +325,7 @@ static void conn_maybe_free(sf_conn *c)
         net->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    if (c->in_pending) {
-        net->pending--;
-        c->in_pending = 0;
-    }
+    pending_remove(c);
     if (c->visible && c->cbs.on_close)
         c->cbs.on_close(c, c->reason, c->ud);
     sf_frame_decoder_free(&c->dec);
@@ -290,10 +348,7 @@ static void conn_enter_closing(sf_conn *c, const char *reason)
 {
     set_reason(c, reason);
     c->state = CS_CLOSING;
-    if (c->in_pending) {
-        c->net->pending--;
-        c->in_pending = 0;
-    }
+    pending_remove(c);
     if (c->gai_active)
         uv_cancel((uv_req_t *)&c->gai_req);
 }
@@ -360,7 +415,10 @@ static void conn_write_cb(uv_write_t *req, int status)
         char why[128];
         snprintf(why, sizeof why, "write: %s", uv_strerror(status));
         conn_close_hard(c, why);
+        return;
     }
+    if (c->state == CS_OPEN && c->visible && c->on_drain)
+        c->on_drain(c, c->ud);
 }
 
 /* Queue mem[0..len) (malloc'ed, taken over in every case). */
@@ -439,11 +497,13 @@ static void conn_send_ping(sf_conn *c)
 {
     if (c->queued + 8 > c->net->max_queued)
         return; /* a stuck queue gains nothing from more pings */
-    static const char body[2] = {(char)0x91, (char)SF_FRAME_PING}; /* [4] */
     sf_buf b;
     sf_buf_init(&b);
     size_t at = sf_frame_begin(&b);
-    sf_buf_append(&b, body, sizeof body);
+    msgpack_packer pk;
+    sf_frame_packer_init(&pk, &b);
+    msgpack_pack_array(&pk, 1); /* [4] */
+    msgpack_pack_uint64(&pk, SF_FRAME_PING);
     conn_write_buf(c, &b, at);
 }
 
@@ -522,6 +582,14 @@ static void conn_timer_cb(uv_timer_t *t)
         }
         break;
     case CS_OPEN:
+        if (c->redeliver) {
+            c->redeliver = 0;
+            conn_deliver(c);
+            if (c->state == CS_CLOSING)
+                return;
+        }
+        if (c->paused)
+            c->t_recv = now; /* we are not reading: its silence is ours */
         if (now - c->t_recv >= net->idle_ms) {
             net_log(net, "closing %s: heartbeat timeout", c->peer);
             conn_close_hard(c, "heartbeat timeout");
@@ -561,10 +629,7 @@ static void conn_arm(sf_conn *c)
 static void conn_open(sf_conn *c)
 {
     c->state = CS_OPEN;
-    if (c->in_pending) {
-        c->net->pending--;
-        c->in_pending = 0;
-    }
+    pending_remove(c);
     c->visible = 1;
     sf_frame_decoder_set_limit(&c->dec, SF_FRAME_MAX);
     uv_timer_stop(&c->timer);
@@ -740,13 +805,44 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         c->dec.off = c->dec.buf.len; /* discard */
         return;
     }
+    conn_deliver(c);
+}
+
+/* Deliver the complete frames received, unless paused. */
+static void conn_deliver(sf_conn *c)
+{
     sf_frame f;
     int r = 0;
-    while (c->state != CS_CLOSING && (r = sf_frame_decoder_next(&c->dec, &f)) == 1)
+    while (c->state != CS_CLOSING && !c->paused && (r = sf_frame_decoder_next(&c->dec, &f)) == 1)
         conn_on_frame(c, &f);
     if (c->state != CS_CLOSING && r < 0)
         conn_protocol_error(c, sf_frame_decoder_error(&c->dec));
 }
+
+void sf_conn_pause(sf_conn *c, int paused)
+{
+    paused = paused != 0;
+    if (c->state != CS_OPEN || c->paused == paused)
+        return;
+    c->paused = paused;
+    if (paused) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        return;
+    }
+    c->t_recv = uv_now(c->net->loop);
+    if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb) != 0) {
+        conn_close_hard(c, "read failed");
+        return;
+    }
+    /* frames that arrived before the pause are delivered from the loop,
+     * never from inside this call */
+    c->redeliver = 1;
+    uv_timer_start(&c->timer, conn_timer_cb, 0, 0);
+}
+
+int sf_conn_paused(const sf_conn *c) { return c->paused; }
+
+void sf_conn_set_drain(sf_conn *c, void (*on_drain)(sf_conn *c, void *ud)) { c->on_drain = on_drain; }
 
 /* ---- connections: creation ---- */
 
@@ -779,6 +875,10 @@ static void conn_set_peer(sf_conn *c)
     int len = sizeof ss;
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
         format_addr((struct sockaddr *)&ss, c->peer, sizeof c->peer);
+    snprintf(c->addr, sizeof c->addr, "%s", c->peer);
+    char *colon = strrchr(c->addr, ':');
+    if (colon)
+        *colon = '\0';
 }
 
 static void conn_connect_cb(uv_connect_t *req, int status)
@@ -940,13 +1040,34 @@ static void listener_conn_cb(uv_stream_t *server, int status)
         return;
     }
     conn_set_peer(c);
-    if (net->pending >= net->max_pending) {
-        net_log(net, "dropped %s: too many connections in handshake", c->peer);
-        conn_close_hard(c, "too many connections in handshake");
-        return;
+    /* Handshake slots must not be held against authenticated clients: a
+     * newcomer takes the slot of the oldest connection still in handshake
+     * from its own address when that address has max_pending_per_addr of
+     * them, else of the oldest of all when every slot is taken. A real
+     * client says HELLO at once and is through long before it would be the
+     * oldest; silent ones give way (and time out after handshake_ms). */
+    unsigned same = 0;
+    sf_conn *oldest_same = NULL;
+    for (sf_conn *p = net->pend_head; p; p = p->pnext)
+        if (strcmp(p->addr, c->addr) == 0) {
+            if (!oldest_same)
+                oldest_same = p;
+            same++;
+        }
+    sf_conn *evict = NULL;
+    const char *why = NULL;
+    if (same >= net->max_pending_per_addr) {
+        evict = oldest_same;
+        why = "too many connections in handshake from one address";
+    } else if (net->pending >= net->max_pending) {
+        evict = net->pend_head;
+        why = "too many connections in handshake";
     }
-    net->pending++;
-    c->in_pending = 1;
+    if (evict) {
+        net_log(net, "dropped %s: %s (the oldest gives way)", evict->peer, why);
+        conn_close_hard(evict, why);
+    }
+    pending_add(c);
     uv_tcp_nodelay(&c->tcp, 1);
     r = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb);
     if (r != 0) {

@@ -64,7 +64,16 @@ typedef struct sf_net_config {
                                   frames before a hard close; 0 = 1000 */
     size_t max_queued;         /* per-connection cap on unsent bytes; 0 = 64 MiB */
     unsigned max_pending;      /* accepted connections still in handshake, per
-                                  net; more are closed at once; 0 = 256 */
+                                  net; 0 = 256 */
+    unsigned max_pending_per_addr; /* of those, from one peer address; 0 = 64.
+                                  A connection beyond either cap takes the
+                                  slot of the oldest one in handshake (from
+                                  its address, else of all), which is
+                                  closed: silent connections cannot keep
+                                  real peers out */
+    unsigned log_per_sec;      /* log lines a second at most, the others
+                                  counted in a summary line (ratelog.h);
+                                  0 = 10 */
     /* One line per refusal, protocol error or timeout, without newline. NULL
      * = "stateflowd: <line>\n" on stderr. */
     void (*log)(void *log_ud, const char *line);
@@ -124,5 +133,15 @@ const char *sf_conn_peer_listen(const sf_conn *c);
 int sf_conn_accepted(const sf_conn *c);
 /* Bytes queued and not yet written to the socket. */
 size_t sf_conn_queued(const sf_conn *c);
+/* Backpressure: stop reading from the peer (paused 1), or go on (0). While
+ * paused no frame is delivered (those already received wait), the peer's
+ * silence is not timed, and sending works as usual. Resuming delivers the
+ * waiting frames from the loop, not inside this call. Open connections
+ * only; idempotent. */
+void sf_conn_pause(sf_conn *c, int paused);
+int sf_conn_paused(const sf_conn *c);
+/* Optional: on_drain(c, ud) is called whenever queued bytes were written
+ * (sf_conn_queued went down), so a paused reader can resume. NULL = none. */
+void sf_conn_set_drain(sf_conn *c, void (*on_drain)(sf_conn *c, void *ud));
 
 #endif

@@ -16,6 +16,7 @@
 #include "mpread.h"
 #include "stateflow/sf_pack.h"
 #include "stateflow/sf_util.h"
+#include "stateflow/sf_value.h"
 
 #define SF_REQUEST_MAX_NAME 255
 
@@ -212,10 +213,14 @@ static int check_request(const span f[F__COUNT], sf_request *r, char *err, size_
         }
         sf_buf_append(&r->args, f[F_ARGS].p, f[F_ARGS].n);
     } else {
-        sf_buf_append(&r->args, "\x90", 1);
+        msgpack_packer pk;
+        sf_buf_packer_init(&pk, &r->args);
+        msgpack_pack_array(&pk, 0); /* no args: [] */
     }
-    if (f[F_KEY].p)
-        sf_buf_append(&r->key, f[F_KEY].p, f[F_KEY].n);
+    /* json.c packs with msgpack-c, so the key is canonical already; the
+     * one rule is applied anyway so that no path depends on it */
+    if (f[F_KEY].p && sf_msgpack_canonical(f[F_KEY].p, f[F_KEY].n, &r->key, err, errlen) < 0)
+        return -1;
     return 0;
 }
 
@@ -310,6 +315,221 @@ void sf_reply_error_json(sf_buf *out, const char *id_json, const char *type, con
     sf_buf_puts(out, ",\"message\":");
     sf_json_put_string(out, message ? message : "", message ? strlen(message) : 0);
     sf_buf_puts(out, "}}");
+}
+
+/* ---- canonical values: equal values, equal bytes ---- */
+
+typedef struct canon {
+    msgpack_packer pk;
+    sf_buf *out;
+    const char *d;
+    size_t len, pos;
+    char *err;
+    size_t errlen;
+} canon;
+
+static int canon_value(canon *c, int depth);
+
+typedef struct canon_elem {
+    const char *p;
+    size_t n;
+} canon_elem;
+
+static int canon_elem_cmp(const void *a, const void *b)
+{
+    const canon_elem *x = a, *y = b;
+    size_t n = x->n < y->n ? x->n : y->n;
+    int r = memcmp(x->p, y->p, n);
+    if (r)
+        return r;
+    return (x->n > y->n) - (x->n < y->n);
+}
+
+/* Sort the n canonical elements out[from..) by their bytes (as pycodec
+ * orders a set) and drop duplicates; returns the number kept. */
+static uint32_t canon_sort_set(canon *c, size_t from, const size_t *offs, uint32_t n)
+{
+    size_t total = c->out->len - from;
+    char *tmp = sf_xrealloc(NULL, total ? total : 1);
+    canon_elem *el = sf_xrealloc(NULL, (n ? n : 1) * sizeof *el);
+    memcpy(tmp, c->out->data + from, total);
+    for (uint32_t i = 0; i < n; i++) {
+        el[i].p = tmp + (offs[i] - from);
+        el[i].n = (i + 1 < n ? offs[i + 1] : c->out->len) - offs[i];
+    }
+    qsort(el, n, sizeof *el, canon_elem_cmp);
+    char *dst = c->out->data + from;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (kept && canon_elem_cmp(&el[i], &el[kept - 1]) == 0)
+            continue;
+        memcpy(dst, el[i].p, el[i].n);
+        el[kept++] = (canon_elem){dst, el[i].n};
+        dst += el[i].n;
+    }
+    c->out->len = (size_t)(dst - c->out->data);
+    c->out->data[c->out->len] = '\0';
+    free(tmp);
+    free(el);
+    return kept;
+}
+
+/* A tuple, set or reference: the payload is one msgpack array, made
+ * canonical too; a set's elements are sorted and unique. */
+static int canon_ext_array(canon *c, const sf_mp_item *it, int depth)
+{
+    canon sub = *c;
+    sub.d = it->data;
+    sub.len = it->n;
+    sub.pos = 0;
+    sf_mp_item a;
+    if (sf_mp_read(sub.d, sub.len, &sub.pos, &a) < 0 || a.kind != SF_MP_ARRAY) {
+        sf_set_err(c->err, c->errlen, "extension type %d: the payload is not an array", it->ext_type);
+        return -1;
+    }
+    size_t hpos = c->out->len;
+    sf_buf_append(c->out, "\0\0\0", 3); /* ext header placeholder */
+    size_t apos = c->out->len;
+    msgpack_pack_array(&c->pk, a.n);
+    size_t from = c->out->len;
+    size_t small[16];
+    size_t *offs = a.n <= 16 ? small : sf_xrealloc(NULL, a.n * sizeof *offs);
+    int rc = 0;
+    for (uint32_t i = 0; i < a.n && rc == 0; i++) {
+        offs[i] = c->out->len;
+        rc = canon_value(&sub, depth + 1);
+    }
+    if (rc == 0 && sub.pos != sub.len) {
+        sf_set_err(c->err, c->errlen, "extension type %d: trailing bytes in the payload", it->ext_type);
+        rc = -1;
+    }
+    if (rc == 0 && it->ext_type == SF_EXT_SET && a.n > 1) {
+        uint32_t kept = canon_sort_set(c, from, offs, a.n);
+        if (kept != a.n) {
+            /* rewrite the array header for the unique elements */
+            unsigned char h[5];
+            size_t hl;
+            if (kept <= 15) {
+                h[0] = (unsigned char)(0x90 | kept);
+                hl = 1;
+            } else if (kept <= 0xffff) {
+                h[0] = 0xdc;
+                h[1] = (unsigned char)(kept >> 8);
+                h[2] = (unsigned char)kept;
+                hl = 3;
+            } else {
+                h[0] = 0xdd;
+                h[1] = (unsigned char)(kept >> 24);
+                h[2] = (unsigned char)(kept >> 16);
+                h[3] = (unsigned char)(kept >> 8);
+                h[4] = (unsigned char)kept;
+                hl = 5;
+            }
+            sf_mp_resize_gap(c->out, apos, from - apos, hl);
+            memcpy(c->out->data + apos, h, hl);
+        }
+    }
+    if (offs != small)
+        free(offs);
+    if (rc < 0)
+        return -1;
+    sf_mp_patch_ext_header(c->out, hpos, 3, it->ext_type);
+    return 0;
+}
+
+static int canon_value(canon *c, int depth)
+{
+    if (depth > SF_VALUE_MAX_DEPTH) {
+        sf_set_err(c->err, c->errlen, "value nested deeper than %d levels", SF_VALUE_MAX_DEPTH);
+        return -1;
+    }
+    sf_mp_item it;
+    if (sf_mp_read(c->d, c->len, &c->pos, &it) < 0) {
+        sf_set_err(c->err, c->errlen, "malformed msgpack value");
+        return -1;
+    }
+    switch (it.kind) {
+    case SF_MP_NIL: msgpack_pack_nil(&c->pk); return 0;
+    case SF_MP_BOOL: it.v.b ? msgpack_pack_true(&c->pk) : msgpack_pack_false(&c->pk); return 0;
+    case SF_MP_INT: msgpack_pack_int64(&c->pk, it.v.i); return 0;
+    case SF_MP_UINT: msgpack_pack_uint64(&c->pk, it.v.u); return 0;
+    case SF_MP_FLOAT: msgpack_pack_double(&c->pk, it.v.f); return 0;
+    case SF_MP_STR: msgpack_pack_str_with_body(&c->pk, it.data, it.n); return 0;
+    case SF_MP_BIN: msgpack_pack_bin_with_body(&c->pk, it.data, it.n); return 0;
+    case SF_MP_ARRAY:
+        msgpack_pack_array(&c->pk, it.n);
+        for (uint32_t i = 0; i < it.n; i++)
+            if (canon_value(c, depth + 1) < 0)
+                return -1;
+        return 0;
+    case SF_MP_MAP:
+        msgpack_pack_map(&c->pk, it.n);
+        for (uint32_t i = 0; i < 2 * it.n; i++)
+            if (canon_value(c, depth + 1) < 0)
+                return -1;
+        return 0;
+    case SF_MP_EXT:
+        if (it.ext_type == SF_EXT_TUPLE || it.ext_type == SF_EXT_SET || it.ext_type == SF_EXT_REF)
+            return canon_ext_array(c, &it, depth);
+        msgpack_pack_ext(&c->pk, it.n, it.ext_type);
+        msgpack_pack_ext_body(&c->pk, it.data, it.n);
+        return 0;
+    default:
+        sf_set_err(c->err, c->errlen, "malformed msgpack value");
+        return -1;
+    }
+}
+
+int sf_msgpack_canonical(const char *v, size_t len, sf_buf *out, char *err, size_t errlen)
+{
+    canon c;
+    memset(&c, 0, sizeof c);
+    sf_buf_packer_init(&c.pk, out);
+    c.out = out;
+    c.d = v;
+    c.len = len;
+    c.err = err;
+    c.errlen = errlen;
+    size_t start = out->len;
+    int rc = canon_value(&c, 0);
+    if (rc == 0 && c.pos != len) {
+        sf_set_err(err, errlen, "trailing bytes after a msgpack value");
+        rc = -1;
+    }
+    if (rc < 0) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+int sf_reqmap_canonical(const char *req, size_t len, sf_buf *out, char *err, size_t errlen)
+{
+    sf_reqmap r;
+    if (sf_reqmap_decode(req, len, &r, err, errlen) < 0)
+        return -1;
+    sf_buf key, args;
+    sf_buf_init(&key);
+    sf_buf_init(&args);
+    int rc = -1;
+    char e[200] = "";
+    if (r.key && sf_msgpack_canonical(r.key, r.key_len, &key, e, sizeof e) < 0) {
+        sf_set_err(err, errlen, "\"key\": %s", e);
+        goto out;
+    }
+    if (r.args && sf_msgpack_canonical(r.args, r.args_len, &args, e, sizeof e) < 0) {
+        sf_set_err(err, errlen, "\"args\": %s", e);
+        goto out;
+    }
+    sf_reqmap_encode(out, r.id, r.id_len, r.op, r.entity, r.entity_len, r.key ? key.data : NULL, key.len,
+                     r.method, r.method_len, r.args ? args.data : NULL, args.len);
+    rc = 0;
+out:
+    sf_buf_free(&key);
+    sf_buf_free(&args);
+    return rc;
 }
 
 /* ---- the request map: the form requests travel in inside stateflowd ---- */

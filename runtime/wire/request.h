@@ -48,7 +48,8 @@ typedef struct sf_request {
     int op;        /* SF_OP_CREATE, SF_OP_CALL, SF_OP_GET */
     char *entity;  /* NUL-terminated */
     char *method;  /* call only, else NULL */
-    sf_buf key;    /* msgpack of the key, empty (len 0) when absent */
+    sf_buf key;    /* msgpack of the key, canonical (sf_msgpack_canonical),
+                    * empty (len 0) when absent */
     sf_buf args;   /* msgpack array of the arguments ("\x90" when absent) */
 } sf_request;
 
@@ -98,6 +99,30 @@ int sf_reqmap_decode(const char *req, size_t len, sf_reqmap *out, char *err, siz
  * and args are msgpack values (key NULL for create; args NULL for get). */
 void sf_reqmap_encode(sf_buf *out, const char *id, size_t id_len, int op, const char *entity, size_t elen,
                       const char *key, size_t klen, const char *method, size_t mlen, const char *args, size_t alen);
+/* Keys are compared as values: the same key must have the same bytes
+ * however a client encoded it, since routing (sf_cluster_home_partition)
+ * and lookup (the store) use the bytes. The canonical form is what
+ * msgpack-c's packer writes, which is also what the executor's own keys
+ * (pycodec.c, from __key__) and json.c produce: the smallest encoding of
+ * every integer (positive ones in the unsigned forms), str, bin, array, map
+ * and ext header; floats as float64; the payloads of tuples, sets and
+ * references (sf_value.h) canonical in turn, a set's elements sorted by
+ * their bytes and unique (as pycodec writes a set). Map entries keep their
+ * order; other ext types are copied. Values of different msgpack types stay
+ * different (1, 1.0 and true are three keys).
+ *
+ * Append the canonical form of the one msgpack value v[0..len) to out.
+ * Returns 0, or -1 with a message (out unchanged). */
+int sf_msgpack_canonical(const char *v, size_t len, sf_buf *out, char *err, size_t errlen);
+
+/* Decode and check a request map (sf_reqmap_decode), then append it to out
+ * re-encoded with sf_reqmap_encode, its key and its arguments (and so the
+ * keys of the references inside them) canonical. Every front end passes a
+ * client's request through this (or sf_request_parse_json, whose key is
+ * canonical too) before submitting it, so that inside stateflowd every key
+ * is canonical. Returns 0, or -1 with a message (BadRequest). */
+int sf_reqmap_canonical(const char *req, size_t len, sf_buf *out, char *err, size_t errlen);
+
 /* Append a msgpack str. */
 void sf_reqmap_pack_str(sf_buf *out, const char *s, size_t n);
 
