@@ -181,8 +181,8 @@ void an_check_rebind(mctx *mc, local *l, const sf_type *vt, sf_pos pos)
         return;
     }
     if (an_mentions_entity(l->held, 0) || an_mentions_entity(vt, 0))
-        an_merr(mc, pos, "'%s' holds %s (line %d) and %s here: one variable cannot hold both a reference "
-                         "and another value; use another name for one of them", l->name,
+        an_merr(mc, pos, "'%s' holds %s (line %d) and %s here: a variable holding a reference must hold "
+                         "references to one entity (or None) only; use another name for one of them", l->name,
                 held_desc(a, l->held), l->held_line, held_desc(a, vt));
 }
 
