@@ -285,6 +285,7 @@ int sf_analyse(sf_program *p, sf_diag *d)
         for (int k = 0; k < a.ents[i].nuser; k++)
             an_walk_method(&a, i, k);
     an_walk_outside(&a, &p->mod->body, 0);
+    an_walk_helpers(&a);
     for (int i = 0; i < a.nents; i++)
         an_add_accessors(&a, i);
 

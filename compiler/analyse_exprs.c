@@ -183,10 +183,14 @@ static const sf_type *builtin_call(mctx *mc, int b, sf_expr *e)
 static const sf_type *module_function_return(mctx *mc, const char *name)
 {
     int m = an_find_mod(mc->a, name);
-    if (m < 0 || !mc->a->mods[m].def || !mc->a->mods[m].def->u.func.returns)
+    if (m < 0 || !mc->a->mods[m].def)
         return NULL;
+    /* no return annotation: Any, so that using the result as a reference
+     * asks for an annotation (an_check_untyped) */
+    if (!mc->a->mods[m].def->u.func.returns)
+        return mc->a->t_any;
     const sf_type *t = an_resolve(mc->a, mc->a->mods[m].def->u.func.returns, 0, 0);
-    return t && t->kind != SF_TYPE_ANY ? t : NULL;
+    return t ? t : mc->a->t_any;
 }
 
 /* A function argument that is a lambda gets the element types of the
@@ -313,8 +317,10 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
         if (b >= 0)
             return builtin_call(mc, b, e);
         an_args_escape(mc, e);
-        if (!l)
+        if (!l) {
+            an_note_helper_call(mc, id, e);
             return module_function_return(mc, id);
+        }
         return NULL;
     }
     an_tx(mc, f);
