@@ -504,7 +504,8 @@ static void walk_nested_def(mctx *mc, sf_stmt *s)
             for (int k = 0; k < 2; k++)
                 for (int i = 0; i < counts[k]; i++) {
                     const sf_type *t = lists[k][i].annotation ? an_resolve(a, lists[k][i].annotation, 0, 0) : NULL;
-                    an_add_param(a, ns, lists[k][i].name, t && t->kind != SF_TYPE_ANY ? t : NULL);
+                    an_add_param(a, ns, lists[k][i].name, !lists[k][i].annotation ? a->t_any
+                                                          : t && t->kind != SF_TYPE_ANY ? t : NULL);
                 }
             for (int i = 0; i < args->nkwonly; i++) {
                 const sf_type *t = args->kwonly[i].annotation ? an_resolve(a, args->kwonly[i].annotation, 0, 0) : NULL;
