@@ -60,6 +60,9 @@ typedef struct fixup {
 
 typedef struct loop_ctx { int brk, cont; } loop_ctx;
 
+/* A local variable bound to a function made in the method. */
+typedef struct fnvar { const char *name; sf_pos pos; int lambda; } fnvar;
+
 typedef struct builder {
     sf_program *p;
     sf_diag *d;
@@ -79,6 +82,8 @@ typedef struct builder {
     int nvars, capvars;
     int nwords;
     int errors;
+    fnvar *fns;               /* locals bound to a function (def, lambda) */
+    int nfns, capfns;
 } builder;
 
 #define ARRAY_PUSH(arr, n, cap, val)                                              \
@@ -614,11 +619,21 @@ static void collect_local(builder *b, sf_stmt *s)
 {
     walrus_in_stmt(b, s);
     switch (s->kind) {
-    case SF_ST_FUNCTIONDEF: case SF_ST_ASYNCFUNCTIONDEF: var_add(b, s->u.func.name); break;
+    case SF_ST_FUNCTIONDEF: case SF_ST_ASYNCFUNCTIONDEF: {
+        var_add(b, s->u.func.name);
+        fnvar fv = {s->u.func.name, s->pos, 0};
+        ARRAY_PUSH(b->fns, b->nfns, b->capfns, fv);
+        break;
+    }
     case SF_ST_CLASSDEF: var_add(b, s->u.cls.name); break;
     case SF_ST_ASSIGN:
-        for (int i = 0; i < s->u.assign.targets.n; i++)
+        for (int i = 0; i < s->u.assign.targets.n; i++) {
             store_target_names(b, s->u.assign.targets.v[i]);
+            if (s->u.assign.value->kind == SF_EX_LAMBDA && s->u.assign.targets.v[i]->kind == SF_EX_NAME) {
+                fnvar fv = {s->u.assign.targets.v[i]->u.name.id, s->u.assign.value->pos, 1};
+                ARRAY_PUSH(b->fns, b->nfns, b->capfns, fv);
+            }
+        }
         break;
     case SF_ST_AUGASSIGN: store_target_names(b, s->u.augassign.target); break;
     case SF_ST_ANNASSIGN: store_target_names(b, s->u.annassign.target); break;
@@ -1837,6 +1852,31 @@ const char *sf_block_function_name(sf_arena *a, const char *entity, const char *
     return sf_arena_printf(a, "_sf_%s_%s_%d", entity, method, k);
 }
 
+/* A function made before a remote call and used after it would be a
+ * closure over the frame before the call (Python's closure sees the later
+ * values of the variables it reads) and cannot travel in a frame: an error
+ * at the function. */
+static void check_functions_across_calls(builder *b)
+{
+    for (int f = 0; f < b->nfns; f++) {
+        int v = var_index(b, b->fns[f].name);
+        if (v < 0)
+            continue;
+        for (int i = 0; i < b->nbb; i++) {
+            const bblock *blk = &b->bb[i];
+            if (!blk->is_cont || blk->term == T_NONE || !set_has(blk->live_in, v))
+                continue;
+            char msg[512];
+            snprintf(msg, sizeof(msg), "%s '%s' is used after the remote operation at line %d: a function "
+                                       "cannot be kept across a remote operation (it would not see the "
+                                       "variables as Python does); define it after that line",
+                     b->fns[f].lambda ? "the lambda assigned to" : "the nested function", b->fns[f].name, blk->line);
+            error_at(b, b->fns[f].pos, msg);
+            break;
+        }
+    }
+}
+
 static void count_preds(builder *b)
 {
     for (int i = 0; i < b->nbb; i++) {
@@ -1908,6 +1948,11 @@ static void split_method(builder *b, sf_stmt_list *functions)
     if (b->nwords == 0)
         b->nwords = 1;
     compute_liveness(b);
+    check_functions_across_calls(b);
+    if (b->errors) {
+        free(seen);
+        return;
+    }
     compute_defs(b, im);
 
     int nfn = 0;
@@ -1969,6 +2014,7 @@ int sf_split(sf_program *p, sf_diag *d, sf_stmt_list *functions)
             free(b.loops);
             free(b.fix);
             free(b.vars);
+            free(b.fns);
         }
     }
     return errors;

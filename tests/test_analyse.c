@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "analyse.h"
+#include "split.h"
 #include "ast.h"
 #include "diag.h"
 #include "parse.h"
@@ -1118,6 +1119,10 @@ static int check_error_file(const char *path)
         p.mod = &m;
         p.ir = ir;
         int nerr = sf_analyse(&p, &d);
+        if (nerr == 0) { /* as sfc does: the split stage reports the rest */
+            sf_stmt_list fns = {0};
+            nerr = sf_split(&p, &d, &fns);
+        }
         int nexpect = 0;
         char *used = calloc((size_t)d.n + 1, 1);
         for (char *line = src; line && *line; ) {
