@@ -1576,6 +1576,13 @@ static void compute_liveness(builder *b)
                 stmt_names(b, st, use_name, tmp);
                 /* augmented assignment reads its target too (covered by names) */
                 set_or(b, live, tmp);
+                if (st->kind == SF_ST_FUNCTIONDEF || st->kind == SF_ST_ASYNCFUNCTIONDEF ||
+                    st->kind == SF_ST_CLASSDEF) {
+                    /* def f binds f: its name (in the body too) is not a use before it */
+                    int v = var_index(b, st->kind == SF_ST_CLASSDEF ? st->u.cls.name : st->u.func.name);
+                    if (v >= 0)
+                        set_del(live, v);
+                }
                 if (st->kind == SF_ST_ASSIGN || st->kind == SF_ST_ANNASSIGN) {
                     /* names only stored by a plain assignment are not uses */
                     memset(tmp, 0, sizeof(uint64_t) * (size_t)b->nwords);
