@@ -1024,7 +1024,10 @@ static void test_valid_program(void **state)
 static void test_no_entities(void **state)
 {
     fixture *f = *state;
-    run_ok(f, "x = 1\n\nclass P:\n    def m(self):\n        return self\n\ndef g():\n    return 2\n");
+    /* a module without entities is an error, at its first class */
+    assert_int_equal(run(f, "x = 1\n\nclass P:\n    def m(self):\n        return self\n\ndef g():\n    return 2\n"), 1);
+    assert_int_equal(f->d.v[0].line, 3);
+    assert_non_null(strstr(f->d.v[0].msg, "no entity in this module"));
     assert_int_equal(f->ir->nentities, 0);
     assert_int_equal(f->ir->nedges, 0);
     assert_int_equal(f->p.nentities, 0);
