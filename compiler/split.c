@@ -798,7 +798,29 @@ static const char *emit_call(builder *b, sf_expr *target, const char *entity, co
 
 /* Positional arguments of a remote call, keywords mapped onto the callee's
  * parameters. */
-static int call_args(builder *b, sf_expr *call, const sf_ir_method *callee, sf_expr_list *out)
+/* The default value of parameter i (self not counted) of def when it is a
+ * constant (so evaluating it at the call gives the value Python computed
+ * once at the def), else NULL. */
+static sf_expr *const_default(const sf_stmt *def, int i)
+{
+    const sf_arguments *a = def ? def->u.func.args : NULL;
+    if (!a)
+        return NULL;
+    int npos = a->nposonly + a->nargs, ndef = a->defaults.n;
+    int k = (i + 1) - (npos - ndef);
+    if (k < 0 || k >= ndef)
+        return NULL;
+    sf_expr *d = a->defaults.v[k];
+    const sf_expr *x = d;
+    if (x->kind == SF_EX_UNARYOP && (x->u.unaryop.op == SF_OP_USUB || x->u.unaryop.op == SF_OP_UADD))
+        x = x->u.unaryop.operand;
+    if (x->kind != SF_EX_CONST || x->u.constant.kind == SF_CONST_ELLIPSIS)
+        return NULL;
+    return d;
+}
+
+static int call_args(builder *b, sf_expr *call, const sf_ir_method *callee, const sf_stmt *cdef,
+                     sf_expr_list *out)
 {
     sf_expr_list args = call->u.call.args;
     for (int i = 0; i < args.n; i++)
@@ -856,13 +878,19 @@ static int call_args(builder *b, sf_expr *call, const sf_ir_method *callee, sf_e
                 vals[i] = hoist(b, vals[i]);
     sf_expr_list res = {0};
     int gap = 0;
-    for (int i = 0; i < callee->nparams; i++) {
+    int last = -1;
+    for (int i = 0; i < callee->nparams; i++)
+        if (vals[i])
+            last = i;
+    for (int i = 0; i <= last; i++) {
         if (!vals[i]) {
-            gap = 1;
-            continue;
+            /* a skipped parameter before a keyword argument: its default */
+            vals[i] = const_default(cdef, i);
+            if (!vals[i])
+                gap = 1;
         }
         if (gap) {
-            error_at(b, call->pos, "a remote call cannot skip a parameter with a default value and pass a later one by keyword: pass the skipped value explicitly");
+            error_at(b, call->pos, "a remote call cannot skip a parameter whose default value is not a constant and pass a later one by keyword: pass the skipped value explicitly");
             return -1;
         }
         sf_expr_list_push(b->a, &res, vals[i]);
@@ -884,8 +912,10 @@ static sf_expr *flat_remote_call_to(builder *b, sf_expr *e, int want_result, con
     }
     const sf_ir_entity *ce = sf_ir_find_entity(b->p->ir, entity);
     const sf_ir_method *callee = ce ? sf_ir_find_method(ce, method) : NULL;
+    sf_entity_info *cei = sf_program_entity(b->p, entity);
+    sf_method_info *cmi = cei ? sf_entity_method(cei, method) : NULL;
     sf_expr_list args;
-    if (call_args(b, e, callee, &args) < 0)
+    if (call_args(b, e, callee, cmi ? cmi->def : NULL, &args) < 0)
         return sf_expr_none(b->a, e->pos);
     /* target first, then the arguments, in order */
     int n = args.n + 1;
