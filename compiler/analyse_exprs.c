@@ -280,6 +280,10 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
             return NULL;
         }
         an_check_untyped(mc, v, vt, m, e->pos);
+        if (strcmp(m, "append") == 0 || strcmp(m, "insert") == 0 || strcmp(m, "add") == 0 ||
+            strcmp(m, "setdefault") == 0 || strcmp(m, "appendleft") == 0)
+            for (int i = 0; i < e->u.call.args.n; i++)
+                an_check_self_stored(mc, e->u.call.args.v[i]);
         if (tkind(vt, SF_TYPE_LIST) && strcmp(m, "sort") == 0) {
             const sf_type *pt[1] = {targ(vt, 0)};
             for (int i = 0; i < e->u.call.args.n; i++)
@@ -455,6 +459,8 @@ static const sf_type *tx_comp(mctx *mc, sf_expr *e)
     }
     const sf_type *et = an_tx(&sub, e->u.comp.elt);
     const sf_type *vt = e->kind == SF_EX_DICTCOMP ? an_tx(&sub, e->u.comp.value) : NULL;
+    an_check_self_stored(&sub, e->u.comp.elt);
+    an_check_self_stored(&sub, e->kind == SF_EX_DICTCOMP ? e->u.comp.value : NULL);
     mc->changed |= sub.changed;
     mc->too_deep |= sub.too_deep;
     switch (e->kind) {
@@ -572,6 +578,7 @@ static const sf_type *tx_inner(mctx *mc, sf_expr *e)
         int n = e->u.seq.elts.n, star = 0;
         for (int i = 0; i < n; i++) {
             an_tx(mc, e->u.seq.elts.v[i]);
+            an_check_self_stored(mc, e->u.seq.elts.v[i]);
             if (e->u.seq.elts.v[i]->kind == SF_EX_STARRED)
                 star = 1;
         }
@@ -582,6 +589,7 @@ static const sf_type *tx_inner(mctx *mc, sf_expr *e)
         int n = e->u.seq.elts.n, star = 0;
         for (int i = 0; i < n; i++) {
             an_tx(mc, e->u.seq.elts.v[i]);
+            an_check_self_stored(mc, e->u.seq.elts.v[i]);
             if (e->u.seq.elts.v[i]->kind == SF_EX_STARRED)
                 star = 1;
         }
@@ -598,6 +606,8 @@ static const sf_type *tx_inner(mctx *mc, sf_expr *e)
         for (int i = 0; i < n; i++) {
             const sf_type *k = e->u.dict.keys[i] ? an_tx(mc, e->u.dict.keys[i]) : NULL;
             const sf_type *v = an_tx(mc, e->u.dict.values[i]);
+            an_check_self_stored(mc, e->u.dict.keys[i]);
+            an_check_self_stored(mc, e->u.dict.values[i]);
             if (!k || !v) {
                 ok = 0;
                 continue;

@@ -401,3 +401,18 @@ void an_check_untyped(mctx *mc, const sf_expr *v, const sf_type *vt, const char 
                      "the list it comes from)",
             vn, ent, what, name, vn, ent, ent);
 }
+
+/* ---- self as a value ------------------------------------------------------ */
+
+/* self stored in a container or in state: at run time it is the instance,
+ * which only becomes a reference when passed to a remote call, assigned to
+ * another entity's attribute or returned. */
+void an_check_self_stored(mctx *mc, const sf_expr *x)
+{
+    if (!x || !mc->final || !in_entity(mc) || !an_is_self_name(mc, x))
+        return;
+    const aent *en = cur_ent(mc);
+    an_merr(mc, x->pos, "self cannot be put in a container or stored in state (at run time it is the "
+                        "instance, not a reference): pass it directly to a remote call or return it, or "
+                        "store its key (`%s.%s`)", x->u.name.id, en->nkey == 1 ? en->key[0] : "key");
+}

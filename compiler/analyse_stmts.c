@@ -323,9 +323,13 @@ void an_tstore(mctx *mc, sf_expr *t, const sf_type *vt, const rootset *rs, sf_ex
         break;
     case SF_EX_ATTR:
         store_attr(mc, t, how);
+        /* other.peer = self passes self to a remote write: that is fine */
+        if (value && (an_is_self_name(mc, t->u.attr.value) || !ref_entity(t->u.attr.value->type)))
+            an_check_self_stored(mc, value);
         break;
     case SF_EX_SUBSCRIPT:
         store_subscript(mc, t);
+        an_check_self_stored(mc, value);
         break;
     default:
         an_tx(mc, t);
