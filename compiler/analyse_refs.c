@@ -96,9 +96,9 @@ void an_check_args(mctx *mc, sf_expr *call, int ti, int mi, int remote)
         sf_expr *x = call->u.call.args.v[i];
         if (x->kind == SF_EX_STARRED) {
             star = 1;
-            if (remote)
-                an_merr(mc, x->pos, "unpacking arguments with * in a remote call is not supported: "
-                                 "pass the values one by one");
+            if (remote && call->u.call.nkw > 0)
+                an_merr(mc, x->pos, "unpacking arguments with * together with keyword arguments in a "
+                                    "remote call is not supported: pass the values by position");
         } else {
             npos++;
         }

@@ -823,12 +823,12 @@ static int call_args(builder *b, sf_expr *call, const sf_ir_method *callee, cons
                      sf_expr_list *out)
 {
     sf_expr_list args = call->u.call.args;
+    int nkw = call->u.call.nkw;
     for (int i = 0; i < args.n; i++)
-        if (args.v[i]->kind == SF_EX_STARRED) {
-            error_at(b, args.v[i]->pos, "*arguments in a remote call are not supported: pass the values one by one");
+        if (args.v[i]->kind == SF_EX_STARRED && nkw > 0) {
+            error_at(b, args.v[i]->pos, "*arguments together with keyword arguments in a remote call are not supported: pass the values by position");
             return -1;
         }
-    int nkw = call->u.call.nkw;
     if (nkw == 0) {
         *out = args;
         return 0;
@@ -927,8 +927,17 @@ static sf_expr *flat_remote_call_to(builder *b, sf_expr *e, int want_result, con
     sf_expr_list copy = {0};
     for (int i = 0; i < args.n; i++)
         sf_expr_list_push(b->a, &copy, args.v[i]);
-    for (int i = 0; i < copy.n; i++)
-        slots[i + 1] = &copy.v[i];
+    for (int i = 0; i < copy.n; i++) {
+        /* *xs: its value is what is evaluated (and saved) before the call */
+        if (copy.v[i]->kind == SF_EX_STARRED) {
+            sf_expr *st = sf_expr_new(b->a, SF_EX_STARRED, copy.v[i]->pos);
+            st->u.starred.value = copy.v[i]->u.starred.value;
+            copy.v[i] = st;
+            slots[i + 1] = &st->u.starred.value;
+        } else {
+            slots[i + 1] = &copy.v[i];
+        }
+    }
     /* all arguments are evaluated before the call itself, so only those
      * before the last remote one need saving: flat_slots does exactly that */
     flat_slots(b, slots, container, n);
