@@ -254,6 +254,21 @@ static void build_ir(actx *a)
         ir->edges[i] = edges[i];
 }
 
+/* A module without entities compiles to an application that answers
+ * nothing: an error, at the first class when there is one. */
+static void no_entities(actx *a)
+{
+    sf_pos pos = {1, 1, 1, 1};
+    const sf_stmt_list *body = &a->p->mod->body;
+    for (int i = 0; i < body->n; i++)
+        if (body->v[i]->kind == SF_ST_CLASSDEF) {
+            pos = body->v[i]->pos;
+            break;
+        }
+    an_aerr(a, pos, "no entity in this module: mark each entity class with @entity "
+                    "(`from stateflow import entity`) or @stateflow.stateflow (`import stateflow`)");
+}
+
 int sf_analyse(sf_program *p, sf_diag *d)
 {
     int before = sf_diag_count(d);
@@ -275,6 +290,8 @@ int sf_analyse(sf_program *p, sf_diag *d)
 
     collect_mods(&a, &p->mod->body, 0);
     an_find_entities(&a);
+    if (a.nents == 0)
+        no_entities(&a);
     for (int i = 0; i < a.nents; i++)
         an_scan_class(&a, i);
     for (int i = 0; i < a.nents; i++)
@@ -285,6 +302,7 @@ int sf_analyse(sf_program *p, sf_diag *d)
         for (int k = 0; k < a.ents[i].nuser; k++)
             an_walk_method(&a, i, k);
     an_walk_outside(&a, &p->mod->body, 0);
+    an_walk_helpers(&a);
     for (int i = 0; i < a.nents; i++)
         an_add_accessors(&a, i);
 

@@ -94,6 +94,10 @@ static void signature(actx *a, aent *en, ameth *m)
     }
     if (strncmp(M, "_sf_", 4) == 0)
         an_aerr(a, def->pos, "method names starting with '_sf_' are reserved (%s.%s)", E, M);
+    if (!is_init && !is_key && an_is_dunder(M))
+        an_aerr(a, def->pos, "special method %s of entity '%s' is not supported: operations on references "
+                             "to %s (==, <, hash, str(), len(), ...) do not call it; write an ordinary "
+                             "method instead", M, E, E);
     if (is_init)
         m->flags |= SF_METHOD_INIT;
     else if (an_is_internal_name(M))

@@ -183,10 +183,14 @@ static const sf_type *builtin_call(mctx *mc, int b, sf_expr *e)
 static const sf_type *module_function_return(mctx *mc, const char *name)
 {
     int m = an_find_mod(mc->a, name);
-    if (m < 0 || !mc->a->mods[m].def || !mc->a->mods[m].def->u.func.returns)
+    if (m < 0 || !mc->a->mods[m].def)
         return NULL;
+    /* no return annotation: Any, so that using the result as a reference
+     * asks for an annotation (an_check_untyped) */
+    if (!mc->a->mods[m].def->u.func.returns)
+        return mc->a->t_any;
     const sf_type *t = an_resolve(mc->a, mc->a->mods[m].def->u.func.returns, 0, 0);
-    return t && t->kind != SF_TYPE_ANY ? t : NULL;
+    return t ? t : mc->a->t_any;
 }
 
 /* A function argument that is a lambda gets the element types of the
@@ -276,6 +280,10 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
             return NULL;
         }
         an_check_untyped(mc, v, vt, m, e->pos);
+        if (strcmp(m, "append") == 0 || strcmp(m, "insert") == 0 || strcmp(m, "add") == 0 ||
+            strcmp(m, "setdefault") == 0 || strcmp(m, "appendleft") == 0)
+            for (int i = 0; i < e->u.call.args.n; i++)
+                an_check_self_stored(mc, e->u.call.args.v[i]);
         if (tkind(vt, SF_TYPE_LIST) && strcmp(m, "sort") == 0) {
             const sf_type *pt[1] = {targ(vt, 0)};
             for (int i = 0; i < e->u.call.args.n; i++)
@@ -313,8 +321,10 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
         if (b >= 0)
             return builtin_call(mc, b, e);
         an_args_escape(mc, e);
-        if (!l)
+        if (!l) {
+            an_note_helper_call(mc, id, e);
             return module_function_return(mc, id);
+        }
         return NULL;
     }
     an_tx(mc, f);
@@ -449,6 +459,8 @@ static const sf_type *tx_comp(mctx *mc, sf_expr *e)
     }
     const sf_type *et = an_tx(&sub, e->u.comp.elt);
     const sf_type *vt = e->kind == SF_EX_DICTCOMP ? an_tx(&sub, e->u.comp.value) : NULL;
+    an_check_self_stored(&sub, e->u.comp.elt);
+    an_check_self_stored(&sub, e->kind == SF_EX_DICTCOMP ? e->u.comp.value : NULL);
     mc->changed |= sub.changed;
     mc->too_deep |= sub.too_deep;
     switch (e->kind) {
@@ -566,6 +578,7 @@ static const sf_type *tx_inner(mctx *mc, sf_expr *e)
         int n = e->u.seq.elts.n, star = 0;
         for (int i = 0; i < n; i++) {
             an_tx(mc, e->u.seq.elts.v[i]);
+            an_check_self_stored(mc, e->u.seq.elts.v[i]);
             if (e->u.seq.elts.v[i]->kind == SF_EX_STARRED)
                 star = 1;
         }
@@ -576,6 +589,7 @@ static const sf_type *tx_inner(mctx *mc, sf_expr *e)
         int n = e->u.seq.elts.n, star = 0;
         for (int i = 0; i < n; i++) {
             an_tx(mc, e->u.seq.elts.v[i]);
+            an_check_self_stored(mc, e->u.seq.elts.v[i]);
             if (e->u.seq.elts.v[i]->kind == SF_EX_STARRED)
                 star = 1;
         }
@@ -592,6 +606,8 @@ static const sf_type *tx_inner(mctx *mc, sf_expr *e)
         for (int i = 0; i < n; i++) {
             const sf_type *k = e->u.dict.keys[i] ? an_tx(mc, e->u.dict.keys[i]) : NULL;
             const sf_type *v = an_tx(mc, e->u.dict.values[i]);
+            an_check_self_stored(mc, e->u.dict.keys[i]);
+            an_check_self_stored(mc, e->u.dict.values[i]);
             if (!k || !v) {
                 ok = 0;
                 continue;

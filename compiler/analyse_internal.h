@@ -132,6 +132,15 @@ typedef struct nested {
     scope *sc;
 } nested;
 
+/* A module-level function called with a reference for a parameter that has
+ * no annotation: walked again with the types of that call's arguments. */
+typedef struct helper_call {
+    sf_stmt *def;
+    const sf_type **types;    /* per positional parameter, NULL: its own annotation */
+    int ntypes;
+    int line;                 /* the call */
+} helper_call;
+
 typedef struct actx {
     sf_program *p;
     sf_diag *d;
@@ -143,6 +152,8 @@ typedef struct actx {
     int star_import;
     nested *nest;
     int nnest, capnest;
+    helper_call *helpers;
+    int nhelpers, caphelpers;
     const sf_type *t_any, *t_none, *t_bool, *t_int, *t_float, *t_str, *t_bytes, *t_tuple;
     /* Any as well, but for a value of a known class that is not an entity
      * (a dataclass, an Enum, Callable[...], a union of plain types): its
@@ -241,6 +252,8 @@ void an_check_rebind(mctx *mc, local *l, const sf_type *vt, sf_pos pos);
 void an_tstore(mctx *mc, sf_expr *t, const sf_type *vt, const rootset *rs, sf_expr *value, int how);
 void an_walk_method(actx *a, int ei, int mi);
 void an_walk_outside(actx *a, const sf_stmt_list *body, int depth);
+void an_note_helper_call(mctx *mc, const char *name, sf_expr *call);
+void an_walk_helpers(actx *a);
 
 /* ---- analyse_exprs.c: expressions ------------------------------------------ */
 
@@ -260,6 +273,7 @@ const sf_type *an_tx_attr(mctx *mc, sf_expr *e);
 const sf_type *an_remote_call(mctx *mc, sf_expr *e, const char *entname);
 void an_check_compare(mctx *mc, sf_expr *e);
 void an_check_isinstance(mctx *mc, sf_expr *call);
+void an_check_self_stored(mctx *mc, const sf_expr *x);
 void an_check_untyped(mctx *mc, const sf_expr *v, const sf_type *vt, const char *name, sf_pos pos);
 
 /* ---- analyse_effects.c: effects on self ------------------------------------ */

@@ -96,9 +96,9 @@ void an_check_args(mctx *mc, sf_expr *call, int ti, int mi, int remote)
         sf_expr *x = call->u.call.args.v[i];
         if (x->kind == SF_EX_STARRED) {
             star = 1;
-            if (remote)
-                an_merr(mc, x->pos, "unpacking arguments with * in a remote call is not supported: "
-                                 "pass the values one by one");
+            if (remote && call->u.call.nkw > 0)
+                an_merr(mc, x->pos, "unpacking arguments with * together with keyword arguments in a "
+                                    "remote call is not supported: pass the values by position");
         } else {
             npos++;
         }
@@ -171,6 +171,31 @@ const sf_type *an_remote_attr_read(mctx *mc, sf_expr *e, const char *entname)
     return te->attrs[ai].type;
 }
 
+/* ref.NAME where NAME is a constant of the entity's class (assigned in its
+ * body, not an attribute of instances): the same value for every instance,
+ * read from the class (`Stock.MAX_PER_ORDER`) instead of remotely. */
+static int class_constant(mctx *mc, sf_expr *e, const char *entname)
+{
+    actx *a = mc->a;
+    int ti = an_find_ent(a, entname);
+    if (ti < 0)
+        return 0;
+    const aent *te = &a->ents[ti];
+    const char *name = e->u.attr.attr;
+    if (an_find_attr(te, name) >= 0 || an_find_meth(te, name) >= 0 || !an_is_clsname(te, name))
+        return 0;
+    sf_expr *v = e->u.attr.value;
+    if (v->kind != SF_EX_NAME || an_lookup(mc->sc, te->name)) {
+        an_merr(mc, e->pos, "read the class constant '%s' from the class: `%s.%s`", name, te->name, name);
+        return 1;
+    }
+    if (mc->final) {
+        sf_expr *cls = sf_expr_name(a->ast, te->name, v->pos);
+        e->u.attr.value = cls;
+    }
+    return 1;
+}
+
 const sf_type *an_tx_attr(mctx *mc, sf_expr *e)
 {
     sf_expr *v = e->u.attr.value;
@@ -198,6 +223,8 @@ const sf_type *an_tx_attr(mctx *mc, sf_expr *e)
     }
     const sf_type *vt = an_tx(mc, v);
     const char *re = ref_entity(vt);
+    if (re && class_constant(mc, e, re))
+        return NULL;
     if (re)
         return an_remote_attr_read(mc, e, re);
     an_check_untyped(mc, v, vt, name, e->pos);
@@ -373,4 +400,19 @@ void an_check_untyped(mctx *mc, const sf_expr *v, const sf_type *vt, const char 
                      "has %s '%s': annotate it with its entity type (e.g. `%s: %s`, or `List[%s]` for "
                      "the list it comes from)",
             vn, ent, what, name, vn, ent, ent);
+}
+
+/* ---- self as a value ------------------------------------------------------ */
+
+/* self stored in a container or in state: at run time it is the instance,
+ * which only becomes a reference when passed to a remote call, assigned to
+ * another entity's attribute or returned. */
+void an_check_self_stored(mctx *mc, const sf_expr *x)
+{
+    if (!x || !mc->final || !in_entity(mc) || !an_is_self_name(mc, x))
+        return;
+    const aent *en = cur_ent(mc);
+    an_merr(mc, x->pos, "self cannot be put in a container or stored in state (at run time it is the "
+                        "instance, not a reference): pass it directly to a remote call or return it, or "
+                        "store its key (`%s.%s`)", x->u.name.id, en->nkey == 1 ? en->key[0] : "key");
 }

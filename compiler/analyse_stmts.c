@@ -162,7 +162,7 @@ void an_check_rebind(mctx *mc, local *l, const sf_type *vt, sf_pos pos)
     if (!l || !vt || !in_entity(mc) || l->is_self)
         return;
     if (l->fixed) {
-        if (!l->type || an_join_strict(a, l->type, vt) ||
+        if (!l->type || vt->kind == SF_TYPE_ANY || an_join_strict(a, l->type, vt) ||
             (!an_mentions_entity(l->type, 0) && !an_mentions_entity(vt, 0)))
             return;
         an_merr(mc, pos, "'%s' is declared as %s (a parameter or an annotated variable) and cannot be "
@@ -181,8 +181,8 @@ void an_check_rebind(mctx *mc, local *l, const sf_type *vt, sf_pos pos)
         return;
     }
     if (an_mentions_entity(l->held, 0) || an_mentions_entity(vt, 0))
-        an_merr(mc, pos, "'%s' holds %s (line %d) and %s here: one variable cannot hold both a reference "
-                         "and another value; use another name for one of them", l->name,
+        an_merr(mc, pos, "'%s' holds %s (line %d) and %s here: a variable holding a reference must hold "
+                         "references to one entity (or None) only; use another name for one of them", l->name,
                 held_desc(a, l->held), l->held_line, held_desc(a, vt));
 }
 
@@ -323,9 +323,13 @@ void an_tstore(mctx *mc, sf_expr *t, const sf_type *vt, const rootset *rs, sf_ex
         break;
     case SF_EX_ATTR:
         store_attr(mc, t, how);
+        /* other.peer = self passes self to a remote write: that is fine */
+        if (value && (an_is_self_name(mc, t->u.attr.value) || !ref_entity(t->u.attr.value->type)))
+            an_check_self_stored(mc, value);
         break;
     case SF_EX_SUBSCRIPT:
         store_subscript(mc, t);
+        an_check_self_stored(mc, value);
         break;
     default:
         an_tx(mc, t);
@@ -504,7 +508,8 @@ static void walk_nested_def(mctx *mc, sf_stmt *s)
             for (int k = 0; k < 2; k++)
                 for (int i = 0; i < counts[k]; i++) {
                     const sf_type *t = lists[k][i].annotation ? an_resolve(a, lists[k][i].annotation, 0, 0) : NULL;
-                    an_add_param(a, ns, lists[k][i].name, t && t->kind != SF_TYPE_ANY ? t : NULL);
+                    an_add_param(a, ns, lists[k][i].name, !lists[k][i].annotation ? a->t_any
+                                                          : t && t->kind != SF_TYPE_ANY ? t : NULL);
                 }
             for (int i = 0; i < args->nkwonly; i++) {
                 const sf_type *t = args->kwonly[i].annotation ? an_resolve(a, args->kwonly[i].annotation, 0, 0) : NULL;
@@ -766,16 +771,21 @@ void an_walk_method(actx *a, int ei, int mi)
     walk_body(&mc, &m->def->u.func.body);
 }
 
-static void walk_outside_function(actx *a, sf_stmt *def)
+/* A function outside entities: no references may be used in it. types
+ * (from a call, see an_note_helper_call) type its unannotated parameters. */
+static void walk_outside_function(actx *a, sf_stmt *def, const helper_call *hc)
 {
     scope *sc = an_scope_new(a, NULL, SC_FUNC, 1);
     sf_arguments *args = def->u.func.args;
     if (args) {
         sf_arg *lists[2] = {args->posonly, args->args};
         int counts[2] = {args->nposonly, args->nargs};
+        int pi = 0;
         for (int k = 0; k < 2; k++)
-            for (int i = 0; i < counts[k]; i++) {
+            for (int i = 0; i < counts[k]; i++, pi++) {
                 const sf_type *t = lists[k][i].annotation ? an_resolve(a, lists[k][i].annotation, 0, 0) : NULL;
+                if (!lists[k][i].annotation && hc && pi < hc->ntypes)
+                    t = hc->types[pi];
                 an_add_param(a, sc, lists[k][i].name, t && t->kind != SF_TYPE_ANY ? t : NULL);
             }
         for (int i = 0; i < args->nkwonly; i++) {
@@ -792,9 +802,70 @@ static void walk_outside_function(actx *a, sf_stmt *def)
     mc.meth = -1;
     mc.sc = sc;
     mc.outside = 1;
-    mc.where = "outside an entity method";
-    mc.fix = "only methods of entities can use references";
+    if (hc) {
+        mc.where = sf_arena_printf(a->ast, "in function '%s' (given a reference at line %d)",
+                                   def->u.func.name, hc->line);
+        mc.fix = "only methods of entities can use references: make it a method of the entity, or pass "
+                 "it the values it needs instead of the reference";
+    } else {
+        mc.where = "outside an entity method";
+        mc.fix = "only methods of entities can use references";
+    }
     walk_body(&mc, &def->u.func.body);
+}
+
+/* A call of a module-level function: when a reference goes to one of its
+ * unannotated parameters, the function is walked again with that type, so
+ * that what it does with the reference is checked (once per function). */
+void an_note_helper_call(mctx *mc, const char *name, sf_expr *call)
+{
+    actx *a = mc->a;
+    if (!mc->final)
+        return;
+    int m = an_find_mod(a, name);
+    sf_stmt *def = m >= 0 ? a->mods[m].def : NULL;
+    if (!def || def->kind != SF_ST_FUNCTIONDEF || !def->u.func.args)
+        return;
+    for (int i = 0; i < a->nhelpers; i++)
+        if (a->helpers[i].def == def)
+            return;
+    sf_arguments *args = def->u.func.args;
+    int np = args->nposonly + args->nargs;
+    if (np == 0)
+        return;
+    const sf_type **types = sf_arena_alloc(a->ast, (size_t)np * sizeof(*types));
+    int any = 0;
+    for (int i = 0; i < np; i++) {
+        sf_arg *ar = i < args->nposonly ? &args->posonly[i] : &args->args[i - args->nposonly];
+        const sf_expr *x = NULL;
+        if (i < call->u.call.args.n) {
+            for (int k = 0; k <= i; k++)
+                if (call->u.call.args.v[k]->kind == SF_EX_STARRED)
+                    goto next;
+            x = call->u.call.args.v[i];
+        } else {
+            for (int k = 0; k < call->u.call.nkw; k++)
+                if (call->u.call.kw[k].arg && strcmp(call->u.call.kw[k].arg, ar->name) == 0)
+                    x = call->u.call.kw[k].value;
+        }
+        if (x && !ar->annotation && an_mentions_entity(x->type, 0)) {
+            types[i] = x->type;
+            any = 1;
+        }
+    next:;
+    }
+    if (!any)
+        return;
+    helper_call hc = {def, types, np, call->pos.line};
+    VPUSH(a->ast, a->helpers, a->nhelpers, a->caphelpers, hc);
+}
+
+void an_walk_helpers(actx *a)
+{
+    for (int i = 0; i < a->nhelpers; i++) {
+        helper_call hc = a->helpers[i]; /* the array may grow meanwhile */
+        walk_outside_function(a, hc.def, &hc);
+    }
 }
 
 void an_walk_outside(actx *a, const sf_stmt_list *body, int depth)
@@ -805,7 +876,7 @@ void an_walk_outside(actx *a, const sf_stmt_list *body, int depth)
         sf_stmt *s = body->v[i];
         switch (s->kind) {
         case SF_ST_FUNCTIONDEF: case SF_ST_ASYNCFUNCTIONDEF:
-            walk_outside_function(a, s);
+            walk_outside_function(a, s, NULL);
             break;
         case SF_ST_CLASSDEF: {
             int ent = depth == 0 && an_find_ent(a, s->u.cls.name) >= 0 &&

@@ -19,7 +19,7 @@ int sf_is_entity_decorator(const sf_expr *d)
         return strcmp(d->u.name.id, "entity") == 0 || strcmp(d->u.name.id, "stateflow") == 0;
     if (d->kind == SF_EX_ATTR && d->u.attr.value->kind == SF_EX_NAME)
         return strcmp(d->u.attr.value->u.name.id, "stateflow") == 0 &&
-               strcmp(d->u.attr.attr, "entity") == 0;
+               (strcmp(d->u.attr.attr, "entity") == 0 || strcmp(d->u.attr.attr, "stateflow") == 0);
     return 0;
 }
 

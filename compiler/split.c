@@ -60,6 +60,9 @@ typedef struct fixup {
 
 typedef struct loop_ctx { int brk, cont; } loop_ctx;
 
+/* A local variable bound to a function made in the method. */
+typedef struct fnvar { const char *name; sf_pos pos; int lambda; } fnvar;
+
 typedef struct builder {
     sf_program *p;
     sf_diag *d;
@@ -79,6 +82,8 @@ typedef struct builder {
     int nvars, capvars;
     int nwords;
     int errors;
+    fnvar *fns;               /* locals bound to a function (def, lambda) */
+    int nfns, capfns;
 } builder;
 
 #define ARRAY_PUSH(arr, n, cap, val)                                              \
@@ -614,11 +619,21 @@ static void collect_local(builder *b, sf_stmt *s)
 {
     walrus_in_stmt(b, s);
     switch (s->kind) {
-    case SF_ST_FUNCTIONDEF: case SF_ST_ASYNCFUNCTIONDEF: var_add(b, s->u.func.name); break;
+    case SF_ST_FUNCTIONDEF: case SF_ST_ASYNCFUNCTIONDEF: {
+        var_add(b, s->u.func.name);
+        fnvar fv = {s->u.func.name, s->pos, 0};
+        ARRAY_PUSH(b->fns, b->nfns, b->capfns, fv);
+        break;
+    }
     case SF_ST_CLASSDEF: var_add(b, s->u.cls.name); break;
     case SF_ST_ASSIGN:
-        for (int i = 0; i < s->u.assign.targets.n; i++)
+        for (int i = 0; i < s->u.assign.targets.n; i++) {
             store_target_names(b, s->u.assign.targets.v[i]);
+            if (s->u.assign.value->kind == SF_EX_LAMBDA && s->u.assign.targets.v[i]->kind == SF_EX_NAME) {
+                fnvar fv = {s->u.assign.targets.v[i]->u.name.id, s->u.assign.value->pos, 1};
+                ARRAY_PUSH(b->fns, b->nfns, b->capfns, fv);
+            }
+        }
         break;
     case SF_ST_AUGASSIGN: store_target_names(b, s->u.augassign.target); break;
     case SF_ST_ANNASSIGN: store_target_names(b, s->u.annassign.target); break;
@@ -783,15 +798,37 @@ static const char *emit_call(builder *b, sf_expr *target, const char *entity, co
 
 /* Positional arguments of a remote call, keywords mapped onto the callee's
  * parameters. */
-static int call_args(builder *b, sf_expr *call, const sf_ir_method *callee, sf_expr_list *out)
+/* The default value of parameter i (self not counted) of def when it is a
+ * constant (so evaluating it at the call gives the value Python computed
+ * once at the def), else NULL. */
+static sf_expr *const_default(const sf_stmt *def, int i)
+{
+    const sf_arguments *a = def ? def->u.func.args : NULL;
+    if (!a)
+        return NULL;
+    int npos = a->nposonly + a->nargs, ndef = a->defaults.n;
+    int k = (i + 1) - (npos - ndef);
+    if (k < 0 || k >= ndef)
+        return NULL;
+    sf_expr *d = a->defaults.v[k];
+    const sf_expr *x = d;
+    if (x->kind == SF_EX_UNARYOP && (x->u.unaryop.op == SF_OP_USUB || x->u.unaryop.op == SF_OP_UADD))
+        x = x->u.unaryop.operand;
+    if (x->kind != SF_EX_CONST || x->u.constant.kind == SF_CONST_ELLIPSIS)
+        return NULL;
+    return d;
+}
+
+static int call_args(builder *b, sf_expr *call, const sf_ir_method *callee, const sf_stmt *cdef,
+                     sf_expr_list *out)
 {
     sf_expr_list args = call->u.call.args;
+    int nkw = call->u.call.nkw;
     for (int i = 0; i < args.n; i++)
-        if (args.v[i]->kind == SF_EX_STARRED) {
-            error_at(b, args.v[i]->pos, "*arguments in a remote call are not supported: pass the values one by one");
+        if (args.v[i]->kind == SF_EX_STARRED && nkw > 0) {
+            error_at(b, args.v[i]->pos, "*arguments together with keyword arguments in a remote call are not supported: pass the values by position");
             return -1;
         }
-    int nkw = call->u.call.nkw;
     if (nkw == 0) {
         *out = args;
         return 0;
@@ -841,13 +878,19 @@ static int call_args(builder *b, sf_expr *call, const sf_ir_method *callee, sf_e
                 vals[i] = hoist(b, vals[i]);
     sf_expr_list res = {0};
     int gap = 0;
-    for (int i = 0; i < callee->nparams; i++) {
+    int last = -1;
+    for (int i = 0; i < callee->nparams; i++)
+        if (vals[i])
+            last = i;
+    for (int i = 0; i <= last; i++) {
         if (!vals[i]) {
-            gap = 1;
-            continue;
+            /* a skipped parameter before a keyword argument: its default */
+            vals[i] = const_default(cdef, i);
+            if (!vals[i])
+                gap = 1;
         }
         if (gap) {
-            error_at(b, call->pos, "a remote call cannot skip a parameter with a default value and pass a later one by keyword: pass the skipped value explicitly");
+            error_at(b, call->pos, "a remote call cannot skip a parameter whose default value is not a constant and pass a later one by keyword: pass the skipped value explicitly");
             return -1;
         }
         sf_expr_list_push(b->a, &res, vals[i]);
@@ -869,8 +912,10 @@ static sf_expr *flat_remote_call_to(builder *b, sf_expr *e, int want_result, con
     }
     const sf_ir_entity *ce = sf_ir_find_entity(b->p->ir, entity);
     const sf_ir_method *callee = ce ? sf_ir_find_method(ce, method) : NULL;
+    sf_entity_info *cei = sf_program_entity(b->p, entity);
+    sf_method_info *cmi = cei ? sf_entity_method(cei, method) : NULL;
     sf_expr_list args;
-    if (call_args(b, e, callee, &args) < 0)
+    if (call_args(b, e, callee, cmi ? cmi->def : NULL, &args) < 0)
         return sf_expr_none(b->a, e->pos);
     /* target first, then the arguments, in order */
     int n = args.n + 1;
@@ -882,8 +927,17 @@ static sf_expr *flat_remote_call_to(builder *b, sf_expr *e, int want_result, con
     sf_expr_list copy = {0};
     for (int i = 0; i < args.n; i++)
         sf_expr_list_push(b->a, &copy, args.v[i]);
-    for (int i = 0; i < copy.n; i++)
-        slots[i + 1] = &copy.v[i];
+    for (int i = 0; i < copy.n; i++) {
+        /* *xs: its value is what is evaluated (and saved) before the call */
+        if (copy.v[i]->kind == SF_EX_STARRED) {
+            sf_expr *st = sf_expr_new(b->a, SF_EX_STARRED, copy.v[i]->pos);
+            st->u.starred.value = copy.v[i]->u.starred.value;
+            copy.v[i] = st;
+            slots[i + 1] = &st->u.starred.value;
+        } else {
+            slots[i + 1] = &copy.v[i];
+        }
+    }
     /* all arguments are evaluated before the call itself, so only those
      * before the last remote one need saving: flat_slots does exactly that */
     flat_slots(b, slots, container, n);
@@ -1561,6 +1615,13 @@ static void compute_liveness(builder *b)
                 stmt_names(b, st, use_name, tmp);
                 /* augmented assignment reads its target too (covered by names) */
                 set_or(b, live, tmp);
+                if (st->kind == SF_ST_FUNCTIONDEF || st->kind == SF_ST_ASYNCFUNCTIONDEF ||
+                    st->kind == SF_ST_CLASSDEF) {
+                    /* def f binds f: its name (in the body too) is not a use before it */
+                    int v = var_index(b, st->kind == SF_ST_CLASSDEF ? st->u.cls.name : st->u.func.name);
+                    if (v >= 0)
+                        set_del(live, v);
+                }
                 if (st->kind == SF_ST_ASSIGN || st->kind == SF_ST_ANNASSIGN) {
                     /* names only stored by a plain assignment are not uses */
                     memset(tmp, 0, sizeof(uint64_t) * (size_t)b->nwords);
@@ -1837,6 +1898,31 @@ const char *sf_block_function_name(sf_arena *a, const char *entity, const char *
     return sf_arena_printf(a, "_sf_%s_%s_%d", entity, method, k);
 }
 
+/* A function made before a remote call and used after it would be a
+ * closure over the frame before the call (Python's closure sees the later
+ * values of the variables it reads) and cannot travel in a frame: an error
+ * at the function. */
+static void check_functions_across_calls(builder *b)
+{
+    for (int f = 0; f < b->nfns; f++) {
+        int v = var_index(b, b->fns[f].name);
+        if (v < 0)
+            continue;
+        for (int i = 0; i < b->nbb; i++) {
+            const bblock *blk = &b->bb[i];
+            if (!blk->is_cont || blk->term == T_NONE || !set_has(blk->live_in, v))
+                continue;
+            char msg[512];
+            snprintf(msg, sizeof(msg), "%s '%s' is used after the remote operation at line %d: a function "
+                                       "cannot be kept across a remote operation (it would not see the "
+                                       "variables as Python does); define it after that line",
+                     b->fns[f].lambda ? "the lambda assigned to" : "the nested function", b->fns[f].name, blk->line);
+            error_at(b, b->fns[f].pos, msg);
+            break;
+        }
+    }
+}
+
 static void count_preds(builder *b)
 {
     for (int i = 0; i < b->nbb; i++) {
@@ -1908,6 +1994,11 @@ static void split_method(builder *b, sf_stmt_list *functions)
     if (b->nwords == 0)
         b->nwords = 1;
     compute_liveness(b);
+    check_functions_across_calls(b);
+    if (b->errors) {
+        free(seen);
+        return;
+    }
     compute_defs(b, im);
 
     int nfn = 0;
@@ -1969,6 +2060,7 @@ int sf_split(sf_program *p, sf_diag *d, sf_stmt_list *functions)
             free(b.loops);
             free(b.fix);
             free(b.vars);
+            free(b.fns);
         }
     }
     return errors;

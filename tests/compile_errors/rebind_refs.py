@@ -1,5 +1,5 @@
 # expect: 32:9: 'it' is declared as Item (a parameter or an annotated variable) and cannot be assigned a value of type int: use another variable for it
-# expect: 39:13: 'x' holds a reference to Item (line 37) and a value of type int here: one variable cannot hold both a reference and another value; use another name for one of them
+# expect: 39:13: 'x' holds a reference to Item (line 37) and a value of type int here: a variable holding a reference must hold references to one entity (or None) only; use another name for one of them
 # expect: 46:9: 'y' holds a value of type int (line 44) and a reference to Item here
 # expect: 51:9: 'who' is declared as Item (a parameter or an annotated variable) and cannot be assigned a reference to Shop
 from typing import List

@@ -1,9 +1,10 @@
-# expect: 34:16: cannot tell whether 'x' is a reference (its type is Any or unknown) and entity 'Item' has a method 'get_price': annotate it with its entity type (e.g. `x: Item`, or `List[Item]` for the list it comes from)
-# expect: 39:18: cannot tell whether 'x' is a reference (its type is Any or unknown) and entity 'Item' has an attribute 'price'
-# expect: 43:9: cannot tell whether 'x' is a reference (its type is Any or unknown) and entity 'Item' has an attribute 'price'
+# expect: 35:16: cannot tell whether 'x' is a reference (its type is Any or unknown) and entity 'Item' has a method 'get_price': annotate it with its entity type (e.g. `x: Item`, or `List[Item]` for the list it comes from)
+# expect: 40:18: cannot tell whether 'x' is a reference (its type is Any or unknown) and entity 'Item' has an attribute 'price'
 # expect: 44:9: cannot tell whether 'x' is a reference (its type is Any or unknown) and entity 'Item' has an attribute 'price'
-# expect: 47:23: cannot tell whether 'i' is a reference (its type is Any or unknown) and entity 'Item' has an attribute 'price'
-# expect: 52:20: cannot tell whether 'y' is a reference (its type is Any or unknown) and entity 'Item' has a method 'get_price'
+# expect: 45:9: cannot tell whether 'x' is a reference (its type is Any or unknown) and entity 'Item' has an attribute 'price'
+# expect: 48:23: cannot tell whether 'i' is a reference (its type is Any or unknown) and entity 'Item' has an attribute 'price'
+# expect: 53:20: cannot tell whether 'y' is a reference (its type is Any or unknown) and entity 'Item' has a method 'get_price'
+# expect: 58:20: cannot tell whether 'i' is a reference (its type is Any or unknown) and entity 'Item' has an attribute 'price'
 from typing import Any, List, Optional
 from stateflow import entity
 
@@ -51,3 +52,8 @@ class Shop:
         for y in self.seen:
             return y.get_price()
         return 0
+
+    def nested(self, items: List[Item]) -> int:
+        def price(i):
+            return i.price
+        return len(items)
