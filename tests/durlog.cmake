@@ -8,3 +8,8 @@ sf_add_test(test_durlog SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_durlog.c ${SF_D
             LIBS sf_common)
 target_include_directories(test_durlog PRIVATE ${SF_DURLOG_DIR})
 set_tests_properties(test_durlog PROPERTIES TIMEOUT 60)
+
+sf_add_fuzz(fuzz_durlog SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_durlog.c ${SF_DURLOG_DIR}/durlog.c LIBS sf_common)
+if(SF_FUZZ)
+  target_include_directories(fuzz_durlog PRIVATE ${SF_DURLOG_DIR})
+endif()

@@ -13,7 +13,7 @@
  *     0  8  magic "SFDURLOG"
  *     8  4  format version (1)
  *    12  4  header length (32)
- *    16  8  first LSN (equal to the name)
+ *    16  8  first LSN (equal to the name), 1..SF_DURLOG_LSN_MAX
  *    24  4  reserved, 0
  *    28  4  CRC-32C of bytes 0..27
  *   record (12 + len bytes, no padding):
@@ -266,7 +266,7 @@ static int scan_segment(const unsigned char *d, size_t n, int is_last, scan_res 
         sf_set_err(err, errlen, "segment header checksum mismatch");
         return -EIO;
     }
-    if (get32(d + 12) != SEG_HDR || get64(d + 16) == 0 || get32(d + 24) != 0) {
+    if (get32(d + 12) != SEG_HDR || get64(d + 16) == 0 || get64(d + 16) > SF_DURLOG_LSN_MAX || get32(d + 24) != 0) {
         sf_set_err(err, errlen, "invalid segment header");
         return -EIO;
     }

@@ -50,6 +50,7 @@ enum sf_durlog_type {
                                * answers inside it, on replay too) */
 };
 #define SF_DURLOG_TYPE_MAX 0xffffu
+#define SF_DURLOG_LSN_MAX (UINT64_C(1) << 62) /* no LSN beyond: a header claiming one is invalid */
 
 #define SF_DURLOG_SEGMENT_DEFAULT (64u * 1024u * 1024u) /* rollover size */
 #define SF_DURLOG_SEGMENT_MIN 1024u
