@@ -806,6 +806,10 @@ static void rollback(sf_durlog *log, size_t nsegs, uint64_t size)
             what = "unlink a new segment";
         }
     }
+    if (log->nsegs > nsegs && fsync(log->dirfd) != 0 && !e) {
+        e = errno; /* else a crash could bring an unlinked segment back */
+        what = "fsync the directory";
+    }
     log->nsegs = nsegs;
     seg *t = &log->segs[nsegs - 1];
     /* always: a short write leaves bytes past t->size */

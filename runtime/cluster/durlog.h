@@ -148,7 +148,8 @@ void sf_durlog_get_stats(const sf_durlog *log, sf_durlog_stats *st);
  * Yields the durable records with LSN >= from_lsn in LSN order, up to the
  * durable LSN at the time of sf_durlog_iter_init (appends and syncs may go
  * on meanwhile; truncate_before must not delete segments it still has to
- * read). Every record's checksum is verified again as it is read. from_lsn
+ * read). Segments are read whole, one at a time, and every record's
+ * checksum is verified again as it is read. from_lsn
  * below first_lsn (already deleted) or above durable_lsn is an error. */
 typedef struct sf_durlog_iter sf_durlog_iter;
 
