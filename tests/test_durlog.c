@@ -9,7 +9,9 @@
  * a forked writer that _exit()s without closing loses nothing it synced; a
  * failed sync (file size limit standing in for a full disk) leaves the
  * files as they were and a later sync succeeds; the directory lock; the
- * format version check. */
+ * format version check; the payload codecs of batch, outcome and batch
+ * time records (durlog_rec.c): round trips through the log, every wrong
+ * length, layout and count refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +33,7 @@
 #include <unistd.h>
 
 #include "durlog.h"
+#include "durlog_rec.h"
 #include "stateflow/sf_crc32c.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -950,6 +953,98 @@ static void test_check_segment(void **state)
     assert_int_equal(nrec, 4);
 }
 
+/* ---- record payloads ----------------------------------------------------- */
+
+static void test_record_codecs(void **state)
+{
+    fixture *f = *state;
+    char err[256];
+    sf_durlog *log = open_ok(f->dir, NULL, NULL);
+    uint64_t reruns[3] = {7, 3, UINT64_MAX};
+    sf_durlog_batch b = {.batch_id = 42, .first_pos = 100, .count = 64, .nreruns = 3, .reruns = reruns};
+    sf_durlog_batch b0 = {.batch_id = 1, .first_pos = 1, .count = 0, .nreruns = 0, .reruns = NULL};
+    sf_durlog_outcome oc = {.batch_id = 42, .position = 120, .kind = SF_DURLOG_TIME_LIMIT};
+    sf_durlog_batch_time bt = {.batch_id = 42, .unix_ns = -5};
+    sf_buf buf;
+    sf_buf_init(&buf);
+    sf_durlog_batch_encode(&b, &buf);
+    assert_int_equal(buf.len, 25 + 24);
+    assert_int_equal(sf_durlog_append(log, SF_DURLOG_BATCH, buf.data, buf.len, NULL, err, sizeof err), 0);
+    sf_buf_reset(&buf);
+    sf_durlog_batch_encode(&b0, &buf);
+    assert_int_equal(sf_durlog_append(log, SF_DURLOG_BATCH, buf.data, buf.len, NULL, err, sizeof err), 0);
+    sf_buf_reset(&buf);
+    sf_durlog_outcome_encode(&oc, &buf);
+    assert_int_equal(sf_durlog_append(log, SF_DURLOG_OUTCOME, buf.data, buf.len, NULL, err, sizeof err), 0);
+    sf_buf_reset(&buf);
+    sf_durlog_batch_time_encode(&bt, &buf);
+    assert_int_equal(sf_durlog_append(log, SF_DURLOG_BATCH_TIME, buf.data, buf.len, NULL, err, sizeof err), 0);
+    assert_int_equal(sf_durlog_sync(log, err, sizeof err), 0);
+    sf_durlog_close(log);
+
+    log = open_ok(f->dir, NULL, NULL);
+    sf_durlog_iter *it;
+    sf_durlog_rec r;
+    assert_int_equal(sf_durlog_iter_init(log, 1, &it, err, sizeof err), 0);
+    sf_durlog_batch d;
+    assert_int_equal(sf_durlog_iter_next(it, &r, err, sizeof err), 1);
+    assert_int_equal(r.type, SF_DURLOG_BATCH);
+    assert_int_equal(sf_durlog_batch_decode(r.data, r.len, &d, err, sizeof err), 0);
+    assert_int_equal(d.batch_id, 42);
+    assert_int_equal(d.first_pos, 100);
+    assert_int_equal(d.count, 64);
+    assert_int_equal(d.nreruns, 3);
+    assert_memory_equal(d.reruns, reruns, sizeof reruns);
+    sf_durlog_batch_free(&d);
+    assert_int_equal(sf_durlog_iter_next(it, &r, err, sizeof err), 1);
+    assert_int_equal(sf_durlog_batch_decode(r.data, r.len, &d, err, sizeof err), 0);
+    assert_int_equal(d.nreruns, 0);
+    assert_null(d.reruns);
+    sf_durlog_batch_free(&d);
+    sf_durlog_outcome o;
+    assert_int_equal(sf_durlog_iter_next(it, &r, err, sizeof err), 1);
+    assert_int_equal(sf_durlog_outcome_decode(r.data, r.len, &o, err, sizeof err), 0);
+    assert_int_equal(o.position, 120);
+    assert_int_equal(o.kind, SF_DURLOG_TIME_LIMIT);
+    sf_durlog_batch_time t;
+    assert_int_equal(sf_durlog_iter_next(it, &r, err, sizeof err), 1);
+    assert_int_equal(sf_durlog_batch_time_decode(r.data, r.len, &t, err, sizeof err), 0);
+    assert_int_equal(t.batch_id, 42);
+    assert_true(t.unix_ns == -5);
+    assert_int_equal(sf_durlog_iter_next(it, &r, err, sizeof err), 0);
+    sf_durlog_iter_close(it);
+    sf_durlog_close(log);
+
+    /* every shorter or longer payload, a wrong layout byte, a wrong count */
+    sf_buf_reset(&buf);
+    sf_durlog_batch_encode(&b, &buf);
+    for (size_t n = 0; n < buf.len + 8; n++) {
+        char tmp[80] = {0};
+        memcpy(tmp, buf.data, n < buf.len ? n : buf.len);
+        if (n != buf.len)
+            assert_int_equal(sf_durlog_batch_decode(tmp, n, &d, err, sizeof err), -1);
+    }
+    buf.data[0] = 2;
+    assert_int_equal(sf_durlog_batch_decode(buf.data, buf.len, &d, err, sizeof err), -1);
+    assert_non_null(strstr(err, "layout"));
+    buf.data[0] = 1;
+    buf.data[21] = 2; /* says 2 reruns, holds 3 */
+    assert_int_equal(sf_durlog_batch_decode(buf.data, buf.len, &d, err, sizeof err), -1);
+    assert_non_null(strstr(err, "reruns"));
+    sf_buf_reset(&buf);
+    sf_durlog_outcome_encode(&oc, &buf);
+    assert_int_equal(sf_durlog_outcome_decode(buf.data, buf.len - 1, &o, err, sizeof err), -1);
+    buf.data[17] = 9;
+    assert_int_equal(sf_durlog_outcome_decode(buf.data, buf.len, &o, err, sizeof err), -1);
+    assert_non_null(strstr(err, "kind"));
+    sf_buf_reset(&buf);
+    sf_durlog_batch_time_encode(&bt, &buf);
+    sf_buf_append(&buf, "", 1);
+    assert_int_equal(sf_durlog_batch_time_decode(buf.data, buf.len, &t, err, sizeof err), -1);
+    assert_int_equal(sf_durlog_batch_time_decode(buf.data, 0, &t, err, sizeof err), -1);
+    sf_buf_free(&buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -970,6 +1065,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_rollover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_codecs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
