@@ -7,8 +7,9 @@
  * earlier segment fails the open (salvage cuts it); truncate_before
  * deletes exactly the segments wholly before an LSN; the record size limit;
  * a forked writer that _exit()s without closing loses nothing it synced; a
- * failed sync (file size limit standing in for a full disk) leaves the
- * files as they were and a later sync succeeds; the directory lock; the
+ * failed sync (a file size limit, and a really full disk: a 128 KiB tmpfs
+ * in a private mount namespace, skipped where that cannot be set up)
+ * leaves the files as they were and a later sync succeeds; the directory lock; the
  * format version check; the payload codecs of batch, outcome and batch
  * time records (durlog_rec.c): round trips through the log, every wrong
  * length, layout and count refused. */
@@ -27,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -924,6 +927,114 @@ static void test_failed_sync_rollover(void **state)
     run_child(f->dir, 1);
 }
 
+/* A real full disk: in a child, a private mount namespace (a user
+ * namespace too when not root) with a 128 KiB tmpfs. Returns 77 when that
+ * cannot be set up. */
+static int write_id_map(const char *file, const char *line)
+{
+    int fd = open(file, O_WRONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, line, strlen(line));
+    close(fd);
+    return n == (ssize_t)strlen(line) ? 0 : -1;
+}
+
+static int enospc_child(const char *root)
+{
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+    if (unshare(CLONE_NEWNS) != 0) {
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+            return 77;
+        char m[64];
+        write_id_map("/proc/self/setgroups", "deny");
+        snprintf(m, sizeof m, "0 %u 1", (unsigned)uid);
+        if (write_id_map("/proc/self/uid_map", m) != 0)
+            return 77;
+        snprintf(m, sizeof m, "0 %u 1", (unsigned)gid);
+        if (write_id_map("/proc/self/gid_map", m) != 0)
+            return 77;
+    }
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return 77;
+    if (mount("sf_durlog_test", root, "tmpfs", 0, "size=128k") != 0)
+        return 77;
+    char dir[300], filler[300];
+    snprintf(dir, sizeof dir, "%s/log", root);
+    snprintf(filler, sizeof filler, "%s/filler", root);
+    /* 32 KiB we can free later */
+    int fd = open(filler, O_WRONLY | O_CREAT, 0666);
+    char z[4096] = {1};
+    for (int i = 0; i < 8; i++)
+        if (fd < 0 || write(fd, z, sizeof z) != (ssize_t)sizeof z)
+            return 40;
+    close(fd);
+
+    char err[256], buf[100];
+    memset(buf, 'x', sizeof buf);
+    sf_durlog *log;
+    if (sf_durlog_open(dir, NULL, &log, NULL, err, sizeof err) != 0)
+        return 41;
+    uint64_t synced = 0;
+    int r = 0;
+    for (int round = 0; round < 1000 && r == 0; round++) {
+        for (int i = 0; i < 50; i++)
+            if (sf_durlog_append(log, 1, buf, sizeof buf, NULL, err, sizeof err) != 0)
+                return 42;
+        r = sf_durlog_sync(log, err, sizeof err);
+        if (r == 0)
+            synced = sf_durlog_durable_lsn(log) - 1;
+    }
+    if (r != -ENOSPC || strstr(err, "no space") == NULL)
+        return 43;
+    if (sf_durlog_durable_lsn(log) != synced + 1 || sf_durlog_next_lsn(log) != synced + 51)
+        return 44;
+    char p[400];
+    snprintf(p, sizeof p, "%s/0000000000000001.sflog", dir);
+    if (file_size(p) != 32 + (off_t)synced * 112)
+        return 45; /* truncated back to the durable end */
+    if (sf_durlog_sync(log, err, sizeof err) != -ENOSPC)
+        return 46;
+    /* space returns */
+    unlink(filler);
+    if (sf_durlog_sync(log, err, sizeof err) != 0)
+        return 47;
+    if (sf_durlog_durable_lsn(log) != synced + 51)
+        return 48;
+    sf_durlog_close(log);
+    sf_durlog_report rep;
+    if (sf_durlog_open(dir, NULL, &log, &rep, err, sizeof err) != 0 || rep.cut || rep.records != synced + 50)
+        return 49;
+    sf_durlog_iter *it;
+    sf_durlog_rec rec;
+    uint64_t n = 0;
+    if (sf_durlog_iter_init(log, 1, &it, err, sizeof err) != 0)
+        return 50;
+    while (sf_durlog_iter_next(it, &rec, err, sizeof err) == 1)
+        if (rec.len != 100 || memcmp(rec.data, buf, 100) != 0 || rec.lsn != ++n)
+            return 51;
+    sf_durlog_iter_close(it);
+    sf_durlog_close(log);
+    return n == synced + 50 ? 0 : 52;
+}
+
+static void test_enospc(void **state)
+{
+    fixture *f = *state;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(enospc_child(f->root));
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        skip();
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* ---- check_segment ------------------------------------------------------ */
 
 static void test_check_segment(void **state)
@@ -1064,6 +1175,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crash_child, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_rollover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enospc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_codecs, setup, teardown),
     };
