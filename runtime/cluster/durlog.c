@@ -447,24 +447,44 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* mkdir one directory; when it is new, fsync its parent so that the new
+ * entry survives a crash (best effort: a failure shows up later). */
+static int make_one_dir(char *p)
+{
+    if (mkdir(p, 0777) != 0)
+        return errno == EEXIST ? 0 : errno;
+    char *slash = strrchr(p, '/');
+    const char *parent = ".";
+    if (slash == p)
+        parent = "/";
+    else if (slash)
+        *slash = 0, parent = p;
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    if (slash && slash != p)
+        *slash = '/';
+    return 0;
+}
+
 /* mkdir -p */
 static int make_dirs(const char *dir)
 {
     char *p = strdup(dir);
     if (!p)
         return ENOMEM;
-    for (char *s = p + 1; *s; s++) {
+    int e = 0;
+    for (char *s = p + 1; *s && !e; s++) {
         if (*s != '/')
             continue;
         *s = 0;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            int e = errno;
-            free(p);
-            return e;
-        }
+        e = make_one_dir(p);
         *s = '/';
     }
-    int e = mkdir(p, 0777) != 0 && errno != EEXIST ? errno : 0;
+    if (!e)
+        e = make_one_dir(p);
     free(p);
     return e;
 }
