@@ -327,6 +327,17 @@ static void test_iter_during_appends(void **state)
     assert_int_equal(n, 31);
     sf_durlog_iter_close(it);
     expect_range(log, 1, 80);
+
+    /* a byte flipped on disk after open: replay stops with an error */
+    char p[400];
+    seg_path(f, 1, p, sizeof p);
+    flip_byte(p, rec_offset(p, 1, 3) + 12);
+    assert_int_equal(sf_durlog_iter_init(log, 2, &it, err, sizeof err), 0);
+    assert_int_equal(sf_durlog_iter_next(it, &r, err, sizeof err), 1);
+    assert_int_equal(r.lsn, 2);
+    assert_int_equal(sf_durlog_iter_next(it, &r, err, sizeof err), -EIO);
+    assert_non_null(strstr(err, "LSN 3"));
+    sf_durlog_iter_close(it);
     sf_durlog_close(log);
 }
 
