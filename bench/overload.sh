@@ -48,6 +48,14 @@ json() { $py -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys
 metric() { # name (with labels): value from /metrics, 0 when absent
   curl -s "http://127.0.0.1:$hport/metrics" | awk -v n="$1" '$1 == n { print $2; f=1 } END { if (!f) print 0 }'
 }
+cpu() { # "coordinator X s, workers Y Z s": CPU time (user + system) so far
+  local out w
+  out="coordinator $(awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$sfd_pid/stat") s, workers"
+  for w in $(cat "/proc/$sfd_pid/task/$sfd_pid/children"); do
+    out="$out $(awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$w/stat")"
+  done
+  echo "$out s"
+}
 rss() { # "coordinator X MiB, workers Y, Z MiB" from VmHWM
   local out w kb
   kb=$(awk '/VmHWM/ { print $2 }' "/proc/$sfd_pid/status")
@@ -92,17 +100,22 @@ echo "capacity: $cap ops/s; peak RSS so far: $(rss)"
 # 2. overload, open loop at factor x capacity
 rate=$((cap * factor))
 rej0=$(metric 'stateflow_rejected_total{reason="overloaded"}')
-( maxp=0; while :; do
+( maxp=0; minl=1000000000; while :; do
     p=$(metric stateflow_ingress_pending); p=${p%.*}
+    l=$(metric stateflow_batch_limit); l=${l%.*}
     [ "${p:-0}" -gt "$maxp" ] && { maxp=$p; echo "$maxp" > "$tmp/maxpending"; }
+    [ "${l:-0}" -gt 0 ] && [ "$l" -lt "$minl" ] && { minl=$l; echo "$minl" > "$tmp/minlimit"; }
     sleep 0.2
   done ) &
 sampler_pid=$!
 warm=1
+cpu0=$(cpu)
+b0=$(metric stateflow_batches_total); c0=$(metric stateflow_commits_total)
+a0=$(metric 'stateflow_aborts_total{cause="conflict"}')
 t0=$(date +%s.%N)
 set +e
-timeout 600 "${yc[@]}" --rate "$rate" --warmup "$warm" --duration "$duration" --drain 120 \
-  --json "$tmp/over.json" > "$tmp/over.txt"
+( timeout 600 "${yc[@]}" --rate "$rate" --warmup "$warm" --duration "$duration" --drain 120 \
+    --json "$tmp/over.json" > "$tmp/over.txt"; st=$?; times > "$tmp/times"; exit $st )
 status=$?
 set -e
 t1=$(date +%s.%N) # ycsbt exits once every request was answered (or after --drain)
@@ -110,6 +123,8 @@ kill "$sampler_pid" 2>/dev/null || true
 wait "$sampler_pid" 2>/dev/null || true
 sampler_pid=
 rej1=$(metric 'stateflow_rejected_total{reason="overloaded"}')
+b1=$(metric stateflow_batches_total); c1=$(metric stateflow_commits_total)
+a1=$(metric 'stateflow_aborts_total{cause="conflict"}')
 tps=$(json "$tmp/over.json" 'round(tps)')
 drain=$($py -c "print('%.2f' % max(0.0, $t1 - $t0 - $warm - $duration))")
 pct=$($py -c "print('%.0f' % (100.0 * $tps / max(1, $cap)))")
@@ -117,7 +132,11 @@ echo "overload (open loop, $rate/s = ${factor}x for ${duration} s after ${warm} 
 echo "  answered: sent $(json "$tmp/over.json" 'sent'), replies $(json "$tmp/over.json" 'replies')," \
      "unanswered $(json "$tmp/over.json" 'unanswered'), duplicates $(json "$tmp/over.json" 'duplicates');" \
      "errors in the window $(json "$tmp/over.json" 'errors_by_type')"
-echo "  Overloaded counted by /metrics: $(( ${rej1%.*} - ${rej0%.*} )); largest ingress backlog sampled: $(cat "$tmp/maxpending" 2>/dev/null || echo 0)"
+echo "  Overloaded counted by /metrics: $(( ${rej1%.*} - ${rej0%.*} )); largest ingress backlog sampled:" \
+     "$(cat "$tmp/maxpending" 2>/dev/null || echo 0); smallest batch limit sampled: $(cat "$tmp/minlimit" 2>/dev/null || echo -)"
+echo "  batches $(( ${b1%.*} - ${b0%.*} )), commits $(( ${c1%.*} - ${c0%.*} )), conflict aborts $(( ${a1%.*} - ${a0%.*} ))" \
+     "from the start of the load to the last answer"
+echo "  CPU time before: $cpu0; after: $(cpu); ycsbt user/system: $(tail -1 "$tmp/times")"
 echo "  p50 $(json "$tmp/over.json" 'latency_ms["p50"]') ms, p99 $(json "$tmp/over.json" 'latency_ms["p99"]') ms," \
      "max $(json "$tmp/over.json" 'latency_ms["max"]') ms (from the intended send time, successful replies)"
 echo "  all answered ${drain} s after the load stopped (ycsbt exit $status); peak RSS: $(rss)"
