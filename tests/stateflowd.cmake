@@ -62,6 +62,6 @@ target_include_directories(test_ingress PRIVATE ${SF_SFD_DIR})
 set_tests_properties(test_ingress PROPERTIES LABELS stateflowd)
 
 # The coordinator's adaptive batch limit (runtime/cluster/coord_sequencer.c), cmocka.
-sf_add_test(test_batch_limit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_batch_limit.c LIBS sf_runtime)
+sf_add_test(test_batch_limit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_batch_limit.c LIBS sf_runtime m)
 target_include_directories(test_batch_limit PRIVATE ${SF_SFD_DIR})
 set_tests_properties(test_batch_limit PROPERTIES LABELS stateflowd)
