@@ -85,3 +85,8 @@ if(TARGET stateflowd AND TARGET sfc)
     set_tests_properties(wire_${cls} PROPERTIES TIMEOUT 120 ENVIRONMENT "${SF_SFD_ENV}" LABELS stateflowd)
   endforeach()
 endif()
+
+# The coordinator's adaptive batch limit (runtime/cluster/coord_sequencer.c), cmocka.
+sf_add_test(test_batch_limit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_batch_limit.c LIBS sf_runtime m)
+target_include_directories(test_batch_limit PRIVATE ${SF_SFD_DIR})
+set_tests_properties(test_batch_limit PROPERTIES LABELS stateflowd)

@@ -70,6 +70,8 @@ struct sf_coordinator {
     char *app;
     size_t app_len;
     uint32_t nworkers, P, batch_size;
+    uint32_t admit;            /* transactions per batch now, <= batch_size (coord_sequencer.c) */
+    sf_metric *m_admit;
     uint64_t batch_ns;
     cworker *workers;
     uint32_t njoined, nready;
@@ -131,6 +133,8 @@ void coord_maybe_start_batch(sf_coordinator *c);
 int coord_gw_submit(void *ud, const char *req, size_t len, uint64_t token);
 int coord_native_submit(void *ud, const char *req, size_t len, uint64_t client, uint64_t corr);
 void coord_on_timer(uv_timer_t *t);
+/* A batch of ntxns ended with nreruns conflict aborts: adapt the batch limit. */
+void coord_batch_feedback(sf_coordinator *c, size_t ntxns, size_t nreruns);
 
 /* ---- coord_rounds.c ---- */
 void coord_on_done(sf_coordinator *c, uint32_t wi, sf_rd *r);

@@ -105,6 +105,7 @@ static void finish_batch(sf_coordinator *c)
     sf_metric_add(c->sm.aborts_logic, (double)logic);
     sf_metric_add(c->sm.aborts_conflict, (double)c->nreruns);
     sf_ingress_ack(c->ingress, c->nreruns ? c->reruns[0].e.pos : UINT64_MAX);
+    coord_batch_feedback(c, c->ntxns, c->nreruns);
     c->ntxns = 0;
     c->stage = ST_IDLE;
     coord_maybe_start_batch(c);

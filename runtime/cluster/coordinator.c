@@ -215,6 +215,7 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
     c->nworkers = cfg->workers ? cfg->workers : 1;
     c->P = cfg->partitions ? cfg->partitions : SF_DEFAULT_PARTITIONS;
     c->batch_size = cfg->batch_size ? cfg->batch_size : SF_DEFAULT_BATCH_SIZE;
+    c->admit = c->batch_size;
     c->batch_ns = (uint64_t)(cfg->batch_ms < 0 ? SF_DEFAULT_BATCH_MS : cfg->batch_ms) * 1000000u;
     c->batch_timeout_ns =
         (uint64_t)(cfg->batch_timeout_ms ? cfg->batch_timeout_ms : SF_DEFAULT_BATCH_TIMEOUT_MS) * 1000000u;
@@ -232,6 +233,10 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
     c->m_workers = sf_metrics_gauge(c->metrics, "stateflow_workers", "Workers connected and ready.", NULL);
     c->m_pending = sf_metrics_gauge(c->metrics, "stateflow_ingress_pending",
                                     "Requests waiting for a batch.", NULL);
+    c->m_admit = sf_metrics_gauge(c->metrics, "stateflow_batch_limit",
+                                  "Transactions a batch takes at most now (adapts to conflict aborts, "
+                                  "up to --batch-size).", NULL);
+    sf_metric_set(c->m_admit, (double)c->admit);
     uv_timer_init(c->loop, &c->timer);
     c->timer.data = c;
     c->timer_init = 1;

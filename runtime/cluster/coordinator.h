@@ -2,14 +2,16 @@
  * membership (workers join over the cluster port; when the expected number
  * has joined it sends them the application and the partition map), the
  * client gateways (HTTP via gateway.h, native via native.h) feeding the
- * ingress (ingress.h), the sequencer (batches bounded by size and time,
- * transaction id = ingress position), and the Aria rounds of every batch
- * (BATCH, DONE, EXECUTED, FLAGS, DECIDE, COMMITTED; aria.h), replies,
- * reruns of conflict-aborted transactions, the commit log and /metrics.
+ * bounded ingress (ingress.h; a full one answers Overloaded), the sequencer
+ * (batches bounded by an adaptive limit and time, transaction id = ingress
+ * position), and the Aria rounds of every batch (BATCH, DONE, EXECUTED,
+ * FLAGS, DECIDE, COMMITTED; aria.h), replies, reruns of conflict-aborted
+ * transactions, the commit log, /healthz (progress) and /metrics.
  * A worker that leaves after the cluster formed, a worker that reports a
  * failure (FAILED) and a batch that makes no progress for the batch timeout
  * make the service Unavailable (recovery is not built yet): every waiting
- * request is answered Unavailable. Single-threaded, on the loop. */
+ * request is answered Unavailable. Single-threaded, on the loop. The
+ * implementation: coordinator.c and coord_*.c (coord_internal.h). */
 #ifndef SF_RUNTIME_COORDINATOR_H
 #define SF_RUNTIME_COORDINATOR_H
 
