@@ -279,7 +279,7 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
             an_args_escape(mc, e);
             return NULL;
         }
-        an_check_untyped(mc, v, vt, m, e->pos);
+        an_check_untyped(mc, v, vt, m, e->pos, 1);
         if (strcmp(m, "append") == 0 || strcmp(m, "insert") == 0 || strcmp(m, "add") == 0 ||
             strcmp(m, "setdefault") == 0 || strcmp(m, "appendleft") == 0)
             for (int i = 0; i < e->u.call.args.n; i++)

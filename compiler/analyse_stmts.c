@@ -233,7 +233,7 @@ static void store_attr(mctx *mc, sf_expr *t, int how)
                       "remote attribute write", ai);
         return;
     }
-    an_check_untyped(mc, v, vt, name, t->pos);
+    an_check_untyped(mc, v, vt, name, t->pos, 0);
     if (mc->final && in_entity(mc)) {
         rootset r;
         memset(&r, 0, sizeof(r));
@@ -399,7 +399,7 @@ static void taug(mctx *mc, sf_stmt *s)
                           "remote attribute write", ai);
             return;
         }
-        an_check_untyped(mc, v, vt, name, t->pos);
+        an_check_untyped(mc, v, vt, name, t->pos, 0);
         an_tx(mc, val);
         if (mc->final && in_entity(mc)) {
             rootset r;
