@@ -60,7 +60,8 @@ typedef struct fixup {
 
 typedef struct loop_ctx { int brk, cont; } loop_ctx;
 
-/* A local variable bound to a function made in the method. */
+/* A local variable bound to a function made in the method, or to an
+ * iterator (lambda: 0 def, 1 lambda, 2 iterator or view). */
 typedef struct fnvar { const char *name; sf_pos pos; int lambda; } fnvar;
 
 typedef struct builder {
@@ -615,6 +616,26 @@ static void collect_locals(builder *b, sf_stmt_list *l);
 
 static void walrus_in_stmt(builder *b, sf_stmt *s);
 
+/* A value that is an iterator or a view over another value (a generator
+ * expression, iter/map/filter/zip/enumerate/reversed/range, dict views):
+ * it cannot be kept in a frame across a remote operation. */
+static int is_iterator(const sf_expr *v)
+{
+    static const char *const fns[] = {"iter", "map", "filter", "zip", "enumerate", "reversed", "range", NULL};
+    static const char *const views[] = {"items", "keys", "values", NULL};
+    if (v->kind == SF_EX_GENEXP)
+        return 1;
+    if (v->kind != SF_EX_CALL)
+        return 0;
+    const sf_expr *f = v->u.call.func;
+    const char *const *l = f->kind == SF_EX_NAME ? fns : f->kind == SF_EX_ATTR && v->u.call.args.n == 0 ? views : NULL;
+    const char *n = f->kind == SF_EX_NAME ? f->u.name.id : f->kind == SF_EX_ATTR ? f->u.attr.attr : "";
+    for (; l && *l; l++)
+        if (strcmp(*l, n) == 0)
+            return 1;
+    return 0;
+}
+
 static void collect_local(builder *b, sf_stmt *s)
 {
     walrus_in_stmt(b, s);
@@ -629,8 +650,9 @@ static void collect_local(builder *b, sf_stmt *s)
     case SF_ST_ASSIGN:
         for (int i = 0; i < s->u.assign.targets.n; i++) {
             store_target_names(b, s->u.assign.targets.v[i]);
-            if (s->u.assign.value->kind == SF_EX_LAMBDA && s->u.assign.targets.v[i]->kind == SF_EX_NAME) {
-                fnvar fv = {s->u.assign.targets.v[i]->u.name.id, s->u.assign.value->pos, 1};
+            int kind = s->u.assign.value->kind == SF_EX_LAMBDA ? 1 : is_iterator(s->u.assign.value) ? 2 : -1;
+            if (kind > 0 && s->u.assign.targets.v[i]->kind == SF_EX_NAME) {
+                fnvar fv = {s->u.assign.targets.v[i]->u.name.id, s->u.assign.value->pos, kind};
                 ARRAY_PUSH(b->fns, b->nfns, b->capfns, fv);
             }
         }
@@ -1913,10 +1935,17 @@ static void check_functions_across_calls(builder *b)
             if (!blk->is_cont || blk->term == T_NONE || !set_has(blk->live_in, v))
                 continue;
             char msg[512];
-            snprintf(msg, sizeof(msg), "%s '%s' is used after the remote operation at line %d: a function "
-                                       "cannot be kept across a remote operation (it would not see the "
-                                       "variables as Python does); define it after that line",
-                     b->fns[f].lambda ? "the lambda assigned to" : "the nested function", b->fns[f].name, blk->line);
+            if (b->fns[f].lambda == 2)
+                snprintf(msg, sizeof(msg), "the iterator or view in '%s' is used after the remote operation at "
+                                           "line %d: it cannot be kept across a remote operation; make it a "
+                                           "list first (`%s = list(...)`)", b->fns[f].name, blk->line,
+                         b->fns[f].name);
+            else
+                snprintf(msg, sizeof(msg), "%s '%s' is used after the remote operation at line %d: a function "
+                                           "cannot be kept across a remote operation (it would not see the "
+                                           "variables as Python does); define it after that line",
+                         b->fns[f].lambda ? "the lambda assigned to" : "the nested function", b->fns[f].name,
+                         blk->line);
             error_at(b, b->fns[f].pos, msg);
             break;
         }
