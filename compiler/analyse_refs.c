@@ -231,6 +231,27 @@ const sf_type *an_tx_attr(mctx *mc, sf_expr *e)
     return NULL;
 }
 
+/* A function given to another entity: arguments travel as values, and a
+ * function is not one. */
+static void function_argument(mctx *mc, const sf_expr *x)
+{
+    if (!mc->final)
+        return;
+    if (x->kind == SF_EX_STARRED)
+        x = x->u.starred.value;
+    int fn = x->kind == SF_EX_LAMBDA;
+    if (x->kind == SF_EX_NAME && !an_lookup(mc->sc, x->u.name.id)) {
+        int m = an_find_mod(mc->a, x->u.name.id);
+        fn = m >= 0 && mc->a->mods[m].def;
+    }
+    if (x->kind == SF_EX_ATTR && an_is_self_name(mc, x->u.attr.value) &&
+        an_find_meth(cur_ent(mc), x->u.attr.attr) >= 0)
+        fn = 1;
+    if (fn)
+        an_merr(mc, x->pos, "a function cannot be passed to another entity (arguments travel as values): "
+                            "call it here and pass its result, or pass the data it needs");
+}
+
 const sf_type *an_remote_call(mctx *mc, sf_expr *e, const char *entname)
 {
     actx *a = mc->a;
@@ -255,6 +276,10 @@ const sf_type *an_remote_call(mctx *mc, sf_expr *e, const char *entname)
         return te->meths[mi].returns;
     }
     an_check_args(mc, e, ti, mi, 1);
+    for (int i = 0; i < e->u.call.args.n; i++)
+        function_argument(mc, e->u.call.args.v[i]);
+    for (int k = 0; k < e->u.call.nkw; k++)
+        function_argument(mc, e->u.call.kw[k].value);
     an_rec_remote(mc, e->pos, ti, m, "remote call", -1);
     return te->meths[mi].returns;
 }
