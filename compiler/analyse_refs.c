@@ -94,22 +94,14 @@ void an_check_args(mctx *mc, sf_expr *call, int ti, int mi, int remote)
     int npos = 0, star = 0, dstar = 0;
     for (int i = 0; i < call->u.call.args.n; i++) {
         sf_expr *x = call->u.call.args.v[i];
-        if (x->kind == SF_EX_STARRED) {
+        if (x->kind == SF_EX_STARRED)
             star = 1;
-            if (remote && call->u.call.nkw > 0)
-                an_merr(mc, x->pos, "unpacking arguments with * together with keyword arguments in a "
-                                    "remote call is not supported: pass the values by position");
-        } else {
+        else
             npos++;
-        }
     }
     for (int k = 0; k < call->u.call.nkw; k++)
-        if (!call->u.call.kw[k].arg) {
+        if (!call->u.call.kw[k].arg)
             dstar = 1;
-            if (remote)
-                an_merr(mc, call->u.call.kw[k].pos, "unpacking arguments with ** in a remote call is "
-                                                  "not supported: pass the values one by one");
-        }
     if (star || dstar)
         return;
     if (npos > m->nparams) {
