@@ -316,7 +316,8 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
             tx_args_lambdas(mc, e, id);
         else
             an_tx_args(mc, e);
-        if (b >= 0 && (strcmp(id, "isinstance") == 0 || strcmp(id, "issubclass") == 0))
+        if (b >= 0 && (strcmp(id, "isinstance") == 0 || strcmp(id, "issubclass") == 0 ||
+                       strcmp(id, "type") == 0))
             an_check_isinstance(mc, e);
         if (b >= 0)
             return builtin_call(mc, b, e);

@@ -356,7 +356,15 @@ static const char *entity_class_in(mctx *mc, const sf_expr *e)
 
 void an_check_isinstance(mctx *mc, sf_expr *call)
 {
-    if (!mc->final || call->u.call.args.n < 2)
+    if (!mc->final)
+        return;
+    if (strcmp(call->u.call.func->u.name.id, "type") == 0) {
+        if (call->u.call.args.n == 1 && is_ref(mc, call->u.call.args.v[0]))
+            an_merr(mc, call->pos, "type() of a reference is not the entity class at run time: its static "
+                                   "type is already %s", ref_entity(call->u.call.args.v[0]->type));
+        return;
+    }
+    if (call->u.call.args.n < 2)
         return;
     const char *cls = entity_class_in(mc, call->u.call.args.v[1]);
     if (cls)
