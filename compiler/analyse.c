@@ -17,7 +17,8 @@
  * Phases (sf_analyse): module-level names -> entity classes -> signatures ->
  * attributes -> keys -> method bodies (typed to a fixpoint, then walked once
  * more to record and report) -> functions outside entities (only checked for
- * remote operations) -> accessors -> call graph, recursion, flags -> IR.
+ * remote operations; again with the argument types where an entity method
+ * gives them references) -> accessors -> call graph, recursion, flags -> IR.
  */
 #include "analyse_internal.h"
 

@@ -2,7 +2,8 @@
  *
  * Input: a parsed module (ast.h). Output: an sf_program that links the AST to
  * the IR being built:
- *   - every entity class (@entity, @stateflow, @stateflow.entity) with its
+ *   - every entity class (@entity, @stateflow, @stateflow.entity,
+ *     @stateflow.stateflow) with its
  *     attributes and their types, its key attributes and its methods
  *     (signatures, reads/writes of self, remote operations, flags), written
  *     straight into ir->entities;

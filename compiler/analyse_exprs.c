@@ -279,7 +279,7 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
             an_args_escape(mc, e);
             return NULL;
         }
-        an_check_untyped(mc, v, vt, m, e->pos);
+        an_check_untyped(mc, v, vt, m, e->pos, 1);
         if (strcmp(m, "append") == 0 || strcmp(m, "insert") == 0 || strcmp(m, "add") == 0 ||
             strcmp(m, "setdefault") == 0 || strcmp(m, "appendleft") == 0)
             for (int i = 0; i < e->u.call.args.n; i++)
@@ -316,7 +316,8 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
             tx_args_lambdas(mc, e, id);
         else
             an_tx_args(mc, e);
-        if (b >= 0 && (strcmp(id, "isinstance") == 0 || strcmp(id, "issubclass") == 0))
+        if (b >= 0 && (strcmp(id, "isinstance") == 0 || strcmp(id, "issubclass") == 0 ||
+                       strcmp(id, "type") == 0))
             an_check_isinstance(mc, e);
         if (b >= 0)
             return builtin_call(mc, b, e);

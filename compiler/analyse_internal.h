@@ -274,7 +274,8 @@ const sf_type *an_remote_call(mctx *mc, sf_expr *e, const char *entname);
 void an_check_compare(mctx *mc, sf_expr *e);
 void an_check_isinstance(mctx *mc, sf_expr *call);
 void an_check_self_stored(mctx *mc, const sf_expr *x);
-void an_check_untyped(mctx *mc, const sf_expr *v, const sf_type *vt, const char *name, sf_pos pos);
+void an_check_untyped(mctx *mc, const sf_expr *v, const sf_type *vt, const char *name, sf_pos pos,
+                      int is_call);
 
 /* ---- analyse_effects.c: effects on self ------------------------------------ */
 

@@ -94,22 +94,14 @@ void an_check_args(mctx *mc, sf_expr *call, int ti, int mi, int remote)
     int npos = 0, star = 0, dstar = 0;
     for (int i = 0; i < call->u.call.args.n; i++) {
         sf_expr *x = call->u.call.args.v[i];
-        if (x->kind == SF_EX_STARRED) {
+        if (x->kind == SF_EX_STARRED)
             star = 1;
-            if (remote && call->u.call.nkw > 0)
-                an_merr(mc, x->pos, "unpacking arguments with * together with keyword arguments in a "
-                                    "remote call is not supported: pass the values by position");
-        } else {
+        else
             npos++;
-        }
     }
     for (int k = 0; k < call->u.call.nkw; k++)
-        if (!call->u.call.kw[k].arg) {
+        if (!call->u.call.kw[k].arg)
             dstar = 1;
-            if (remote)
-                an_merr(mc, call->u.call.kw[k].pos, "unpacking arguments with ** in a remote call is "
-                                                  "not supported: pass the values one by one");
-        }
     if (star || dstar)
         return;
     if (npos > m->nparams) {
@@ -227,8 +219,29 @@ const sf_type *an_tx_attr(mctx *mc, sf_expr *e)
         return NULL;
     if (re)
         return an_remote_attr_read(mc, e, re);
-    an_check_untyped(mc, v, vt, name, e->pos);
+    an_check_untyped(mc, v, vt, name, e->pos, 0);
     return NULL;
+}
+
+/* A function given to another entity: arguments travel as values, and a
+ * function is not one. */
+static void function_argument(mctx *mc, const sf_expr *x)
+{
+    if (!mc->final)
+        return;
+    if (x->kind == SF_EX_STARRED)
+        x = x->u.starred.value;
+    int fn = x->kind == SF_EX_LAMBDA;
+    if (x->kind == SF_EX_NAME && !an_lookup(mc->sc, x->u.name.id)) {
+        int m = an_find_mod(mc->a, x->u.name.id);
+        fn = m >= 0 && mc->a->mods[m].def;
+    }
+    if (x->kind == SF_EX_ATTR && an_is_self_name(mc, x->u.attr.value) &&
+        an_find_meth(cur_ent(mc), x->u.attr.attr) >= 0)
+        fn = 1;
+    if (fn)
+        an_merr(mc, x->pos, "a function cannot be passed to another entity (arguments travel as values): "
+                            "call it here and pass its result, or pass the data it needs");
 }
 
 const sf_type *an_remote_call(mctx *mc, sf_expr *e, const char *entname)
@@ -255,6 +268,10 @@ const sf_type *an_remote_call(mctx *mc, sf_expr *e, const char *entname)
         return te->meths[mi].returns;
     }
     an_check_args(mc, e, ti, mi, 1);
+    for (int i = 0; i < e->u.call.args.n; i++)
+        function_argument(mc, e->u.call.args.v[i]);
+    for (int k = 0; k < e->u.call.nkw; k++)
+        function_argument(mc, e->u.call.kw[k].value);
     an_rec_remote(mc, e->pos, ti, m, "remote call", -1);
     return te->meths[mi].returns;
 }
@@ -295,7 +312,7 @@ static const char *key_compare_hint(mctx *mc, const sf_expr *other)
  * give Python's answer and is an error. */
 void an_check_compare(mctx *mc, sf_expr *e)
 {
-    if (!mc->final || !in_entity(mc))
+    if (!mc->final) /* also in functions outside entities: `is` between references given to them */
         return;
     sf_expr *l = e->u.compare.left;
     for (int i = 0; i < e->u.compare.comparators.n; i++) {
@@ -339,7 +356,15 @@ static const char *entity_class_in(mctx *mc, const sf_expr *e)
 
 void an_check_isinstance(mctx *mc, sf_expr *call)
 {
-    if (!mc->final || !in_entity(mc) || call->u.call.args.n < 2)
+    if (!mc->final)
+        return;
+    if (strcmp(call->u.call.func->u.name.id, "type") == 0) {
+        if (call->u.call.args.n == 1 && is_ref(mc, call->u.call.args.v[0]))
+            an_merr(mc, call->pos, "type() of a reference is not the entity class at run time: its static "
+                                   "type is already %s", ref_entity(call->u.call.args.v[0]->type));
+        return;
+    }
+    if (call->u.call.args.n < 2)
         return;
     const char *cls = entity_class_in(mc, call->u.call.args.v[1]);
     if (cls)
@@ -351,44 +376,29 @@ void an_check_isinstance(mctx *mc, sf_expr *call)
 
 /* ---- values of unknown type ---------------------------------------------- */
 
-/* Methods of builtin values: calling one of these on a value of unknown
- * type is not taken for a remote call. */
-static int builtin_member(const char *n)
-{
-    static const char *const names[] = {
-        "append", "extend", "insert", "remove", "pop", "clear", "index", "count", "sort", "reverse",
-        "copy", "get", "keys", "values", "items", "update", "setdefault", "popitem", "add", "discard",
-        "union", "intersection", "difference", "symmetric_difference", "issubset", "issuperset",
-        "isdisjoint", "split", "rsplit", "join", "strip", "lstrip", "rstrip", "lower", "upper",
-        "replace", "startswith", "endswith", "find", "rfind", "format", "encode", "decode", "title",
-        "capitalize", "splitlines", "real", "imag", NULL};
-    for (int i = 0; names[i]; i++)
-        if (strcmp(names[i], n) == 0)
-            return 1;
-    return 0;
-}
-
-/* v.name (read, written or called) where v's type is Any or the element of an
+/* v.name (read or written; called when is_call) where v's type is Any or the element of an
  * untyped list: when an entity has a method or attribute of that name, v
  * may well be a reference, and the operation would fail at run time (a
  * reference has no attributes): a compile error asking for the type. */
-void an_check_untyped(mctx *mc, const sf_expr *v, const sf_type *vt, const char *name, sf_pos pos)
+void an_check_untyped(mctx *mc, const sf_expr *v, const sf_type *vt, const char *name, sf_pos pos,
+                      int is_call)
 {
     actx *a = mc->a;
     if (!mc->final || !in_entity(mc) || !vt)
         return;
     if (vt->kind == SF_TYPE_OPTIONAL)
         vt = targ(vt, 0);
-    if (!vt || vt->kind != SF_TYPE_ANY || vt == a->t_opaque || an_is_dunder(name) || builtin_member(name))
+    if (!vt || vt->kind != SF_TYPE_ANY || vt == a->t_opaque || an_is_dunder(name))
         return;
     const char *ent = NULL, *what = NULL;
     for (int i = 0; i < a->nents && !ent; i++) {
         const aent *en = &a->ents[i];
         int mi = an_find_meth(en, name);
-        if (mi >= 0 && mi < en->nuser && !(en->meths[mi].flags & (SF_METHOD_INIT | SF_METHOD_INTERNAL))) {
+        if (is_call && mi >= 0 && mi < en->nuser &&
+            !(en->meths[mi].flags & (SF_METHOD_INIT | SF_METHOD_INTERNAL))) {
             ent = en->name;
             what = "a method";
-        } else if (an_find_attr(en, name) >= 0) {
+        } else if (!is_call && an_find_attr(en, name) >= 0) {
             ent = en->name;
             what = "an attribute";
         }

@@ -180,7 +180,14 @@ void an_check_rebind(mctx *mc, local *l, const sf_type *vt, sf_pos pos)
         l->held = j;
         return;
     }
-    if (an_mentions_entity(l->held, 0) || an_mentions_entity(vt, 0))
+    if (!an_mentions_entity(l->held, 0) && !an_mentions_entity(vt, 0))
+        return;
+    const sf_type *known = l->held->kind == SF_TYPE_ANY ? vt : vt->kind == SF_TYPE_ANY ? l->held : NULL;
+    if (known)
+        an_merr(mc, pos, "'%s' holds a value of unknown type and %s (lines %d and %d): annotate it with "
+                         "its type where it is first assigned (e.g. `%s: %s = ...`)", l->name,
+                held_desc(a, known), l->held_line, pos.line, l->name, an_tfmt(a, known));
+    else
         an_merr(mc, pos, "'%s' holds %s (line %d) and %s here: a variable holding a reference must hold "
                          "references to one entity (or None) only; use another name for one of them", l->name,
                 held_desc(a, l->held), l->held_line, held_desc(a, vt));
@@ -233,7 +240,7 @@ static void store_attr(mctx *mc, sf_expr *t, int how)
                       "remote attribute write", ai);
         return;
     }
-    an_check_untyped(mc, v, vt, name, t->pos);
+    an_check_untyped(mc, v, vt, name, t->pos, 0);
     if (mc->final && in_entity(mc)) {
         rootset r;
         memset(&r, 0, sizeof(r));
@@ -399,7 +406,7 @@ static void taug(mctx *mc, sf_stmt *s)
                           "remote attribute write", ai);
             return;
         }
-        an_check_untyped(mc, v, vt, name, t->pos);
+        an_check_untyped(mc, v, vt, name, t->pos, 0);
         an_tx(mc, val);
         if (mc->final && in_entity(mc)) {
             rootset r;

@@ -123,6 +123,21 @@ const sf_type *an_join_strict(actx *a, const sf_type *x, const sf_type *y)
         return x;
     if (y->kind == SF_TYPE_OPTIONAL && teq(targ(y, 0), x))
         return y;
+    /* an empty container ([] is List[Any]) and one of known elements */
+    if (x->kind == y->kind && x->nargs == y->nargs && x->nargs > 0 &&
+        (x->kind == SF_TYPE_LIST || x->kind == SF_TYPE_SET || x->kind == SF_TYPE_DICT)) {
+        sf_type *j = an_tnew(a, x->kind, x->nargs);
+        for (int i = 0; i < x->nargs; i++) {
+            const sf_type *xa = targ(x, i), *ya = targ(y, i);
+            if (teq(xa, ya) || ya == a->t_any)
+                j->args[i] = xa;
+            else if (xa == a->t_any)
+                j->args[i] = ya;
+            else
+                return NULL;
+        }
+        return j;
+    }
     return NULL;
 }
 

@@ -37,6 +37,12 @@ void sf_diag_error(sf_diag *d, int line, int col, const char *fmt, ...)
     va_end(ap);
     if (!msg)
         return;
+    /* the same error at the same place once (a function walked twice) */
+    for (int i = 0; i < d->n; i++)
+        if (d->v[i].line == line && d->v[i].col == col && strcmp(d->v[i].msg, msg) == 0) {
+            free(msg);
+            return;
+        }
     d->v[d->n].line = line;
     d->v[d->n].col = col;
     d->v[d->n].msg = msg;

@@ -11,7 +11,39 @@
  * skipped, so the next block sees them unbound, as Python would). */
 static const char PRELUDE[] =
     "def _sf_frame(_sf_locals, _sf_names):\n"
-    "    return {n: _sf_locals[n] for n in _sf_names if n in _sf_locals}\n";
+    "    return {n: _sf_locals[n] for n in _sf_names if n in _sf_locals}\n"
+    "\n\n"
+    "def _sf_kwargs(_sf_name, _sf_module, _sf_params, _sf_pos, _sf_kws, _sf_defaults):\n"
+    "    # the positional arguments of a remote call written with **: matched as Python does\n"
+    "    kw = {}\n"
+    "    for d in _sf_kws:\n"
+    "        if not isinstance(d, dict):\n"
+    "            raise TypeError('%s() argument after ** must be a mapping, not %s' % (_sf_name, type(d).__name__))\n"
+    "        for k, v in d.items():\n"
+    "            if k in kw:\n"
+    "                raise TypeError(\"%s.%s() got multiple values for keyword argument '%s'\" % (_sf_module, _sf_name, k))\n"
+    "            kw[k] = v\n"
+    "    args = list(_sf_pos)\n"
+    "    for k in kw:\n"
+    "        if k not in _sf_params:\n"
+    "            raise TypeError(\"%s() got an unexpected keyword argument '%s'\" % (_sf_name, k))\n"
+    "        if _sf_params.index(k) < len(args):\n"
+    "            raise TypeError(\"%s() got multiple values for argument '%s'\" % (_sf_name, k))\n"
+    "    last = max([_sf_params.index(k) for k in kw], default=-1)\n"
+    "    missing = []\n"
+    "    for i in range(len(args), last + 1):\n"
+    "        p = _sf_params[i]\n"
+    "        if p in kw:\n"
+    "            args.append(kw[p])\n"
+    "        elif p in _sf_defaults:\n"
+    "            args.append(_sf_defaults[p])\n"
+    "        else:\n"
+    "            missing.append(p)\n"
+    "    if missing:\n"
+    "        names = [\"'%s'\" % m for m in missing]\n"
+    "        text = names[0] if len(names) == 1 else ' and '.join(names) if len(names) == 2 else ', '.join(names[:-1]) + ', and ' + names[-1]\n"
+    "        raise TypeError('%s() missing %d required positional argument%s: %s' % (_sf_name, len(missing), '' if len(missing) == 1 else 's', text))\n"
+    "    return tuple(args)\n";
 
 int sf_is_entity_decorator(const sf_expr *d)
 {

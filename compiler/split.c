@@ -60,7 +60,8 @@ typedef struct fixup {
 
 typedef struct loop_ctx { int brk, cont; } loop_ctx;
 
-/* A local variable bound to a function made in the method. */
+/* A local variable bound to a function made in the method, or to an
+ * iterator (lambda: 0 def, 1 lambda, 2 iterator or view). */
 typedef struct fnvar { const char *name; sf_pos pos; int lambda; } fnvar;
 
 typedef struct builder {
@@ -82,6 +83,7 @@ typedef struct builder {
     int nvars, capvars;
     int nwords;
     int errors;
+    const char *module_name;  /* the app's module name (its file name without .py) */
     fnvar *fns;               /* locals bound to a function (def, lambda) */
     int nfns, capfns;
 } builder;
@@ -615,6 +617,26 @@ static void collect_locals(builder *b, sf_stmt_list *l);
 
 static void walrus_in_stmt(builder *b, sf_stmt *s);
 
+/* A value that is an iterator or a view over another value (a generator
+ * expression, iter/map/filter/zip/enumerate/reversed/range, dict views):
+ * it cannot be kept in a frame across a remote operation. */
+static int is_iterator(const sf_expr *v)
+{
+    static const char *const fns[] = {"iter", "map", "filter", "zip", "enumerate", "reversed", "range", NULL};
+    static const char *const views[] = {"items", "keys", "values", NULL};
+    if (v->kind == SF_EX_GENEXP)
+        return 1;
+    if (v->kind != SF_EX_CALL)
+        return 0;
+    const sf_expr *f = v->u.call.func;
+    const char *const *l = f->kind == SF_EX_NAME ? fns : f->kind == SF_EX_ATTR && v->u.call.args.n == 0 ? views : NULL;
+    const char *n = f->kind == SF_EX_NAME ? f->u.name.id : f->kind == SF_EX_ATTR ? f->u.attr.attr : "";
+    for (; l && *l; l++)
+        if (strcmp(*l, n) == 0)
+            return 1;
+    return 0;
+}
+
 static void collect_local(builder *b, sf_stmt *s)
 {
     walrus_in_stmt(b, s);
@@ -629,8 +651,9 @@ static void collect_local(builder *b, sf_stmt *s)
     case SF_ST_ASSIGN:
         for (int i = 0; i < s->u.assign.targets.n; i++) {
             store_target_names(b, s->u.assign.targets.v[i]);
-            if (s->u.assign.value->kind == SF_EX_LAMBDA && s->u.assign.targets.v[i]->kind == SF_EX_NAME) {
-                fnvar fv = {s->u.assign.targets.v[i]->u.name.id, s->u.assign.value->pos, 1};
+            int kind = s->u.assign.value->kind == SF_EX_LAMBDA ? 1 : is_iterator(s->u.assign.value) ? 2 : -1;
+            if (kind > 0 && s->u.assign.targets.v[i]->kind == SF_EX_NAME) {
+                fnvar fv = {s->u.assign.targets.v[i]->u.name.id, s->u.assign.value->pos, kind};
                 ARRAY_PUSH(b->fns, b->nfns, b->capfns, fv);
             }
         }
@@ -796,12 +819,11 @@ static const char *emit_call(builder *b, sf_expr *target, const char *entity, co
     return emit_call_to(b, target, entity, method, args, want_result, NULL, pos);
 }
 
-/* Positional arguments of a remote call, keywords mapped onto the callee's
- * parameters. */
-/* The default value of parameter i (self not counted) of def when it is a
- * constant (so evaluating it at the call gives the value Python computed
- * once at the def), else NULL. */
-static sf_expr *const_default(const sf_stmt *def, int i)
+/* The value of parameter i's default (self not counted) of def, to pass
+ * where a call skips it: a constant, or a name (a module constant, or a
+ * constant of the callee's class, read as Entity.NAME), evaluated at the
+ * call as Python evaluated it at the def. NULL for anything else. */
+static sf_expr *call_default(builder *b, const sf_stmt *def, const sf_stmt *cls, int i)
 {
     const sf_arguments *a = def ? def->u.func.args : NULL;
     if (!a)
@@ -814,21 +836,93 @@ static sf_expr *const_default(const sf_stmt *def, int i)
     const sf_expr *x = d;
     if (x->kind == SF_EX_UNARYOP && (x->u.unaryop.op == SF_OP_USUB || x->u.unaryop.op == SF_OP_UADD))
         x = x->u.unaryop.operand;
-    if (x->kind != SF_EX_CONST || x->u.constant.kind == SF_CONST_ELLIPSIS)
+    if (x->kind == SF_EX_CONST && x->u.constant.kind != SF_CONST_ELLIPSIS)
+        return d;
+    if (d->kind != SF_EX_NAME || var_index(b, d->u.name.id) >= 0)
         return NULL;
+    for (int s = 0; cls && s < cls->u.cls.body.n; s++) {
+        const sf_stmt *st = cls->u.cls.body.v[s];
+        const sf_expr *tg = st->kind == SF_ST_ASSIGN && st->u.assign.targets.n == 1 ? st->u.assign.targets.v[0]
+                          : st->kind == SF_ST_ANNASSIGN ? st->u.annassign.target : NULL;
+        if (tg && tg->kind == SF_EX_NAME && strcmp(tg->u.name.id, d->u.name.id) == 0) {
+            sf_expr *e = sf_expr_new(b->a, SF_EX_ATTR, d->pos);
+            e->u.attr.value = sf_expr_name(b->a, cls->u.cls.name, d->pos);
+            e->u.attr.attr = d->u.name.id;
+            return e;
+        }
+    }
     return d;
 }
 
+/* f(..., **kw): the arguments become one `*_sf_kwargs(name, params,
+ * positional, keyword dicts, constant defaults)`, matched at run time by
+ * the prelude's _sf_kwargs as Python matches them. */
+static int kwargs_call_args(builder *b, sf_expr *call, const sf_ir_method *callee, const sf_stmt *cdef,
+                            const sf_stmt *ccls, const char *entity, sf_expr_list *out)
+{
+    sf_pos pos = call->pos;
+    sf_expr *fn = mk_call(b, "_sf_kwargs", pos);
+    sf_expr_list_push(b->a, &fn->u.call.args,
+                      sf_expr_str(b->a, sf_arena_printf(b->a, "%s.%s", entity, callee->name), pos));
+    sf_expr_list_push(b->a, &fn->u.call.args, sf_expr_str(b->a, b->module_name, pos));
+    sf_expr *params = mk_tuple(b, pos), *defaults = sf_expr_new(b->a, SF_EX_DICT, pos);
+    defaults->u.dict.keys = sf_arena_alloc(b->a, sizeof(sf_expr *) * (size_t)(callee->nparams + 1));
+    defaults->u.dict.values = sf_arena_alloc(b->a, sizeof(sf_expr *) * (size_t)(callee->nparams + 1));
+    for (int i = 0; i < callee->nparams; i++) {
+        sf_expr_list_push(b->a, &params->u.seq.elts, sf_expr_str(b->a, callee->params[i].name, pos));
+        sf_expr *d = call_default(b, cdef, ccls, i);
+        if (!d && callee->params[i].has_default) {
+            sf_diag_error(b->d, pos.line, pos.col, "a remote call with ** cannot pass parameter '%s' of %s.%s, "
+                          "whose default value is not a constant or a name: pass the arguments by name "
+                          "without **", callee->params[i].name, entity, callee->name);
+            b->errors++;
+            return -1;
+        }
+        if (d) {
+            defaults->u.dict.keys[defaults->u.dict.n] = sf_expr_str(b->a, callee->params[i].name, pos);
+            defaults->u.dict.values[defaults->u.dict.n++] = d;
+        }
+    }
+    sf_expr *positional = mk_tuple(b, pos);
+    for (int i = 0; i < call->u.call.args.n; i++)
+        sf_expr_list_push(b->a, &positional->u.seq.elts, call->u.call.args.v[i]);
+    sf_expr *kws = mk_tuple(b, pos);
+    for (int k = 0; k < call->u.call.nkw; k++) {
+        const sf_keyword *kw = &call->u.call.kw[k];
+        if (!kw->arg) {
+            sf_expr_list_push(b->a, &kws->u.seq.elts, kw->value);
+            continue;
+        }
+        sf_expr *one = sf_expr_new(b->a, SF_EX_DICT, kw->pos);
+        one->u.dict.keys = sf_arena_alloc(b->a, sizeof(sf_expr *));
+        one->u.dict.values = sf_arena_alloc(b->a, sizeof(sf_expr *));
+        one->u.dict.keys[0] = sf_expr_str(b->a, kw->arg, kw->pos);
+        one->u.dict.values[0] = kw->value;
+        one->u.dict.n = 1;
+        sf_expr_list_push(b->a, &kws->u.seq.elts, one);
+    }
+    sf_expr_list_push(b->a, &fn->u.call.args, params);
+    sf_expr_list_push(b->a, &fn->u.call.args, positional);
+    sf_expr_list_push(b->a, &fn->u.call.args, kws);
+    sf_expr_list_push(b->a, &fn->u.call.args, defaults);
+    sf_expr *st = sf_expr_new(b->a, SF_EX_STARRED, pos);
+    st->u.starred.value = fn;
+    sf_expr_list res = {0};
+    sf_expr_list_push(b->a, &res, st);
+    *out = res;
+    return 0;
+}
+
 static int call_args(builder *b, sf_expr *call, const sf_ir_method *callee, const sf_stmt *cdef,
-                     sf_expr_list *out)
+                     const sf_stmt *ccls, const char *entity, sf_expr_list *out)
 {
     sf_expr_list args = call->u.call.args;
     int nkw = call->u.call.nkw;
+    int star = 0;
     for (int i = 0; i < args.n; i++)
-        if (args.v[i]->kind == SF_EX_STARRED && nkw > 0) {
-            error_at(b, args.v[i]->pos, "*arguments together with keyword arguments in a remote call are not supported: pass the values by position");
-            return -1;
-        }
+        star |= args.v[i]->kind == SF_EX_STARRED;
+    if (star && nkw > 0 && callee)
+        return kwargs_call_args(b, call, callee, cdef, ccls, entity, out);
     if (nkw == 0) {
         *out = args;
         return 0;
@@ -837,12 +931,9 @@ static int call_args(builder *b, sf_expr *call, const sf_ir_method *callee, cons
         error_at(b, call->pos, "keyword arguments in this remote call are not supported: pass them by position");
         return -1;
     }
-    for (int k = 0; k < nkw; k++) {
-        if (!call->u.call.kw[k].arg) {
-            error_at(b, call->u.call.kw[k].pos, "**arguments in a remote call are not supported");
-            return -1;
-        }
-    }
+    for (int k = 0; k < nkw; k++)
+        if (!call->u.call.kw[k].arg)
+            return kwargs_call_args(b, call, callee, cdef, ccls, entity, out);
     /* Evaluate every argument in source order first when the keywords are
      * out of parameter order: reordering must not reorder side effects. */
     sf_expr **vals = sf_arena_alloc(b->a, sizeof(sf_expr *) * (size_t)(callee->nparams + 1));
@@ -885,12 +976,12 @@ static int call_args(builder *b, sf_expr *call, const sf_ir_method *callee, cons
     for (int i = 0; i <= last; i++) {
         if (!vals[i]) {
             /* a skipped parameter before a keyword argument: its default */
-            vals[i] = const_default(cdef, i);
+            vals[i] = call_default(b, cdef, ccls, i);
             if (!vals[i])
                 gap = 1;
         }
         if (gap) {
-            error_at(b, call->pos, "a remote call cannot skip a parameter whose default value is not a constant and pass a later one by keyword: pass the skipped value explicitly");
+            error_at(b, call->pos, "a remote call cannot skip a parameter whose default value is not a constant or a name and pass a later one by keyword: pass the skipped value explicitly");
             return -1;
         }
         sf_expr_list_push(b->a, &res, vals[i]);
@@ -915,7 +1006,7 @@ static sf_expr *flat_remote_call_to(builder *b, sf_expr *e, int want_result, con
     sf_entity_info *cei = sf_program_entity(b->p, entity);
     sf_method_info *cmi = cei ? sf_entity_method(cei, method) : NULL;
     sf_expr_list args;
-    if (call_args(b, e, callee, cmi ? cmi->def : NULL, &args) < 0)
+    if (call_args(b, e, callee, cmi ? cmi->def : NULL, cei ? cei->cls : NULL, entity, &args) < 0)
         return sf_expr_none(b->a, e->pos);
     /* target first, then the arguments, in order */
     int n = args.n + 1;
@@ -1913,10 +2004,17 @@ static void check_functions_across_calls(builder *b)
             if (!blk->is_cont || blk->term == T_NONE || !set_has(blk->live_in, v))
                 continue;
             char msg[512];
-            snprintf(msg, sizeof(msg), "%s '%s' is used after the remote operation at line %d: a function "
-                                       "cannot be kept across a remote operation (it would not see the "
-                                       "variables as Python does); define it after that line",
-                     b->fns[f].lambda ? "the lambda assigned to" : "the nested function", b->fns[f].name, blk->line);
+            if (b->fns[f].lambda == 2)
+                snprintf(msg, sizeof(msg), "the iterator or view in '%s' is used after the remote operation at "
+                                           "line %d: it cannot be kept across a remote operation; make it a "
+                                           "list first (`%s = list(...)`)", b->fns[f].name, blk->line,
+                         b->fns[f].name);
+            else
+                snprintf(msg, sizeof(msg), "%s '%s' is used after the remote operation at line %d: a function "
+                                           "cannot be kept across a remote operation (it would not see the "
+                                           "variables as Python does); define it after that line",
+                         b->fns[f].lambda ? "the lambda assigned to" : "the nested function", b->fns[f].name,
+                         blk->line);
             error_at(b, b->fns[f].pos, msg);
             break;
         }
@@ -2036,6 +2134,19 @@ static void split_method(builder *b, sf_stmt_list *functions)
     free(seen);
 }
 
+/* "app" for app.py (CPython names a function module.qualname in some
+ * messages, and plain Python imports the app under its file name). */
+static const char *module_name(sf_program *p)
+{
+    const char *f = p->mod->filename ? p->mod->filename : "app.py";
+    const char *base = strrchr(f, '/');
+    base = base ? base + 1 : f;
+    size_t n = strlen(base);
+    if (n > 3 && strcmp(base + n - 3, ".py") == 0)
+        n -= 3;
+    return sf_arena_strndup(p->arena, base, n);
+}
+
 int sf_split(sf_program *p, sf_diag *d, sf_stmt_list *functions)
 {
     int errors = 0;
@@ -2054,6 +2165,7 @@ int sf_split(sf_program *p, sf_diag *d, sf_stmt_list *functions)
             b.m = m;
             sf_arguments *args = m->def->u.func.args;
             b.self_name = args && args->nargs > 0 ? args->args[0].name : "self";
+            b.module_name = module_name(p);
             split_method(&b, functions);
             errors += b.errors;
             free(b.bb);

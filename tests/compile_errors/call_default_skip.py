@@ -1,5 +1,6 @@
-# expect: 32:16: a remote call cannot skip a parameter whose default value is not a constant and pass a later one by keyword: pass the skipped value explicitly
-from typing import List
+# expect: 33:16: a remote call cannot skip a parameter whose default value is not a constant or a name and pass a later one by keyword: pass the skipped value explicitly
+# expect: 36:16: a remote call with ** cannot pass parameter 'cap' of Stock.take, whose default value is not a constant or a name: pass the arguments by name without **
+from typing import Dict, List
 from stateflow import entity
 
 LIMIT = 4
@@ -16,7 +17,7 @@ class Stock:
     def __key__(self):
         return self.sid
 
-    def take(self, n: int, cap: int = LIMIT, strict: bool = False) -> int:
+    def take(self, n: int, cap: int = len("abcd"), strict: bool = False) -> int:
         return min(n, cap)
 
 
@@ -30,3 +31,6 @@ class Shop:
 
     def skip(self, s: Stock) -> int:
         return s.take(1, strict=True)
+
+    def dstar(self, s: Stock, kw: Dict[str, int]) -> int:
+        return s.take(1, **kw)

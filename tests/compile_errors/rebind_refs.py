@@ -1,7 +1,8 @@
-# expect: 32:9: 'it' is declared as Item (a parameter or an annotated variable) and cannot be assigned a value of type int: use another variable for it
-# expect: 39:13: 'x' holds a reference to Item (line 37) and a value of type int here: a variable holding a reference must hold references to one entity (or None) only; use another name for one of them
-# expect: 46:9: 'y' holds a value of type int (line 44) and a reference to Item here
-# expect: 51:9: 'who' is declared as Item (a parameter or an annotated variable) and cannot be assigned a reference to Shop
+# expect: 33:9: 'it' is declared as Item (a parameter or an annotated variable) and cannot be assigned a value of type int: use another variable for it
+# expect: 40:13: 'x' holds a reference to Item (line 38) and a value of type int here: a variable holding a reference must hold references to one entity (or None) only; use another name for one of them
+# expect: 47:9: 'y' holds a value of type int (line 45) and a reference to Item here
+# expect: 52:9: 'who' is declared as Item (a parameter or an annotated variable) and cannot be assigned a reference to Shop
+# expect: 57:9: 'best' holds a value of unknown type and a reference to Item (lines 56 and 57): annotate it with its type where it is first assigned (e.g. `best: Item = ...`)
 from typing import List
 from stateflow import entity
 
@@ -50,3 +51,12 @@ class Shop:
         who: Item = it
         who = s
         return who.name
+
+    def unknown_then_ref(self, items: List[Item], it: Item) -> int:
+        best = first(items)
+        best = it
+        return best.get_price()
+
+
+def first(xs):
+    return xs[0]

@@ -1,8 +1,9 @@
-# expect: 28:16: comparing a value with self is not supported (a reference never equals self at run time): compare key attributes instead, e.g. `other.name == self.name`
-# expect: 31:16: comparing a value with self is not supported (a reference never equals self at run time): compare key attributes instead, e.g. `other.name == self.name`
-# expect: 34:16: isinstance with the entity class 'Item' is not supported (a reference is not an instance of it at run time): annotate the value as Item (or Optional[Item]) and test `is None` where it may be missing
-# expect: 37:16: comparing with the entity class 'Item' is not supported (a reference is not an instance of it at run time): a value typed Item is always a reference to Item
-# expect: 40:16: testing whether self is in a collection is not supported (a reference never equals self at run time): compare key attributes instead, e.g. `x.name == self.name`
+# expect: 29:16: comparing a value with self is not supported (a reference never equals self at run time): compare key attributes instead, e.g. `other.name == self.name`
+# expect: 32:16: comparing a value with self is not supported (a reference never equals self at run time): compare key attributes instead, e.g. `other.name == self.name`
+# expect: 35:16: isinstance with the entity class 'Item' is not supported (a reference is not an instance of it at run time): annotate the value as Item (or Optional[Item]) and test `is None` where it may be missing
+# expect: 38:16: comparing with the entity class 'Item' is not supported (a reference is not an instance of it at run time): a value typed Item is always a reference to Item
+# expect: 41:16: testing whether self is in a collection is not supported (a reference never equals self at run time): compare key attributes instead, e.g. `x.name == self.name`
+# expect: 44:16: type() of a reference is not the entity class at run time: its static type is already Item
 from typing import Any, List
 from stateflow import entity
 
@@ -38,3 +39,6 @@ class Shop:
 
     def member(self, shops: List["Shop"]) -> bool:
         return self in shops
+
+    def name_of_type(self, a: Item) -> str:
+        return type(a).__name__
