@@ -300,7 +300,7 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
     if (f->kind == SF_EX_NAME) {
         const char *id = f->u.name.id;
         local *l = an_lookup(mc->sc, id);
-        if (!l && in_entity(mc) && an_find_ent(a, id) >= 0)
+        if (!l && mc->ent >= 0 && an_find_ent(a, id) >= 0)
             return an_create_call(mc, e, an_find_ent(a, id));
         an_tx(mc, f);
         int b = l ? -1 : an_find_builtin(mc, id);

@@ -17,6 +17,11 @@ const sf_type *an_create_call(mctx *mc, sf_expr *e, int ti)
     actx *a = mc->a;
     aent *te = &a->ents[ti];
     an_tx_args(mc, e);
+    if (!in_entity(mc)) {
+        an_merr(mc, e->pos, "creating an entity (%s(...)) is only supported directly in an entity method, "
+                            "not in a nested function or lambda: create it in the method", te->name);
+        return te->type;
+    }
     int mi = an_find_meth(te, "__init__");
     if (mi < 0 || mi >= te->nuser) {
         an_merr(mc, e->pos, "entity '%s' has no __init__ to create it with", te->name);
