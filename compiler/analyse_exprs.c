@@ -237,6 +237,7 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
     sf_expr *f = e->u.call.func;
     if (an_is_delete_call(mc, e))
         return an_delete_call(mc, e);
+    an_check_stateflow_call(mc, e);
     if (f->kind == SF_EX_ATTR) {
         sf_expr *v = f->u.attr.value;
         const char *m = f->u.attr.attr;

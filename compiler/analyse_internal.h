@@ -277,6 +277,7 @@ void an_args_escape(mctx *mc, sf_expr *e);
 
 const sf_type *an_create_call(mctx *mc, sf_expr *e, int ti);
 int an_is_delete_call(mctx *mc, const sf_expr *e);
+void an_check_stateflow_call(mctx *mc, const sf_expr *e);
 const sf_type *an_delete_call(mctx *mc, sf_expr *e);
 
 /* ---- analyse_calls.c: call graph ------------------------------------------- */

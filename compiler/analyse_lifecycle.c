@@ -32,14 +32,27 @@ const sf_type *an_create_call(mctx *mc, sf_expr *e, int ti)
     return te->type;
 }
 
-int an_is_delete_call(mctx *mc, const sf_expr *e)
+/* A call stateflow.<name>(...) (stateflow not a local). */
+static int is_stateflow_call(mctx *mc, const sf_expr *e)
 {
     if (e->kind != SF_EX_CALL || e->u.call.func->kind != SF_EX_ATTR)
         return 0;
-    const sf_expr *f = e->u.call.func;
-    const sf_expr *v = f->u.attr.value;
-    return v->kind == SF_EX_NAME && strcmp(v->u.name.id, "stateflow") == 0 &&
-           strcmp(f->u.attr.attr, "delete") == 0 && !an_lookup(mc->sc, "stateflow");
+    const sf_expr *v = e->u.call.func->u.attr.value;
+    return v->kind == SF_EX_NAME && strcmp(v->u.name.id, "stateflow") == 0 && !an_lookup(mc->sc, "stateflow");
+}
+
+int an_is_delete_call(mctx *mc, const sf_expr *e)
+{
+    return is_stateflow_call(mc, e) && strcmp(e->u.call.func->u.attr.attr, "delete") == 0;
+}
+
+void an_check_stateflow_call(mctx *mc, const sf_expr *e)
+{
+    /* the stateflow package is not imported by the generated module: any
+     * other function of it would be a NameError at run time */
+    if (mc->ent >= 0 && is_stateflow_call(mc, e) && !an_is_delete_call(mc, e))
+        an_merr(mc, e->pos, "stateflow.%s() cannot be used in entity methods: of the stateflow package "
+                            "only stateflow.delete() is available there", e->u.call.func->u.attr.attr);
 }
 
 const sf_type *an_delete_call(mctx *mc, sf_expr *e)

@@ -870,6 +870,9 @@ static int block_call(sf_executor *ex, sf_tx *tx, sf_event *ev, const sf_pyentit
     }
     if (ev->depth >= ex->lim.max_depth)
         return tx_fail(tx, "RecursionError", "call depth limit (%d) exceeded", ex->lim.max_depth);
+    if (target == Py_None && PyUnicode_CompareWithASCIIString(mname, SF_IR_DELETE_METHOD) == 0)
+        /* stateflow.delete(None): what the stateflow package says */
+        return tx_fail(tx, "TypeError", "delete() needs an entity instance, not NoneType");
     if (target == Py_None) {
         /* an unset Optional reference: what Python itself would say */
         const char *mn = PyUnicode_AsUTF8(mname);
