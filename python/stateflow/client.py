@@ -545,7 +545,7 @@ class _HttpTransport:
         return self._post_one("/v1/requests", body)
 
     def op(self, req):
-        """create/call/get by their own routes when the key is a str."""
+        """create/call/get/delete by their own routes when the key is a str."""
         q = lambda s: urllib.parse.quote(s, safe="")   # noqa: E731
         op = req.get("op")
         key = req.get("key")
@@ -1088,7 +1088,7 @@ class Client:
         return value
 
     def _send(self, req):
-        """(reply, HTTP status or None) for a create/call/get request dict,
+        """(reply, HTTP status or None) for a create/call/get/delete request dict,
         by the typed HTTP routes when possible (sfctl uses this)."""
         return self._t.op(req)
 
