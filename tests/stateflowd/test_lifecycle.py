@@ -29,8 +29,10 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "python"))
 
 from sfd import Daemon  # noqa: E402
+from stateflow.client import Client, NotFound  # noqa: E402
 from test_stateflowd import STATEFLOWD, compile_app, http_get, http_post, request  # noqa: E402
 
 APP = '''
@@ -214,6 +216,18 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(http_get(d.http_port, "/v1/Order/" + oid2)[0], 404)
         self.assertEqual(http_delete(d.http_port, "/v1/User/a"), (200, {"ok": None}))
         self.assertEqual(http_get(d.http_port, "/v1/User/a")[0], 404)
+        # over the native protocol, with a key that is not a string
+        with Client("stateflow://127.0.0.1:%d" % d.native_port, token=d.token, timeout=30) as c:
+            c.create("User", "b")
+            oid3 = c.call("User", "b", "new_order")
+            self.assertIsNone(c.delete("Order", oid3))
+            with self.assertRaises(NotFound):
+                c.delete("Order", oid3)
+            with self.assertRaises(NotFound):
+                c.delete("Order", 7)
+            self.assertIsNone(c.delete(c.ref("User", "b")))
+            with self.assertRaises(NotFound):
+                c.get("User", "b")
         self.stop_ok(d)
 
 
