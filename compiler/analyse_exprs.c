@@ -239,6 +239,9 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
 {
     actx *a = mc->a;
     sf_expr *f = e->u.call.func;
+    if (an_is_delete_call(mc, e))
+        return an_delete_call(mc, e);
+    an_check_stateflow_call(mc, e);
     if (f->kind == SF_EX_ATTR) {
         sf_expr *v = f->u.attr.value;
         const char *m = f->u.attr.attr;
@@ -306,9 +309,8 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
     if (f->kind == SF_EX_NAME) {
         const char *id = f->u.name.id;
         local *l = an_lookup(mc->sc, id);
-        if (!l && in_entity(mc) && an_find_ent(a, id) >= 0)
-            an_merr(mc, e->pos, "creating entities inside methods is not supported (%s(...)): pass a "
-                             "reference to an existing entity instead", id);
+        if (!l && mc->ent >= 0 && an_find_ent(a, id) >= 0)
+            return an_create_call(mc, e, an_find_ent(a, id));
         an_tx(mc, f);
         int b = l ? -1 : an_find_builtin(mc, id);
         if (b >= 0 && (strcmp(id, "sorted") == 0 || strcmp(id, "min") == 0 || strcmp(id, "max") == 0 ||

@@ -288,6 +288,13 @@ int an_pure_method(const sf_type *t, const char *m);
 void an_roots(mctx *mc, const sf_expr *e, rootset *r, int depth);
 void an_args_escape(mctx *mc, sf_expr *e);
 
+/* ---- analyse_lifecycle.c: creating and deleting instances in methods ----- */
+
+const sf_type *an_create_call(mctx *mc, sf_expr *e, int ti);
+int an_is_delete_call(mctx *mc, const sf_expr *e);
+void an_check_stateflow_call(mctx *mc, const sf_expr *e);
+const sf_type *an_delete_call(mctx *mc, sf_expr *e);
+
 /* ---- analyse_calls.c: call graph ------------------------------------------- */
 
 void an_check_calls(actx *a);

@@ -233,8 +233,34 @@ static int is_self_split_call(const builder *b, const sf_expr *e)
     return mi && (mi->ir->flags & SF_METHOD_SPLIT);
 }
 
+/* `E(args)` that the analyser typed as a create of entity E (a reference
+ * to E): a remote create (docs/ir.md "Block results"). */
+static const char *create_entity(const builder *b, const sf_expr *e)
+{
+    if (e->kind != SF_EX_CALL || e->u.call.func->kind != SF_EX_NAME)
+        return NULL;
+    const char *id = e->u.call.func->u.name.id;
+    const char *re = sf_expr_ref_entity(e);
+    if (!re || strcmp(re, id) != 0 || !sf_ir_find_entity(b->p->ir, id))
+        return NULL;
+    return id;
+}
+
+/* `stateflow.delete(x)`: a remote delete of x's instance (or of self). */
+static int is_delete_call(const builder *b, const sf_expr *e)
+{
+    if (e->kind != SF_EX_CALL || e->u.call.func->kind != SF_EX_ATTR)
+        return 0;
+    const sf_expr *f = e->u.call.func;
+    return f->u.attr.value->kind == SF_EX_NAME && strcmp(f->u.attr.value->u.name.id, "stateflow") == 0 &&
+           strcmp(f->u.attr.attr, "delete") == 0 && var_index(b, "stateflow") < 0 &&
+           e->u.call.args.n == 1;
+}
+
 static int is_remote_call(const builder *b, const sf_expr *e)
 {
+    if (create_entity(b, e) || is_delete_call(b, e))
+        return 1;
     if (e->kind != SF_EX_CALL || e->u.call.func->kind != SF_EX_ATTR)
         return 0;
     return remote_entity(b, e->u.call.func->u.attr.value) != NULL || is_self_split_call(b, e);
@@ -990,8 +1016,65 @@ static int call_args(builder *b, sf_expr *call, const sf_ir_method *callee, cons
     return 0;
 }
 
+/* E(args): evaluate the arguments, then exit with the create call
+ * (1, "E", "__init__", args, ...): the executor runs E.__init__ on a new
+ * instance and binds a reference to it (or raises AlreadyExists). */
+static sf_expr *flat_create(builder *b, sf_expr *e, const char *entity, int want_result,
+                            const char *bind_to)
+{
+    const sf_ir_entity *ce = sf_ir_find_entity(b->p->ir, entity);
+    const sf_ir_method *init = ce ? sf_ir_find_method(ce, "__init__") : NULL;
+    sf_entity_info *ci = sf_program_entity(b->p, entity);
+    sf_method_info *mi = sf_entity_method(ci, "__init__");
+    if (mi && (mi->ir->flags & SF_METHOD_SPLIT)) {
+        sf_diag_error(b->d, e->pos.line, e->pos.col,
+                      "creating %s inside a method needs %s.__init__ without remote operations: "
+                      "pass the values __init__ reads from other entities as arguments",
+                      entity, entity);
+        b->errors++;
+        return sf_expr_none(b->a, e->pos);
+    }
+    sf_expr_list args;
+    if (call_args(b, e, init, &args) < 0)
+        return sf_expr_none(b->a, e->pos);
+    int n = args.n;
+    sf_expr_list copy = {0};
+    for (int i = 0; i < args.n; i++)
+        sf_expr_list_push(b->a, &copy, args.v[i]);
+    if (n > 0) {
+        sf_expr ***slots = sf_arena_alloc(b->a, sizeof(*slots) * (size_t)n);
+        int *container = sf_arena_alloc(b->a, sizeof(int) * (size_t)n);
+        for (int i = 0; i < n; i++) {
+            slots[i] = &copy.v[i];
+            container[i] = 0;
+        }
+        flat_slots(b, slots, container, n);
+    }
+    sf_expr *target = sf_expr_str(b->a, entity, e->pos);
+    const char *res = emit_call_to(b, target, entity, "__init__", copy, want_result, bind_to, e->pos);
+    return res ? mk_name(b, res, e->pos) : NULL;
+}
+
+/* stateflow.delete(x): exit with (1, x, "_sf_delete", (), ...). */
+static sf_expr *flat_delete(builder *b, sf_expr *e, int want_result, const char *bind_to)
+{
+    sf_expr *target = e->u.call.args.v[0];
+    const char *entity = is_self(b, target) ? b->ent->ir->name : sf_expr_ref_entity(target);
+    if (has_remote(b, target))
+        target = flat(b, target);
+    sf_expr_list none = {0};
+    const char *res = emit_call_to(b, target, entity, SF_IR_DELETE_METHOD, none, want_result, bind_to,
+                                   e->pos);
+    return res ? mk_name(b, res, e->pos) : NULL;
+}
+
 static sf_expr *flat_remote_call_to(builder *b, sf_expr *e, int want_result, const char *bind_to)
 {
+    const char *created = create_entity(b, e);
+    if (created)
+        return flat_create(b, e, created, want_result, bind_to);
+    if (is_delete_call(b, e))
+        return flat_delete(b, e, want_result, bind_to);
     sf_expr *f = e->u.call.func;
     sf_expr *target = f->u.attr.value;
     const char *method = f->u.attr.attr;

@@ -928,6 +928,8 @@ static int check_method_ref(rd *r, const char *entity, const char *method, const
         (void)old;
         return fail(r, "unknown entity '%s'", entity);
     }
+    if (strcmp(method, SF_IR_DELETE_METHOD) == 0)
+        return 0;
     if (find_name(r->methods[ei], r->ir->entities[ei].nmethods, method) < 0) {
         size_t old = path_key(r, key);
         (void)old;

@@ -90,3 +90,14 @@ endif()
 sf_add_test(test_batch_limit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_batch_limit.c LIBS sf_runtime m)
 target_include_directories(test_batch_limit PRIVATE ${SF_SFD_DIR})
 set_tests_properties(test_batch_limit PROPERTIES LABELS stateflowd)
+
+# stateflowd_Lifecycle  tests/stateflowd/test_lifecycle.py: creates keyed by
+#                     uuid4 inside methods, concurrent creates of one key
+#                     (one wins, the rest AlreadyExists), DELETE /v1/{E}/{k}.
+if(TARGET stateflowd AND TARGET sfc)
+  add_test(NAME stateflowd_Lifecycle
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_lifecycle.py
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(stateflowd_Lifecycle PROPERTIES TIMEOUT 120 LABELS stateflowd
+                       ENVIRONMENT "${SF_SFD_ENV}")
+endif()

@@ -203,6 +203,7 @@ static void test_arg_refs(void **state)
 
 typedef struct writes {
     int n;
+    int deletes;              /* callbacks with a NULL state */
     sf_buf last_key, last_state;
 } writes;
 
@@ -212,6 +213,8 @@ static void count_write(void *arg, const sf_txinst *inst, const char *key, size_
     writes *w = arg;
     (void)inst;
     w->n++;
+    if (!state)
+        w->deletes++;
     sf_buf_reset(&w->last_key);
     sf_buf_append(&w->last_key, key, keylen);
     sf_buf_reset(&w->last_state);
@@ -320,6 +323,117 @@ static void test_create_moves(void **state)
     sf_buf_free(&st);
 }
 
+/* The delete op, whole and in steps; INSTALL and DELETE events on the wire
+ * (docs/executor.md "Entity lifecycle"). */
+static void test_lifecycle(void **state)
+{
+    fx *f = *state;
+    rq(f, "{'op':'create','entity':'User','args':['alice']}");
+    assert_string_equal(rq(f, "{'id':1,'op':'delete','entity':'User','key':'alice'}"), "{\"id\":1,\"ok\":null}");
+    assert_string_equal(rq(f, "{'op':'get','entity':'User','key':'alice'}"),
+                        "{\"error\":{\"type\":\"NotFound\",\"message\":\"User \\\"alice\\\" not found\"}}");
+    assert_string_equal(rq(f, "{'op':'delete','entity':'User','key':'alice'}"),
+                        "{\"error\":{\"type\":\"NotFound\",\"message\":\"User \\\"alice\\\" not found\"}}");
+    assert_string_equal(rq(f, "{'op':'delete','entity':'Nope','key':'alice'}"),
+                        "{\"error\":{\"type\":\"NotFound\",\"message\":\"unknown entity 'Nope'\"}}");
+    /* in steps: check (the instance must exist), start, run, encode, commit */
+    rq(f, "{'op':'create','entity':'User','args':['bob']}");
+    sf_buf key;
+    sf_buf_init(&key);
+    PyObject *args, *res;
+    int created;
+    sf_exec_op o = mkop(f, SF_OP_DELETE, "User", "\"nobody\"", NULL, "[]", &key);
+    assert_int_equal(sf_exec_op_check(f->ex, &f->tx, &o, &args), -1);
+    expect_error(f, &f->tx, "NotFound", "User \"nobody\" not found");
+    sf_tx_reset(&f->tx, 11);
+    o = mkop(f, SF_OP_DELETE, "User", "\"bob\"", NULL, "[]", &key);
+    assert_int_equal(sf_exec_op_check(f->ex, &f->tx, &o, &args), 0);
+    assert_int_equal(sf_exec_op_start(f->ex, &f->tx, &o, args, &f->ev, &created), 0);
+    Py_DECREF(args);
+    assert_int_equal(created, -1);
+    assert_int_equal(sf_exec_event(f->ex, &f->tx, &f->ev, &res), 0);
+    assert_ptr_equal(res, Py_None);
+    Py_DECREF(res);
+    writes w = {0};
+    sf_buf_init(&w.last_key);
+    sf_buf_init(&w.last_state);
+    assert_int_equal(sf_tx_encode_writes(f->ex, &f->tx, count_write, &w), 0);
+    assert_int_equal(w.n, 1);
+    assert_int_equal(w.deletes, 1);
+    assert_memory_equal(w.last_key.data, "\xa3" "bob", 4);
+    assert_string_equal(rq(f, "{'op':'get','entity':'User','key':'bob'}"),
+                        "{\"ok\":{\"username\":\"bob\",\"balance\":0}}"); /* not yet */
+    assert_int_equal(sf_tx_commit(f->ex, &f->tx), 0);
+    assert_non_null(strstr(rq(f, "{'op':'get','entity':'User','key':'bob'}"), "NotFound"));
+
+    /* an INSTALL event, encoded by one process and run by another */
+    int user = sf_pyapp_entity_index(f->app, "User", 4);
+    sf_tx_reset(&f->tx, 12);
+    sf_tx_reset(&f->tx2, 12);
+    sf_event_clear(&f->ev);
+    f->ev.txid = 12;
+    f->ev.kind = SF_EVENT_INVOKE;
+    f->ev.inst = sf_tx_instance(&f->tx, user, "\xa3" "eve", 4);
+    f->ev.method = SF_EXEC_INSTALL;
+    PyObject *st = Py_BuildValue("{s:s,s:i}", "username", "eve", "balance", 9);
+    f->ev.args = Py_BuildValue("[N]", st);
+    sf_buf wire;
+    sf_buf_init(&wire);
+    char err[256];
+    assert_int_equal(sf_event_encode(f->ex, &f->tx, &f->ev, &wire, err, sizeof err), 0);
+    assert_non_null(memmem(wire.data, wire.len, "_sf_install", 11));
+    sf_event_clear(&f->ev);
+    assert_int_equal(sf_event_decode(f->ex, &f->tx2, wire.data, wire.len, &f->ev, err, sizeof err), 0);
+    assert_int_equal(f->ev.method, SF_EXEC_INSTALL);
+    assert_int_equal(sf_exec_event(f->ex, &f->tx2, &f->ev, &res), 0);
+    assert_true(sf_pycodec_is_ref(&f->codec, res));
+    assert_string_equal(sf_pycodec_ref_entity(res), "User");
+    Py_DECREF(res);
+    /* the same install again in that transaction: AlreadyExists */
+    sf_event_clear(&f->ev);
+    assert_int_equal(sf_event_decode(f->ex, &f->tx2, wire.data, wire.len, &f->ev, err, sizeof err), 0);
+    assert_int_equal(sf_exec_event(f->ex, &f->tx2, &f->ev, &res), -1);
+    expect_error(f, &f->tx2, "AlreadyExists", "User \"eve\" already exists");
+    sf_tx_reset(&f->tx2, 13);
+    sf_event_clear(&f->ev);
+    assert_int_equal(sf_event_decode(f->ex, &f->tx2, wire.data, wire.len, &f->ev, err, sizeof err), 0);
+    assert_int_equal(sf_exec_event(f->ex, &f->tx2, &f->ev, &res), 0);
+    Py_DECREF(res);
+    assert_int_equal(sf_tx_commit(f->ex, &f->tx2), 0);
+    assert_string_equal(rq(f, "{'op':'get','entity':'User','key':'eve'}"),
+                        "{\"ok\":{\"username\":\"eve\",\"balance\":9}}");
+    /* a DELETE event by name; then anything on the instance is NotFound */
+    sf_tx_reset(&f->tx, 14);
+    sf_event_clear(&f->ev);
+    f->ev.txid = 14;
+    f->ev.kind = SF_EVENT_INVOKE;
+    f->ev.inst = sf_tx_instance(&f->tx, user, "\xa3" "eve", 4);
+    f->ev.method = SF_EXEC_DELETE;
+    f->ev.args = PyList_New(0);
+    sf_buf_reset(&wire);
+    assert_int_equal(sf_event_encode(f->ex, &f->tx, &f->ev, &wire, err, sizeof err), 0);
+    sf_event_clear(&f->ev);
+    sf_tx_reset(&f->tx2, 14);
+    assert_int_equal(sf_event_decode(f->ex, &f->tx2, wire.data, wire.len, &f->ev, err, sizeof err), 0);
+    assert_int_equal(f->ev.method, SF_EXEC_DELETE);
+    assert_int_equal(sf_exec_event(f->ex, &f->tx2, &f->ev, &res), 0);
+    Py_DECREF(res);
+    sf_event_clear(&f->ev);
+    assert_int_equal(sf_event_decode(f->ex, &f->tx2, wire.data, wire.len, &f->ev, err, sizeof err), 0);
+    assert_int_equal(sf_exec_event(f->ex, &f->tx2, &f->ev, &res), -1);
+    expect_error(f, &f->tx2, "NotFound", "User \"eve\" not found");
+    /* a lifecycle step cannot be resumed */
+    static const char resume[] = "\x9c\x02\x0e\xc0\x01\xa4User\xa3" "eve\xaa_sf_delete\x00\x80\x90\x00\x00";
+    sf_event_clear(&f->ev);
+    assert_int_equal(sf_event_decode(f->ex, &f->tx2, resume, sizeof resume - 1, &f->ev, err, sizeof err), -1);
+    assert_non_null(strstr(err, "lifecycle"));
+    sf_tx_reset(&f->tx2, 15);
+    sf_buf_free(&wire);
+    sf_buf_free(&w.last_key);
+    sf_buf_free(&w.last_state);
+    sf_buf_free(&key);
+}
+
 /* A worker runs a constructor (sf_exec_op_start) and the key of the new
  * instance (sf_exec_create_take) under the watchdog too: one that never
  * returns fails with TimeLimitExceeded, and the next operation is served. */
@@ -386,6 +500,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_call_and_encode_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_constructor_guarded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sf_pyrt_stop();

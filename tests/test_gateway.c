@@ -173,6 +173,8 @@ static int stub_submit(void *ud, const char *req, size_t len, uint64_t token)
             sf_buf_free(&first);
             json_reply(&reply, t.data);
         }
+    } else if (r.op == SF_OP_DELETE) {
+        json_reply(&reply, "{\"ok\":null}");
     } else if (r.op == SF_OP_GET) {
         sf_buf_printf(&t, "{\"id\":\"ignored\",\"ok\":{\"entity\":\"%.*s\",\"key\":%s}}", (int)r.entity_len,
                       r.entity, key.data);
@@ -499,6 +501,8 @@ static void test_routes(void **state)
     roundtrip(fx, post("/v1/User/42/key", ""), 200, "{\"ok\":\"42\"}");
     roundtrip(fx, "GET /v1/User/bob HTTP/1.1\r\nHost: t\r\n\r\n", 200, "{\"ok\":{\"entity\":\"User\",\"key\":\"bob\"}}");
     assert_string_equal(fx->last_req, "{\"op\":\"get\",\"entity\":\"User\",\"key\":\"bob\"}");
+    roundtrip(fx, "DELETE /v1/User/bob HTTP/1.1\r\nHost: t\r\n\r\n", 200, "{\"ok\":null}");
+    assert_string_equal(fx->last_req, "{\"op\":\"delete\",\"entity\":\"User\",\"key\":\"bob\"}");
     roundtrip(fx, "GET /v1/User/bob?fields=all HTTP/1.1\r\nHost: t\r\n\r\n", 200,
               "{\"ok\":{\"entity\":\"User\",\"key\":\"bob\"}}");
     /* POST /v1/requests: one object, with an id echoed */
@@ -522,7 +526,7 @@ static void test_routes(void **state)
               "[{\"id\":\"a\",\"ok\":{\"$ref\":[\"User\",\"u\"]}},"
               "{\"id\":\"b\",\"error\":{\"type\":\"ValueError\",\"message\":\"boom!\"}},"
               "{\"id\":\"c\",\"error\":{\"type\":\"BadRequest\",\"message\":\"unknown op \\\"fly\\\" (expected "
-              "create, call or get)\"}},"
+              "create, call, get or delete)\"}},"
               "{\"error\":{\"type\":\"BadRequest\",\"message\":\"a request must be a JSON object\"}},"
               "{\"ok\":{\"entity\":\"User\",\"key\":\"u\"}}]");
     roundtrip(fx, post("/v1/requests", " [ ] "), 200, "[]");
@@ -583,7 +587,9 @@ static void test_status_codes(void **state)
     roundtrip(fx, "GET /v1/a/b/c/d HTTP/1.1\r\nHost: t\r\n\r\n", 404, NULL);
     roundtrip(fx, "GET /v2/User/x HTTP/1.1\r\nHost: t\r\n\r\n", 404, NULL);
     roundtrip(fx, "GET /v1/User HTTP/1.1\r\nHost: t\r\n\r\n", 405, NULL);
-    roundtrip(fx, "DELETE /v1/User/x HTTP/1.1\r\nHost: t\r\n\r\n", 405, NULL);
+    roundtrip(fx, "PUT /v1/User/x HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405, NULL);
+    roundtrip(fx, "DELETE /v1/User HTTP/1.1\r\nHost: t\r\n\r\n", 405, NULL);
+    roundtrip(fx, "DELETE /v1/User/x/m HTTP/1.1\r\nHost: t\r\n\r\n", 405, NULL);
     roundtrip(fx, "GET /v1/User/x/m HTTP/1.1\r\nHost: t\r\n\r\n", 405, NULL);
     roundtrip(fx, "POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405, NULL);
     roundtrip(fx, "PUT /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405, NULL);

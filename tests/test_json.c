@@ -749,8 +749,11 @@ static void test_request_errors(void **state)
     req_bad("\"x\"", "a request must be a JSON object", NULL);
     req_bad("{\"id\":\"r1\",", "line 1, column 12: unexpected end of input", NULL);
     req_bad("", "unexpected end of input", NULL);
-    req_bad("{\"id\":\"r1\",\"op\":\"delete\",\"entity\":\"E\"}",
-            "unknown op \"delete\" (expected create, call or get)", "\"r1\"");
+    req_bad("{\"id\":\"r1\",\"op\":\"remove\",\"entity\":\"E\"}",
+            "unknown op \"remove\" (expected create, call, get or delete)", "\"r1\"");
+    req_bad("{\"id\":\"r1\",\"op\":\"delete\",\"entity\":\"E\"}", "missing \"key\"", "\"r1\"");
+    req_bad("{\"id\":\"r1\",\"op\":\"delete\",\"entity\":\"E\",\"key\":1,\"args\":[]}",
+            "\"args\" is not allowed with op delete", "\"r1\"");
     req_bad("{\"id\":\"r1\",\"op\":5,\"entity\":\"E\"}", "\"op\" must be a string", "\"r1\"");
     req_bad("{\"id\":\"r1\",\"entity\":\"E\"}", "missing \"op\"", "\"r1\"");
     req_bad("{\"id\":\"r1\",\"op\":\"create\"}", "missing \"entity\"", "\"r1\"");
@@ -843,7 +846,7 @@ static void test_replies(void **state)
     sf_buf_init(&out);
     sf_reply_error_json(&out, r.id_json, "BadRequest", err);
     assert_string_equal(out.data, "{\"id\":\"q\\\"1\",\"error\":{\"type\":\"BadRequest\",\"message\":\"unknown op \\\"nope\\\" "
-                                  "(expected create, call or get)\"}}");
+                                  "(expected create, call, get or delete)\"}}");
     sf_buf_free(&out);
     sf_request_free(&r);
     assert_string_equal(sf_request_op_name(SF_OP_CALL), "call");

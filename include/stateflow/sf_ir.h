@@ -25,6 +25,12 @@
 #define SF_IR_MAX_BYTES (64u * 1024u * 1024u)
 #define SF_IR_MAX_TYPE_DEPTH 16
 
+/* Entity lifecycle inside methods (docs/ir.md "Block results"): a call or
+ * call exit naming this method deletes the instance (`stateflow.delete(r)`);
+ * every entity has it implicitly. Creating an instance is a call of
+ * `__init__` whose block-result target is the entity's name. */
+#define SF_IR_DELETE_METHOD "_sf_delete"
+
 /* ---- types ------------------------------------------------------------ */
 
 typedef enum sf_type_kind {

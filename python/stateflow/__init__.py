@@ -26,13 +26,21 @@ is a transaction (an exception rolls back the effects on every entity), and
 values passed to or returned from another entity are copies.  See
 docs/programming-model.md.
 
-A client for talking to a running ``stateflowd`` will live in
-``stateflow.client`` (not part of this module).
+Entity lifecycle inside methods: calling an entity class creates an
+instance (``order = Order(order_id, self)``; in the runtime a create in the
+same transaction, raising ``AlreadyExists`` when the key exists) and
+``stateflow.delete(ref)`` deletes one (``stateflow.delete(self)`` the
+instance itself; later references to it answer ``NotFound``).  See
+docs/programming-model.md "Entity lifecycle".
+
+A client for talking to a running ``stateflowd`` lives in
+``stateflow.client``.
 """
 
 from typing import Any, List
 
-__all__ = ["entity", "stateflow", "entities", "is_entity", "key_of"]
+__all__ = ["entity", "stateflow", "entities", "is_entity", "key_of", "delete",
+           "AlreadyExists", "NotFound"]
 __version__ = "0.1.0"
 
 # The marker the decorator sets on a class; tools (the differential test
@@ -86,3 +94,34 @@ def key_of(obj: Any) -> Any:
         raise TypeError("key_of() needs an entity instance, not %s"
                         % type(obj).__name__)
     return obj.__key__()
+
+
+class AlreadyExists(Exception):
+    """Creating an entity whose key is taken (the runtime's error type)."""
+
+
+class NotFound(Exception):
+    """An entity instance that does not exist (deleted, or never created)."""
+
+
+# What delete() does besides checking its argument: a host that keeps
+# instances by key (the runtime, tests/diff/plain.py) sets _hooks["delete"]
+# to a function of the instance. Without one, delete() only checks.
+_hooks: dict = {}
+
+
+def delete(obj: Any) -> None:
+    """Delete the entity instance ``obj`` (``self`` or a reference).
+
+    Inside an entity method compiled by ``sfc`` this is a remote operation of
+    the transaction: the instance is gone when the transaction commits, and
+    every later use of a reference to it (in the same transaction too)
+    raises ``NotFound``.  An aborted transaction deletes nothing.  Returns
+    None.
+    """
+    if isinstance(obj, type) or not is_entity(obj):
+        raise TypeError("delete() needs an entity instance, not %s"
+                        % type(obj).__name__)
+    fn = _hooks.get("delete")
+    if fn is not None:
+        fn(obj)

@@ -19,6 +19,7 @@ commands:
   call ENTITY/KEY METHOD [ARG...]
                                 call a method; prints its result
   get ENTITY/KEY                prints the instance's attributes
+  delete ENTITY/KEY             delete the instance; prints null
   send FILE                     raw requests, one JSON object per line (FILE "-" is
                                 stdin; blank lines are skipped); prints one reply line
                                 per request, in order (pipelined)
@@ -152,7 +153,7 @@ def parse_command_line(argv):
 
 
 def build_request(cmd, args):
-    """A request dict for create/call/get."""
+    """A request dict for create/call/get/delete."""
     if cmd == "create":
         if not args:
             raise UsageError("usage: sfctl create ENTITY [ARG...]")
@@ -174,6 +175,11 @@ def build_request(cmd, args):
             raise UsageError("usage: sfctl get ENTITY/KEY")
         entity, key = parse_target(args[0])
         return {"op": "get", "entity": entity, "key": key}
+    if cmd == "delete":
+        if len(args) != 1:
+            raise UsageError("usage: sfctl delete ENTITY/KEY")
+        entity, key = parse_target(args[0])
+        return {"op": "delete", "entity": entity, "key": key}
     raise UsageError("unknown command %r (try sfctl --help)" % cmd)
 
 
@@ -259,7 +265,7 @@ def main(argv=None, stdin=None, stdout=None, stderr=None):
             out.line(USAGE.rstrip("\n"))
             return 0
         req = None
-        if cmd in ("create", "call", "get"):
+        if cmd in ("create", "call", "get", "delete"):
             req = build_request(cmd, args)
         elif cmd == "send":
             if len(args) != 1:

@@ -12,6 +12,7 @@ Standard library only (Debian's /usr/bin/python3).
         c.create("Item", "apple", 5)
         ok = alice.buy_item(2, c.ref("Item", "apple"))  # a call
         state = alice.get()                             # the attribute dict
+        c.delete(alice)                                 # or c.delete("User", "alice")
         reply = c.request({"op": "get", "entity": "User", "key": "alice"})
         replies = c.submit_many([{...}, {...}])         # pipelined, replies in order
 
@@ -596,7 +597,7 @@ class _HttpTransport:
         return self._post_one("/v1/requests", body)
 
     def op(self, req):
-        """create/call/get by their own routes when the key is a str."""
+        """create/call/get/delete by their own routes when the key is a str."""
         q = lambda s: urllib.parse.quote(s, safe="")   # noqa: E731
         op = req.get("op")
         key = req.get("key")
@@ -608,6 +609,9 @@ class _HttpTransport:
                                       _json_body({"args": req["args"]}))
             if op == "get" and type(key) is str and key:
                 return self._post_one("/v1/%s/%s" % (q(req["entity"]), q(key)), None)
+            if op == "delete" and type(key) is str and key:
+                status, obj = self._json_exchange("DELETE", "/v1/%s/%s" % (q(req["entity"]), q(key)))
+                return _reply_from_json(obj, status), status
         except ValueError as e:
             return _local_error(req, "cannot send request: %s" % e), None
         return self.raw(req)
@@ -1103,6 +1107,21 @@ class Client:
                "args": list(args)}
         return unwrap(*self._t.op(req))
 
+    def delete(self, entity, key=_MISSING):
+        """Delete an instance: ``delete(User, "alice")``, ``delete("User",
+        "alice")`` or ``delete(proxy_or_ref)``.  Returns None; NotFound when
+        there is no such instance.  One transaction, like every request."""
+        if key is _MISSING:
+            if type(entity) is Proxy:
+                entity = entity.ref
+            if type(entity) is not Ref:
+                raise TypeError("delete() needs an entity and a key, or a Ref/Proxy")
+            entity, key = entity.entity, entity.key
+        req = {"op": "delete", "entity": _entity_name(entity), "key": key}
+        reply, status = self._t.op(req)
+        unwrap(reply, status)
+        return None
+
     def get(self, entity, key=_MISSING):
         """The attribute dict of an instance: ``get(User, "alice")``,
         ``get("User", "alice")``, or ``get(proxy_or_ref)``."""
@@ -1121,7 +1140,7 @@ class Client:
         return value
 
     def _send(self, req):
-        """(reply, HTTP status or None) for a create/call/get request dict,
+        """(reply, HTTP status or None) for a create/call/get/delete request dict,
         by the typed HTTP routes when possible (sfctl uses this)."""
         return self._t.op(req)
 

@@ -114,14 +114,19 @@ typedef struct wrec {
     uint64_t hash;
 } wrec;
 
+#define WREC_DELETE UINT32_MAX
+
 static void put_write(void *arg, const sf_txinst *inst, const char *key, size_t keylen,
                       const char *state, size_t statelen)
 {
     sf_buf *b = arg;
-    wrec r = {(uint32_t)inst->entity, (uint32_t)keylen, (uint32_t)statelen, inst->hash};
+    /* a delete has no state: statelen WREC_DELETE */
+    wrec r = {(uint32_t)inst->entity, (uint32_t)keylen, state ? (uint32_t)statelen : WREC_DELETE,
+              inst->hash};
     sf_buf_append(b, &r, sizeof r);
     sf_buf_append(b, key, keylen);
-    sf_buf_append(b, state, statelen);
+    if (state)
+        sf_buf_append(b, state, statelen);
 }
 
 static void apply_writes(sf_worker *w, const wtxn *t)
@@ -133,6 +138,11 @@ static void apply_writes(sf_worker *w, const wtxn *t)
         p += sizeof r;
         const char *key = t->writes.data + p;
         const char *state = key + r.keylen;
+        if (r.statelen == WREC_DELETE) {
+            p += r.keylen;
+            sf_store_delete(&w->store, r.entity, key, r.keylen);
+            continue;
+        }
         p += (size_t)r.keylen + r.statelen;
         sf_store_put_h(&w->store, r.hash, r.entity, key, r.keylen, state, r.statelen);
     }

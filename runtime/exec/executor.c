@@ -648,9 +648,13 @@ static int step_target(sf_executor *ex, sf_tx *tx, const sf_event *ev)
         return STEP_NOT_LOCAL;
     if (count_step(ex, tx) < 0)
         return STEP_FAILED;
+    if (ev->method < 0)
+        return STEP_NEXT; /* a lifecycle step checks the instance itself */
     if (inst_load(ex, tx, ev->inst) < 0)
         return STEP_FAILED;
     sf_txinst *ti = &tx->insts[ev->inst];
+    if ((ti->flags & SF_TXI_DELETED) && ev->kind == SF_EVENT_INVOKE)
+        return fail_not_found_key(ex, tx, ti->entity, tx->keys.data + ti->key_off, ti->key_len);
     const sf_pymethod *pm = &ex->app->entities[ti->entity].methods[ev->method];
     if (!(pm->ir->flags & SF_METHOD_READ_ONLY))
         ti->flags |= SF_TXI_WRITTEN;
@@ -699,6 +703,156 @@ static int block_jump(sf_executor *ex, sf_tx *tx, sf_event *ev, const sf_pyentit
     return STEP_NEXT;
 }
 
+/* ---- entity lifecycle inside a transaction --------------------------------
+ *
+ * A create in a method, (1, "E", "__init__", args, k, bind, frame), runs
+ * E.__init__ on a new object here (the constructor must not be split: the
+ * compiler checks), computes its key and becomes the INSTALL of its state
+ * on (E, key), a step at the key's owner like any call; its result, a
+ * reference, is bound in the caller. A delete, (1, ref, "_sf_delete", ...),
+ * is the DELETE step at the owner of ref. */
+
+static PyObject *instance_ref(sf_executor *ex, sf_tx *tx, int j)
+{
+    const sf_txinst *t = &tx->insts[j];
+    char err[256];
+    PyObject *key = sf_pycodec_decode(ex->codec, tx->keys.data + t->key_off, t->key_len, err, sizeof err);
+    if (!key) {
+        tx_fail(tx, "InternalError", "key of %s is unreadable: %s", entity_name(ex, t->entity), err);
+        return NULL;
+    }
+    PyObject *r = sf_pycodec_ref_new(ex->codec, entity_name(ex, t->entity), key);
+    Py_DECREF(key);
+    if (!r)
+        tx_fail_py(tx);
+    return r;
+}
+
+/* Does instance j (not deleted by tx) exist: in tx or in the store? */
+static int inst_exists(sf_executor *ex, const sf_tx *tx, int j)
+{
+    const sf_txinst *t = &tx->insts[j];
+    if (t->flags & SF_TXI_DELETED)
+        return 0;
+    if (t->flags & SF_TXI_LOADED)
+        return 1;
+    return sf_store_get_h(ex->store, t->hash, (uint32_t)t->entity, tx->keys.data + t->key_off,
+                          t->key_len, NULL);
+}
+
+static int lifecycle_install(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **value)
+{
+    int j = ev->inst;
+    sf_txinst *t = &tx->insts[j];
+    const sf_pyentity *pe = &ex->app->entities[t->entity];
+    PyObject *args = ev->args;
+    if (!args || !(PyList_CheckExact(args) || PyTuple_CheckExact(args)) ||
+        PySequence_Fast_GET_SIZE(args) != 1 || !PyDict_CheckExact(PySequence_Fast_GET_ITEM(args, 0)))
+        return tx_fail(tx, "InternalError", "malformed install of a new %s", pe->ir->name);
+    if (inst_exists(ex, tx, j)) {
+        sf_buf tmp;
+        sf_buf_init(&tmp);
+        tx_fail(tx, "AlreadyExists", "%s %s already exists", pe->ir->name,
+                key_text(&tmp, tx->keys.data + t->key_off, t->key_len));
+        sf_buf_free(&tmp);
+        return STEP_FAILED;
+    }
+    PyObject *o = instance_new(ex, pe, PySequence_Fast_GET_ITEM(args, 0));
+    Py_CLEAR(ev->args);
+    if (!o)
+        return tx_fail_py(tx);
+    t = &tx->insts[j];
+    Py_XSETREF(t->obj, o);
+    t->flags = (t->flags & ~(unsigned)SF_TXI_DELETED) | SF_TXI_LOADED | SF_TXI_CREATED | SF_TXI_WRITTEN;
+    *value = instance_ref(ex, tx, j);
+    return *value ? STEP_RETURNED : STEP_FAILED;
+}
+
+static int lifecycle_delete(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **value)
+{
+    int j = ev->inst;
+    Py_CLEAR(ev->args);
+    if (inst_load(ex, tx, j) < 0)
+        return STEP_FAILED;
+    sf_txinst *t = &tx->insts[j];
+    if (t->flags & SF_TXI_DELETED)
+        return fail_not_found_key(ex, tx, t->entity, tx->keys.data + t->key_off, t->key_len);
+    t->flags |= SF_TXI_DELETED | SF_TXI_WRITTEN;
+    Py_INCREF(Py_None);
+    *value = Py_None;
+    return STEP_RETURNED;
+}
+
+static int lifecycle_step(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **value)
+{
+    if (ev->kind != SF_EVENT_INVOKE)
+        return tx_fail(tx, "InternalError", "a lifecycle step cannot resume");
+    if (ev->method == SF_EXEC_INSTALL)
+        return lifecycle_install(ex, tx, ev, value);
+    if (ev->method == SF_EXEC_DELETE)
+        return lifecycle_delete(ex, tx, ev, value);
+    return tx_fail(tx, "InternalError", "unknown lifecycle step %d", ev->method);
+}
+
+static int construct(sf_executor *ex, sf_tx *tx, int e, PyObject *args, sf_event *ev, int *j);
+static int new_instance_key(sf_executor *ex, sf_tx *tx, int e, int j, sf_buf *kb, uint64_t *h);
+
+/* (1, "E", "__init__", args, k, bind, frame): construct, then INSTALL. */
+static int block_create(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject *ename, PyObject *mname,
+                        PyObject *args, int k, PyObject *bind, PyObject *f)
+{
+    Py_ssize_t nl;
+    const char *en = PyUnicode_AsUTF8AndSize(ename, &nl);
+    if (!en)
+        return tx_fail_py(tx);
+    int e = sf_pyapp_entity_index(ex->app, en, (size_t)nl);
+    if (e < 0)
+        return tx_fail(tx, "NotFound", "unknown entity '%s'", en);
+    const sf_pyentity *pe = &ex->app->entities[e];
+    if (PyUnicode_CompareWithASCIIString(mname, "__init__") != 0 || pe->init < 0)
+        return tx_fail(tx, "InternalError", "malformed create of %s", en);
+    if (pe->methods[pe->init].blocks)
+        return tx_fail(tx, "TypeError", "creating %s inside a method needs %s.__init__ without remote "
+                                        "operations", en, en);
+    int self_inst = ev->inst;
+    PyObject *a = args_as_refs(ex, args);
+    if (!a)
+        return tx_fail_py(tx);
+    PyObject *ac = args_copy(ex, tx, a);
+    Py_DECREF(a);
+    if (!ac)
+        return STEP_FAILED;
+    int j;
+    int st = construct(ex, tx, e, ac, NULL, &j);
+    Py_DECREF(ac);
+    if (st < 0)
+        return STEP_FAILED;
+    sf_buf *kb = &ex->scratch;
+    uint64_t h;
+    PyObject *state = NULL;
+    if (new_instance_key(ex, tx, e, j, kb, &h) == 0)
+        state = PyObject_GenericGetDict(tx->insts[j].obj, NULL);
+    /* the object is not kept: its state moves to the instance (E, key) */
+    sf_txinst *t = &tx->insts[j];
+    Py_CLEAR(t->obj);
+    t->flags = SF_TXI_PENDING;
+    if (!state)
+        return tx->err_type.len ? STEP_FAILED : tx_fail_py(tx);
+    PyObject *iargs = PyList_New(1);
+    if (!iargs) {
+        Py_DECREF(state);
+        return tx_fail_py(tx);
+    }
+    PyList_SET_ITEM(iargs, 0, state);
+    int tinst = sf_tx_instance(tx, e, kb->data, kb->len);
+    event_push(ev, self_inst, ev->method, k, bind == Py_None ? NULL : bind, f);
+    ev->kind = SF_EVENT_INVOKE;
+    ev->inst = tinst;
+    ev->method = SF_EXEC_INSTALL;
+    ev->args = iargs;
+    return STEP_NEXT;
+}
+
 /* (1, target, method, args, k, bind, frame): push the continuation
  * (block k, frame, bind) and invoke method on target. */
 static int block_call(sf_executor *ex, sf_tx *tx, sf_event *ev, const sf_pyentity *pe,
@@ -716,6 +870,9 @@ static int block_call(sf_executor *ex, sf_tx *tx, sf_event *ev, const sf_pyentit
     }
     if (ev->depth >= ex->lim.max_depth)
         return tx_fail(tx, "RecursionError", "call depth limit (%d) exceeded", ex->lim.max_depth);
+    if (target == Py_None && PyUnicode_CompareWithASCIIString(mname, SF_IR_DELETE_METHOD) == 0)
+        /* stateflow.delete(None): what the stateflow package says */
+        return tx_fail(tx, "TypeError", "delete() needs an entity instance, not NoneType");
     if (target == Py_None) {
         /* an unset Optional reference: what Python itself would say */
         const char *mn = PyUnicode_AsUTF8(mname);
@@ -725,10 +882,20 @@ static int block_call(sf_executor *ex, sf_tx *tx, sf_event *ev, const sf_pyentit
                        mn ? mn : "?");
     }
     int self_inst = ev->inst;
+    if (PyUnicode_CheckExact(target))
+        return block_create(ex, tx, ev, target, mname, args, (int)kb, bind, f);
     int tinst = resolve_target(ex, tx, self_inst, target);
     if (tinst < 0)
         return STEP_FAILED;
     const sf_pyentity *te = &ex->app->entities[tx->insts[tinst].entity];
+    if (PyUnicode_CompareWithASCIIString(mname, SF_IR_DELETE_METHOD) == 0) {
+        event_push(ev, self_inst, ev->method, (int)kb, bind == Py_None ? NULL : bind, f);
+        ev->kind = SF_EVENT_INVOKE;
+        ev->inst = tinst;
+        ev->method = SF_EXEC_DELETE;
+        ev->args = PyTuple_New(0);
+        return ev->args ? STEP_NEXT : tx_fail_py(tx);
+    }
     int tm = method_by_name(te, mname);
     if (tm < 0 || (te->methods[tm].ir->flags & SF_METHOD_INIT)) {
         const char *mn = PyUnicode_AsUTF8(mname);
@@ -780,6 +947,8 @@ static int exec_step(sf_executor *ex, sf_tx *tx, sf_event *ev, PyObject **value)
     int st = step_target(ex, tx, ev);
     if (st != STEP_NEXT)
         return st;
+    if (ev->method < 0)
+        return lifecycle_step(ex, tx, ev, value);
     sf_txinst *ti = &tx->insts[ev->inst];
     const sf_pyentity *pe = &ex->app->entities[ti->entity];
     const sf_pymethod *pm = &pe->methods[ev->method];
@@ -937,6 +1106,14 @@ static long encode_writes(sf_executor *ex, sf_tx *tx)
             ex->offs = sf_xrealloc(ex->offs, ex->offs_cap * sizeof(size_t));
         }
         size_t off = ex->state.len;
+        if (t->flags & SF_TXI_DELETED) {
+            /* a delete: no state (offset SIZE_MAX) */
+            ex->offs[nw * 3] = (size_t)j;
+            ex->offs[nw * 3 + 1] = SIZE_MAX;
+            ex->offs[nw * 3 + 2] = 0;
+            nw++;
+            continue;
+        }
         if (encode_state(ex, tx, j, &ex->state) < 0)
             return -1;
         ex->offs[nw * 3] = (size_t)j;
@@ -954,6 +1131,10 @@ int sf_tx_encode_writes(sf_executor *ex, sf_tx *tx, sf_tx_write_fn fn, void *arg
         return -1;
     for (long w = 0; w < nw; w++) {
         const sf_txinst *t = &tx->insts[ex->offs[w * 3]];
+        if (ex->offs[w * 3 + 1] == SIZE_MAX) {
+            fn(arg, t, tx->keys.data + t->key_off, t->key_len, NULL, 0);
+            continue;
+        }
         fn(arg, t, tx->keys.data + t->key_off, t->key_len, ex->state.data + ex->offs[w * 3 + 1],
            ex->offs[w * 3 + 2]);
     }
@@ -969,6 +1150,10 @@ int sf_tx_commit(sf_executor *ex, sf_tx *tx)
     }
     for (long w = 0; w < nw; w++) {
         const sf_txinst *t = &tx->insts[ex->offs[w * 3]];
+        if (ex->offs[w * 3 + 1] == SIZE_MAX) {
+            sf_store_delete(ex->store, (uint32_t)t->entity, tx->keys.data + t->key_off, t->key_len);
+            continue;
+        }
         sf_store_put_h(ex->store, t->hash, (uint32_t)t->entity, tx->keys.data + t->key_off,
                        t->key_len, ex->state.data + ex->offs[w * 3 + 1], ex->offs[w * 3 + 2]);
     }
@@ -1412,6 +1597,19 @@ static int op_create(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf
     return sf_tx_commit(ex, tx);
 }
 
+/* {"op": "delete"}: the instance must exist; the reply is null. */
+static int op_delete(sf_executor *ex, sf_tx *tx, int e, const sf_exec_op *op, sf_buf *result)
+{
+    if (!op->key || op->key_len == 0)
+        return tx_fail(tx, "BadRequest", "missing field 'key'");
+    int j = sf_tx_instance(tx, e, op->key, op->key_len);
+    if (inst_load(ex, tx, j) < 0)
+        return -1;
+    tx->insts[j].flags |= SF_TXI_DELETED | SF_TXI_WRITTEN;
+    sf_buf_append(result, "\xc0", 1);
+    return sf_tx_commit(ex, tx);
+}
+
 static int exec_op_run(sf_executor *ex, const sf_exec_op *op, sf_buf *result, const char **err_type,
                        const char **err_msg)
 {
@@ -1430,6 +1628,8 @@ static int exec_op_run(sf_executor *ex, const sf_exec_op *op, sf_buf *result, co
         rc = op_call(ex, tx, e, op, result);
     else if (op->op == SF_OP_CREATE)
         rc = op_create(ex, tx, e, op, result);
+    else if (op->op == SF_OP_DELETE)
+        rc = op_delete(ex, tx, e, op, result);
     else
         rc = tx_fail(tx, "BadRequest", "unknown op");
     if (rc == 0)
@@ -1513,13 +1713,15 @@ static int put_target(sf_executor *ex, const sf_tx *tx, int inst, int method, sf
     if (t->flags & SF_TXI_PENDING)
         return ev_err(err, errlen, "event names an instance under construction (no key yet)");
     const sf_pyentity *pe = &ex->app->entities[t->entity];
-    if (method < 0 || method >= pe->nmethods)
+    if ((method < 0 || method >= pe->nmethods) && method != SF_EXEC_INSTALL && method != SF_EXEC_DELETE)
         return ev_err(err, errlen, "event names a method outside its entity");
     msgpack_packer pk;
     sf_buf_packer_init(&pk, out);
     pack_str(&pk, pe->ir->name, strlen(pe->ir->name));
     sf_buf_append(out, tx->keys.data + t->key_off, t->key_len);
-    const char *mn = pe->methods[method].ir->name;
+    const char *mn = method == SF_EXEC_INSTALL ? "_sf_install"
+                     : method == SF_EXEC_DELETE ? SF_IR_DELETE_METHOD
+                                                : pe->methods[method].ir->name;
     pack_str(&pk, mn, strlen(mn));
     return 0;
 }
@@ -1679,7 +1881,11 @@ static int rd_target(sf_executor *ex, sf_tx *tx, evr *r, int *inst, int *method)
     if (it.kind != SF_MP_STR)
         return ev_err(r->err, r->errlen, "event: method must be a string");
     int m = sf_pyapp_method_index(&ex->app->entities[e], it.data, it.n);
-    if (m < 0)
+    if (m < 0 && it.n == 11 && memcmp(it.data, "_sf_install", 11) == 0)
+        m = SF_EXEC_INSTALL;
+    else if (m < 0 && it.n == strlen(SF_IR_DELETE_METHOD) && memcmp(it.data, SF_IR_DELETE_METHOD, it.n) == 0)
+        m = SF_EXEC_DELETE;
+    if (m < 0 && m != SF_EXEC_INSTALL && m != SF_EXEC_DELETE)
         return ev_err(r->err, r->errlen, "event: unknown method '%s.%.*s'",
                       ex->app->entities[e].ir->name, (int)(it.n > 64 ? 64 : it.n), it.data);
     *inst = sf_tx_instance(tx, e, kp, kn);
@@ -1689,6 +1895,8 @@ static int rd_target(sf_executor *ex, sf_tx *tx, evr *r, int *inst, int *method)
 
 static int check_block(sf_executor *ex, sf_tx *tx, evr *r, int inst, int method, uint64_t block)
 {
+    if (method < 0)
+        return ev_err(r->err, r->errlen, "event: a lifecycle step has no blocks");
     const sf_pymethod *pm = &ex->app->entities[tx->insts[inst].entity].methods[method];
     if (!pm->blocks)
         return ev_err(r->err, r->errlen, "event: %s is not split into blocks", pm->ir->name);
@@ -1751,7 +1959,8 @@ int sf_event_decode(sf_executor *ex, sf_tx *tx, const char *data, size_t len, sf
             ev_err(err, errlen, "event: arguments must be an array");
             goto fail;
         }
-        if (ex->app->entities[tx->insts[ev->inst].entity].methods[ev->method].ir->flags &
+        if (ev->method >= 0 &&
+            ex->app->entities[tx->insts[ev->inst].entity].methods[ev->method].ir->flags &
             SF_METHOD_INIT) {
             ev_err(err, errlen, "event: cannot invoke __init__");
             goto fail;
@@ -1858,6 +2067,13 @@ static int op_check(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject *
         if (pe->init < 0)
             return unknown_method(ex, tx, pe, "__init__", 8);
         pm = &pe->methods[pe->init];
+    } else if (op->op == SF_OP_DELETE) {
+        if (!op->key || op->key_len == 0)
+            return tx_fail(tx, "BadRequest", "missing field 'key'");
+        if (inst_load(ex, tx, sf_tx_instance(tx, e, op->key, op->key_len)) < 0)
+            return -1;
+        *args_out = PyList_New(0);
+        return *args_out ? 0 : tx_fail_py(tx);
     } else
         return tx_fail(tx, "BadRequest", "unknown op");
     PyObject *args = decode_args(ex, tx, op);
@@ -1954,6 +2170,15 @@ int sf_exec_op_start(sf_executor *ex, sf_tx *tx, const sf_exec_op *op, PyObject 
         ev->kind = SF_EVENT_INVOKE;
         ev->inst = sf_tx_instance(tx, e, op->key, op->key_len);
         ev->method = m;
+        Py_INCREF(args);
+        ev->args = args;
+        return 0;
+    }
+    if (op->op == SF_OP_DELETE && op->key) {
+        ev->txid = tx->txid;
+        ev->kind = SF_EVENT_INVOKE;
+        ev->inst = sf_tx_instance(tx, e, op->key, op->key_len);
+        ev->method = SF_EXEC_DELETE;
         Py_INCREF(args);
         ev->args = args;
         return 0;

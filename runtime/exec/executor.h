@@ -76,7 +76,20 @@ enum {
     SF_TXI_WRITTEN = 1 << 1,  /* a non-read-only method ran on it: commit writes it */
     SF_TXI_CREATED = 1 << 2,  /* created by this transaction (create op) */
     SF_TXI_PENDING = 1 << 3,  /* under construction: no key yet (split __init__) */
+    SF_TXI_DELETED = 1 << 4,  /* deleted by this transaction: commit removes it */
 };
+
+/* Pseudo methods of events (docs/executor.md "Entity lifecycle"): every
+ * entity has them; on the wire they are named "_sf_install" and
+ * "_sf_delete".
+ *   SF_EXEC_INSTALL  args [state dict]: the instance, built by __init__ in
+ *                    the creating method, becomes (entity, key) of the
+ *                    event; AlreadyExists when that instance exists. Returns
+ *                    a reference to it.
+ *   SF_EXEC_DELETE   no args: the instance is deleted (NotFound when it does
+ *                    not exist). Returns None. */
+#define SF_EXEC_INSTALL (-2)
+#define SF_EXEC_DELETE (-3)
 
 /* One entity instance a transaction touched (or refers to). */
 typedef struct sf_txinst {
@@ -213,7 +226,7 @@ int sf_tx_encode_writes(sf_executor *ex, sf_tx *tx, sf_tx_write_fn fn, void *arg
 
 /* One client operation, already parsed. Strings are not NUL-terminated;
  * key and args are msgpack (args: an array; NULL/0 = no arguments); op is
- * SF_OP_CREATE, SF_OP_CALL or SF_OP_GET (request.h). */
+ * SF_OP_CREATE, SF_OP_CALL, SF_OP_GET or SF_OP_DELETE (request.h). */
 typedef struct sf_exec_op {
     int op;
     const char *entity;

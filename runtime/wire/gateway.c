@@ -789,7 +789,8 @@ static void route_single(gw_conn *c, const sf_http_request *hr, int op, const sf
     sf_buf_init(&args);
     sf_buf_init(&key);
     sf_buf_init(&req);
-    if (op != SF_OP_GET && parse_args_body(hr->body, hr->body_len, &args, err, sizeof err) < 0) {
+    if (op != SF_OP_GET && op != SF_OP_DELETE &&
+        parse_args_body(hr->body, hr->body_len, &args, err, sizeof err) < 0) {
         fixed_error(c, 400, hr->keep_alive, 0, "BadRequest", err, NULL);
         goto out;
     }
@@ -797,7 +798,7 @@ static void route_single(gw_conn *c, const sf_http_request *hr, int op, const sf
         sf_reqmap_pack_str(&key, sf_http_path_seg(path, 2), path->len[2]);
     sf_reqmap_encode(&req, NULL, 0, op, entity, elen, op != SF_OP_CREATE ? key.data : NULL, key.len,
                    op == SF_OP_CALL ? sf_http_path_seg(path, 3) : NULL, op == SF_OP_CALL ? path->len[3] : 0,
-                   op != SF_OP_GET ? args.data : NULL, args.len);
+                   op != SF_OP_GET && op != SF_OP_DELETE ? args.data : NULL, args.len);
     gw_resp *r = resp_new(c, R_REPLIES, hr->keep_alive);
     gw_part *parts = calloc(1, sizeof *parts);
     if (!r || !parts) {
@@ -893,7 +894,8 @@ static void batch_item(gw_conn *c, gw_resp *r, size_t i, const char *text, size_
     q.id_json = NULL;
     sf_reqmap_encode(&req, id.len ? id.data : NULL, id.len, q.op, q.entity, strlen(q.entity),
                    q.op != SF_OP_CREATE ? q.key.data : NULL, q.key.len, q.method,
-                   q.method ? strlen(q.method) : 0, q.op != SF_OP_GET ? q.args.data : NULL, q.args.len);
+                   q.method ? strlen(q.method) : 0,
+                   q.op != SF_OP_GET && q.op != SF_OP_DELETE ? q.args.data : NULL, q.args.len);
     r->create = q.op == SF_OP_CREATE;
     int op = q.op;
     sf_request_free(&q);
@@ -1041,9 +1043,11 @@ static void route(gw_conn *c, const sf_http_request *hr)
             route_single(c, hr, SF_OP_CREATE, &path);
         }
     } else if (ns == 3) {
-        if (!get)
-            fixed_error(c, 405, hr->keep_alive, 0, "BadRequest", "use GET /v1/{Entity}/{key}",
-                        "Allow: GET, HEAD\r\n");
+        if (hr->method == SF_HTTP_DELETE)
+            route_single(c, hr, SF_OP_DELETE, &path);
+        else if (!get)
+            fixed_error(c, 405, hr->keep_alive, 0, "BadRequest",
+                        "use GET or DELETE /v1/{Entity}/{key}", "Allow: GET, HEAD, DELETE\r\n");
         else
             route_single(c, hr, SF_OP_GET, &path);
     } else {

@@ -9,6 +9,7 @@
  *   POST /v1/{Entity}                 create, body {"args": [...]} (or empty)
  *   POST /v1/{Entity}/{key}/{method}  call,   body {"args": [...]} (or empty)
  *   GET  /v1/{Entity}/{key}           get
+ *   DELETE /v1/{Entity}/{key}         delete (no body), 200 {"ok":null}
  *   POST /v1/requests                 one request object -> one reply object,
  *                                     or an array of them -> array of replies
  *                                     in the same order (always 200)
@@ -31,9 +32,9 @@
  * Requests handed to ops->submit are msgpack maps in the DESIGN 4.5 shape,
  * with string keys, members in this order and only those that apply:
  *   "id"     the client's id (str or number), only when it gave one
- *   "op"     "create" | "call" | "get"
+ *   "op"     "create" | "call" | "get" | "delete"
  *   "entity" str
- *   "key"    any msgpack value (call, get; a str for path routes)
+ *   "key"    any msgpack value (call, get, delete; a str for path routes)
  *   "method" str (call)
  *   "args"   array (create, call)
  * sf_reqmap_decode (request.h) reads such a map back.

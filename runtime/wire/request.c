@@ -27,6 +27,7 @@ const char *sf_request_op_name(int op)
     case SF_OP_CREATE: return "create";
     case SF_OP_CALL: return "call";
     case SF_OP_GET: return "get";
+    case SF_OP_DELETE: return "delete";
     default: return "?";
     }
 }
@@ -153,11 +154,11 @@ static int check_request(const span f[F__COUNT], sf_request *r, char *err, size_
     sf_mp_item it;
     size_t pos = 0;
     if (!f[F_OP].p) {
-        sf_set_err(err, errlen, "missing \"op\" in request (create, call or get)");
+        sf_set_err(err, errlen, "missing \"op\" in request (create, call, get or delete)");
         return -1;
     }
     if (sf_mp_read(f[F_OP].p, f[F_OP].n, &pos, &it) < 0 || it.kind != SF_MP_STR) {
-        sf_set_err(err, errlen, "\"op\" must be a string (create, call or get)");
+        sf_set_err(err, errlen, "\"op\" must be a string (create, call, get or delete)");
         return -1;
     }
     if (it.n == 6 && memcmp(it.data, "create", 6) == 0) {
@@ -166,11 +167,13 @@ static int check_request(const span f[F__COUNT], sf_request *r, char *err, size_
         r->op = SF_OP_CALL;
     } else if (it.n == 3 && memcmp(it.data, "get", 3) == 0) {
         r->op = SF_OP_GET;
+    } else if (it.n == 6 && memcmp(it.data, "delete", 6) == 0) {
+        r->op = SF_OP_DELETE;
     } else {
         sf_buf name;
         sf_buf_init(&name);
         sf_json_put_string(&name, it.data, it.n < 64 ? it.n : 64);
-        sf_set_err(err, errlen, "unknown op %s (expected create, call or get)", name.data);
+        sf_set_err(err, errlen, "unknown op %s (expected create, call, get or delete)", name.data);
         sf_buf_free(&name);
         return -1;
     }
@@ -202,8 +205,8 @@ static int check_request(const span f[F__COUNT], sf_request *r, char *err, size_
         return -1;
     }
     if (f[F_ARGS].p) {
-        if (r->op == SF_OP_GET) {
-            sf_set_err(err, errlen, "\"args\" is not allowed with op get");
+        if (r->op == SF_OP_GET || r->op == SF_OP_DELETE) {
+            sf_set_err(err, errlen, "\"args\" is not allowed with op %s", opname);
             return -1;
         }
         pos = 0;
@@ -621,7 +624,7 @@ int sf_reqmap_decode(const char *req, size_t len, sf_reqmap *out, char *err, siz
     sf_mp_item v;
     size_t p = 0;
     if (!vp[1] || sf_mp_read(vp[1], vn[1], &p, &v) < 0 || v.kind != SF_MP_STR) {
-        sf_set_err(err, errlen, "\"op\" must be a string (create, call or get)");
+        sf_set_err(err, errlen, "\"op\" must be a string (create, call, get or delete)");
         return -1;
     }
     if (v.n == 6 && memcmp(v.data, "create", 6) == 0)
@@ -630,8 +633,10 @@ int sf_reqmap_decode(const char *req, size_t len, sf_reqmap *out, char *err, siz
         out->op = SF_OP_CALL;
     else if (v.n == 3 && memcmp(v.data, "get", 3) == 0)
         out->op = SF_OP_GET;
+    else if (v.n == 6 && memcmp(v.data, "delete", 6) == 0)
+        out->op = SF_OP_DELETE;
     else {
-        sf_set_err(err, errlen, "unknown op (expected create, call or get)");
+        sf_set_err(err, errlen, "unknown op (expected create, call, get or delete)");
         return -1;
     }
     for (int j = 2; j <= 4; j += 2) { /* entity, method */
@@ -668,8 +673,8 @@ int sf_reqmap_decode(const char *req, size_t len, sf_reqmap *out, char *err, siz
     }
     if (vp[5]) {
         p = 0;
-        if (out->op == SF_OP_GET) {
-            sf_set_err(err, errlen, "\"args\" is not allowed with op get");
+        if (out->op == SF_OP_GET || out->op == SF_OP_DELETE) {
+            sf_set_err(err, errlen, "\"args\" is not allowed with op %s", sf_request_op_name(out->op));
             return -1;
         }
         if (sf_mp_read(vp[5], vn[5], &p, &v) < 0 || v.kind != SF_MP_ARRAY) {

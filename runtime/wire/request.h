@@ -27,6 +27,7 @@ enum sf_request_op {
     SF_OP_CREATE = 1,
     SF_OP_CALL = 2,
     SF_OP_GET = 3,
+    SF_OP_DELETE = 4,
 };
 
 #define SF_REQUEST_MAX_ID 256

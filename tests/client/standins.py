@@ -103,7 +103,7 @@ class FakeApp:
             raise self._bad("a request is an object")
         op = req.get("op")
         entity = req.get("entity")
-        if op not in ("create", "call", "get") or not isinstance(entity, str):
+        if op not in ("create", "call", "get", "delete") or not isinstance(entity, str):
             raise self._bad("bad op or entity")
         args = req.get("args", [])
         if not isinstance(args, list):
@@ -115,9 +115,12 @@ class FakeApp:
                 return self._create(entity, args), 201
             key = req.get("key")
             inst = self.state.get((entity, jtext(key)))
-            if op == "get":
+            if op in ("get", "delete"):
                 if inst is None:
                     raise AppError("NotFound", "%s %s not found" % (entity, jtext(key)), 404)
+                if op == "delete":
+                    del self.state[(entity, jtext(key))]
+                    return None, 200
                 return dict(inst), 200
             return self._call(entity, key, inst, req.get("method"), args), 200
 
@@ -211,6 +214,16 @@ class _Handler(BaseHTTPRequestHandler):
         st = self.server.standin
         with st.lock:
             st.log.append((self.command, self.path, body))
+
+    def do_DELETE(self):
+        self._record(None)
+        st = self.server.standin
+        parts = self.path.split("/")
+        if len(parts) == 4 and parts[1] == "v1":
+            req = {"op": "delete", "entity": urllib.parse.unquote(parts[2]),
+                   "key": urllib.parse.unquote(parts[3])}
+            return self._reply(*st.app.handle(req))
+        self._send(404, "no such route\n", "text/plain")
 
     def do_GET(self):
         self._record(None)

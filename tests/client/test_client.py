@@ -332,6 +332,19 @@ class ClientBehaviour:
         self.assertEqual(repr(bob), "Proxy('User', 'bob')")
         self.assertEqual(self.app.state[("User", '"bob"')], {"username": "bob", "balance": 100})
 
+    def test_delete(self):
+        bob = self.c.create(User, "bob")
+        self.assertIsNone(self.c.delete(bob))
+        self.assertNotIn(("User", '"bob"'), self.app.state)
+        with self.assertRaises(NotFound):
+            bob.get()
+        with self.assertRaises(NotFound):
+            self.c.delete("User", "bob")
+        self.c.create(User, "bob")
+        self.assertIsNone(self.c.delete(User, "bob"))
+        with self.assertRaises(TypeError):
+            self.c.delete("User")
+
     def test_call_with_refs(self):
         alice = self.c.ref(User, "alice")
         apple = self.c.ref(Item, "apple")
@@ -533,6 +546,8 @@ class HttpClientTests(ClientBehaviour, unittest.TestCase):
             self.c.get("User", 7)
         self.assertEqual(self.last_log()[0][1], "/v1/requests")
         self.assertEqual(json.loads(self.last_log()[0][2]), {"op": "get", "entity": "User", "key": 7})
+        self.c.delete(User, "a/b")
+        self.assertEqual(self.last_log()[0][:2], ("DELETE", "/v1/User/a%2Fb"))
 
     def test_over_json_tuples_and_sets_are_lists(self):
         out = self.c.ref(User, "alice").echo((1, 2), {2, 1})
@@ -952,6 +967,10 @@ class SfctlRunTests(unittest.TestCase):
                                  (0, '{"$ref":["Seat",[3,4]]}\n', ""))
                 self.assertEqual(self.sfctl("get", "Seat/#[3,4]", url=url),
                                  (0, '{"row":3,"col":4}\n', ""))
+                self.assertEqual(self.sfctl("delete", "Seat/#[3,4]", url=url), (0, "null\n", ""))
+                rc, out, err = self.sfctl("delete", "Seat/#[3,4]", url=url)
+                self.assertEqual((rc, out, err), (1, "", "error: NotFound: Seat [3,4] not found\n"))
+                self.assertEqual(self.sfctl("delete", url=url)[0], 2)
 
     def test_errors_and_exit_codes(self):
         for url in (self.http.url, self.native.url):

@@ -19,6 +19,7 @@ import argparse
 import base64
 import contextlib
 import copy
+import functools
 import importlib.util
 import inspect
 import json
@@ -417,6 +418,83 @@ class Executor:
     def __init__(self, app):
         self.app = app
         self.instances = {}     # (entity, key text) -> object, in creation order
+        self.active = False     # a request is running: constructors register
+        self._tombstones = {}
+        import stateflow
+        self.sf = stateflow
+        stateflow._hooks["delete"] = self.delete_obj
+        for cls in app.entities.values():
+            self._wrap_init(cls)
+
+    # -- entity lifecycle (creates in methods, deletes)
+
+    def _wrap_init(self, cls):
+        """Every construction of cls during a request registers the new
+        instance under its key (AlreadyExists when taken), as the runtime's
+        create does: the create op and E(...) inside methods alike."""
+        orig = cls.__init__
+        ex = self
+
+        @functools.wraps(orig)
+        def __init__(obj, *a, **kw):
+            orig(obj, *a, **kw)
+            if ex.active:
+                entity = type(obj).__name__
+                kt = key_text(obj.__key__())
+                if (entity, kt) in ex.instances:
+                    raise ex.sf.AlreadyExists("%s %s already exists" % (entity, kt))
+                ex.instances[(entity, kt)] = obj
+        cls.__init__ = __init__
+
+    def _tombstone(self, cls):
+        """cls for a deleted instance. A reference names a key: using a
+        deleted instance (other than from its own methods, and dunders)
+        reaches the instance created again under its key if there is one,
+        and raises NotFound otherwise, as in the runtime."""
+        t = self._tombstones.get(cls)
+        if t is None:
+            ex = self
+
+            def own(obj):
+                f = sys._getframe(2)
+                code = f.f_code
+                return code.co_argcount and f.f_locals.get(code.co_varnames[0]) is obj
+
+            def live(obj):
+                kt = key_text(object.__getattribute__(obj, "__key__")())
+                o = ex.instances.get((cls.__name__, kt))
+                if o is None:
+                    raise SysError("NotFound", "%s %s not found" % (cls.__name__, kt))
+                return o
+
+            def __getattribute__(obj, name):
+                if (name.startswith("__") and name.endswith("__")) or own(obj):
+                    return object.__getattribute__(obj, name)
+                return getattr(live(obj), name)
+
+            def __setattr__(obj, name, value):
+                if own(obj):
+                    return object.__setattr__(obj, name, value)
+                return setattr(live(obj), name, value)
+
+            t = type(cls.__name__, (cls,), {"__getattribute__": __getattribute__,
+                                            "__setattr__": __setattr__, MARKER: True,
+                                            "__module__": cls.__module__})
+            self._tombstones[cls] = t
+        return t
+
+    def delete_obj(self, obj):
+        """stateflow.delete(obj) and the delete op: the instance under obj's
+        key (NotFound when there is none) is removed."""
+        cls = type(obj)
+        if cls in self._tombstones.values():
+            cls = cls.__bases__[0]
+        kt = key_text(obj.__key__())
+        target = self.instances.get((cls.__name__, kt))
+        if target is None:
+            raise SysError("NotFound", "%s %s not found" % (cls.__name__, kt))
+        del self.instances[(cls.__name__, kt)]
+        target.__class__ = self._tombstone(cls)
 
     # -- registry
 
@@ -444,13 +522,14 @@ class Executor:
     def snapshot(self):
         objs = list(self.instances.values())
         memo = {id(o): o for o in objs}      # entities stay themselves
-        states = [(o, copy.deepcopy(o.__dict__, memo)) for o in objs]
+        states = [(o, type(o), copy.deepcopy(o.__dict__, memo)) for o in objs]
         return dict(self.instances), states
 
     def restore(self, snap):
         instances, states = snap
         self.instances = instances
-        for o, st in states:
+        for o, cls, st in states:
+            o.__class__ = cls
             o.__dict__.clear()
             o.__dict__.update(st)
 
@@ -471,10 +550,10 @@ class Executor:
         """One decoded request object -> the JSON text of its result; raises
         SysError or the user exception otherwise."""
         if "op" not in req:
-            raise bad_request('missing "op" in request (create, call or get)')
+            raise bad_request('missing "op" in request (create, call, get or delete)')
         op = req["op"]
-        if op not in ("create", "call", "get"):
-            raise bad_request("unknown op %s (expected create, call or get)" % encode(op))
+        if op not in ("create", "call", "get", "delete"):
+            raise bad_request("unknown op %s (expected create, call, get or delete)" % encode(op))
         entity = check_name(req, "entity")
         if op == "create" and "key" in req:
             raise bad_request('"key" is not allowed with op create')
@@ -484,8 +563,8 @@ class Executor:
             check_name(req, "method")
         elif "method" in req:
             raise bad_request('"method" is not allowed with op %s' % op)
-        if op == "get" and "args" in req:
-            raise bad_request('"args" is not allowed with op get')
+        if op in ("get", "delete") and "args" in req:
+            raise bad_request('"args" is not allowed with op %s' % op)
         args = req.get("args", [])
         if type(args) is not list:
             raise bad_request('"args" must be an array')
@@ -499,6 +578,15 @@ class Executor:
                 return encode(dict(vars(obj)), "state")
             except EncodeError as e:
                 raise SysError("TypeError", str(e))
+        if op == "delete":
+            obj = self.lookup(entity, key)
+            snap = self.snapshot()
+            try:
+                self.delete_obj(obj)
+            except BaseException:
+                self.restore(snap)
+                raise
+            return "null"
         name = "__init__" if op == "create" else req["method"]
         m = self.app.method(entity, name, op == "create")
         if m is None:
@@ -509,15 +597,12 @@ class Executor:
         args = [self.resolve(a) for a in args]
 
         snap = self.snapshot()
+        self.active = True
         try:
             with contextlib.redirect_stdout(sys.stderr):
                 if op == "create":
-                    obj = self.app.entities[entity](*args)
-                    kt = key_text(obj.__key__())
-                    if (entity, kt) in self.instances:
-                        raise SysError("AlreadyExists", "%s %s already exists" % (entity, kt))
-                    self.instances[(entity, kt)] = obj
-                    result = obj
+                    # registered under its key by the wrapped __init__
+                    result = self.app.entities[entity](*args)
                 else:
                     result = m.fn(obj, *args)
                 out = encode(result, "return value")
@@ -529,6 +614,8 @@ class Executor:
         except BaseException:
             self.restore(snap)
             raise
+        finally:
+            self.active = False
 
     def reply(self, raw):
         """One raw request line (bytes) -> one reply line (str, no newline)."""

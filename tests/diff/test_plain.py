@@ -24,6 +24,7 @@ import stateflow  # noqa: E402
 
 APP = '''
 from typing import Dict, List, Optional, Set, Tuple
+import stateflow
 from stateflow import entity
 
 
@@ -97,6 +98,19 @@ class Box:
     def _helper(self) -> int:
         return 1
 
+    def make(self, name: str, fail: bool) -> Item:
+        it = Item(name, 1)
+        self.items.append(it)
+        if fail:
+            raise Broke("made " + name)
+        return it
+
+    def drop(self, it: Item, fail: bool) -> str:
+        stateflow.delete(it)
+        if fail:
+            raise Broke("dropped")
+        return it.name
+
     def _sf_get_number(self) -> int:
         return self.number
 '''
@@ -154,6 +168,33 @@ class PlainTest(unittest.TestCase):
         self.assertEqual(r, {"id": 1, "error": {"type": "AlreadyExists",
                                                 "message": 'Item "pen" already exists'}})
         self.assertEqual(self.ex.instances[("Item", '"pen"')].price, 3)
+
+    def test_lifecycle(self):
+        self.setup_objects()
+        self.assertEqual(self.call("Box", 7, "make", "cup", False), {"id": "x", "ok": {"$ref": ["Item", "cup"]}})
+        cup = self.ex.instances[("Item", '"cup"')]
+        self.assertEqual(self.call("Box", 7, "make", "cup", False)["error"],
+                         {"type": "AlreadyExists", "message": 'Item "cup" already exists'})
+        self.assertEqual(self.call("Box", 7, "make", "mug", True)["error"]["type"], "Broke")
+        self.assertNotIn(("Item", '"mug"'), self.ex.instances)          # aborted: not created
+        self.assertEqual(len(self.ex.instances[("Box", "7")].items), 1)
+        # a delete that aborts leaves the instance (and its class) alone
+        self.assertEqual(self.call("Box", 7, "drop", {"$ref": ["Item", "cup"]}, True)["error"]["type"], "Broke")
+        self.assertIs(self.ex.instances[("Item", '"cup"')], cup)
+        self.assertIs(type(cup), self.ex.app.entities["Item"])
+        # using it after the delete, in the same request, is NotFound
+        self.assertEqual(self.call("Box", 7, "drop", {"$ref": ["Item", "cup"]}, False)["error"],
+                         {"type": "NotFound", "message": 'Item "cup" not found'})
+        self.assertEqual(self.req(op="delete", entity="Item", key="cup"), {"ok": None})
+        self.assertNotIn(("Item", '"cup"'), self.ex.instances)
+        self.assertEqual(self.req(op="get", entity="Item", key="cup")["error"]["type"], "NotFound")
+        self.assertEqual(self.req(op="delete", entity="Item", key="cup")["error"]["type"], "NotFound")
+        # the box still refers to the key: once created again, the reference reaches the new one
+        self.assertEqual(self.req(op="create", entity="Item", args=["cup", 5]), {"ok": {"$ref": ["Item", "cup"]}})
+        self.assertEqual(self.ex.instances[("Box", "7")].items[0].price, 5)
+        self.assertEqual(self.req(op="delete", entity="Item", key="cup", args=[])["error"]["type"], "BadRequest")
+        with self.assertRaises(TypeError):
+            stateflow.delete(3)
 
     def test_float_and_container_encoding(self):
         self.setup_objects()
