@@ -1035,7 +1035,7 @@ static sf_expr *flat_create(builder *b, sf_expr *e, const char *entity, int want
         return sf_expr_none(b->a, e->pos);
     }
     sf_expr_list args;
-    if (call_args(b, e, init, &args) < 0)
+    if (call_args(b, e, init, mi ? mi->def : NULL, ci ? ci->cls : NULL, entity, &args) < 0)
         return sf_expr_none(b->a, e->pos);
     int n = args.n;
     sf_expr_list copy = {0};
