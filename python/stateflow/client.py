@@ -610,8 +610,9 @@ class _HttpTransport:
             if op == "get" and type(key) is str and key:
                 return self._post_one("/v1/%s/%s" % (q(req["entity"]), q(key)), None)
             if op == "delete" and type(key) is str and key:
-                status, obj = self._json_exchange("DELETE", "/v1/%s/%s" % (q(req["entity"]), q(key)))
-                return _reply_from_json(obj, status), status
+                status, obj, retry_after = self._json_exchange(
+                    "DELETE", "/v1/%s/%s" % (q(req["entity"]), q(key)))
+                return _note_retry_after(_reply_from_json(obj, status), status, retry_after), status
         except ValueError as e:
             return _local_error(req, "cannot send request: %s" % e), None
         return self.raw(req)
