@@ -989,6 +989,8 @@ sf_executor *sf_executor_new(sf_pyapp *app, sf_pycodec *codec, sf_store *store, 
     ex->app = app;
     ex->codec = codec;
     ex->store = store;
+    /* the app's dataclasses and Enums are found by name in its module */
+    sf_pycodec_set_module(codec, app->module);
     ex->lim.max_depth = SF_EXEC_DEFAULT_MAX_DEPTH;
     ex->lim.max_steps = SF_EXEC_DEFAULT_MAX_STEPS;
     sf_tx_init(&ex->tx);

@@ -19,6 +19,10 @@ import argparse
 import base64
 import contextlib
 import copy
+import dataclasses
+import datetime
+import decimal
+import enum
 import importlib.util
 import inspect
 import json
@@ -33,6 +37,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 INT_MIN = -(1 << 63)
 INT_MAX = (1 << 63) - 1
 MAX_DEPTH = 64          # SF_VALUE_MAX_DEPTH: containers nested deeper are refused
+MAX_INT_DIGITS = 4300   # SF_VALUE_MAX_INT_DIGITS: longest int outside 64 bits
 MAX_ID = 256            # SF_REQUEST_MAX_ID: longest id (bytes of compact JSON)
 MAX_NAME = 255          # longest entity or method name (bytes of UTF-8)
 FIELDS = ("id", "op", "entity", "key", "method", "args")
@@ -86,8 +91,15 @@ def _enc(v, out, where, depth):
         out.append("false")
     elif type(v) is int:
         if v < INT_MIN or v > INT_MAX:
-            raise EncodeError("%s: int too large (more than 64 bits)" % where)
-        out.append(str(v))
+            try:
+                text = str(v)
+            except ValueError:
+                text = None
+            if text is None or len(text.lstrip("-")) > MAX_INT_DIGITS:
+                raise EncodeError("%s: int too large (more than %d digits)" % (where, MAX_INT_DIGITS))
+            out.append(text)
+        else:
+            out.append(str(v))
     elif type(v) is float:
         if not math.isfinite(v):
             raise EncodeError("%s: float %r has no JSON form" % (where, v))
@@ -132,8 +144,43 @@ def _enc(v, out, where, depth):
         out.append(",")
         _enc(v.key if ref else v.__key__(), out, where, depth + 1)
         out.append("]}")
+    elif type(v) in (datetime.datetime, datetime.date, datetime.time):
+        out.append('"%s"' % v.isoformat())
+    elif type(v) is datetime.timedelta:
+        out.append('"%s"' % iso_duration(v))
+    elif type(v) is decimal.Decimal:
+        out.append(json.dumps(str(v)))
+    elif isinstance(v, enum.Enum):
+        _enc(v.value, out, where, depth + 1)
+    elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+        _enc({f.name: getattr(v, f.name) for f in dataclasses.fields(v)}, out, where, depth + 1)
     else:
         raise EncodeError("%s: cannot store a value of type '%s'" % (where, type(v).__name__))
+
+
+def iso_duration(td):
+    """A timedelta as the runtime writes it: an ISO 8601 duration,
+    "P1DT2H3M4.5S", "-PT1S", "PT0S" (docs/ir.md, "Value encoding")."""
+    neg = td < datetime.timedelta(0)
+    if neg:
+        td = -td
+    days, rem = td.days, td.seconds * 1000000 + td.microseconds
+    text = "-P" if neg else "P"
+    if days:
+        text += "%dD" % days
+    if rem or not days:
+        s, f = divmod(rem, 1000000)
+        text += "T"
+        if s // 3600:
+            text += "%dH" % (s // 3600)
+        if s // 60 % 60:
+            text += "%dM" % (s // 60 % 60)
+        if s % 60 or f or not rem:
+            text += "%d" % (s % 60)
+            if f:
+                text += "." + ("%06d" % f).rstrip("0")
+            text += "S"
+    return text
 
 
 # ---------------------------------------------------------------- JSON in
