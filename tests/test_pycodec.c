@@ -1105,6 +1105,65 @@ static void test_rich_decode_errors(void **state)
     }
 }
 
+
+/* Client arguments converted by type hints (sf_pycodec_convert_args). */
+static void test_convert_args(void **state)
+{
+    T *t = *state;
+    run(t, "exec('''\n"
+           "import datetime, decimal\n"
+           "from typing import List, Optional, Tuple\n"
+           "class Desk:\n"
+           "    def m(self, a: datetime.datetime, b: Optional[Money], c: List[Status], d: Tuple[int, Color],\n"
+           "          e: int, f=None):\n"
+           "        pass\n"
+           "''', app.__dict__)\n");
+    PyObject *cls = ev(t, "app.Desk");
+    PyObject *args = ev(t, "['2024-03-05T12:30:00+02:00', {'amount': '1.5'}, ['open', 'paid'], [1, 2], 7, 'x']");
+    assert_int_equal(sf_pycodec_convert_args(&t->c, cls, "m", "Desk.m()", args), 0);
+    PyDict_SetItemString(t->g, "converted", args);
+    PyObject *ok = ev(t, "converted == [dt.datetime(2024, 3, 5, 12, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))), "
+                         "app.Money(decimal.Decimal('1.5')), [app.Status.OPEN, app.Status.PAID], (1, app.Color.GREEN), "
+                         "7, 'x'] and type(converted[3]) is tuple");
+    assert_true(ok == Py_True);
+    Py_DECREF(ok);
+    Py_DECREF(args);
+    /* already converted values stay; None for Optional */
+    args = ev(t, "[dt.datetime(2024, 1, 1), None, [], (1, app.Color.RED), 1]");
+    assert_int_equal(sf_pycodec_convert_args(&t->c, cls, "m", "Desk.m()", args), 0);
+    Py_DECREF(args);
+    static const char *const bad[][2] = {
+        {"['soon', None, [], [1, 1], 1]", "Desk.m() argument 'a' must be datetime (an ISO 8601 string), got str"},
+        {"['2024-01-01', {'amount': 1, 'x': 2}, [], [1, 1], 1]",
+         "Desk.m() argument 'b' must be Money (an object), got dict with unknown field 'x'"},
+        {"['2024-01-01', None, ['open', 'nope'], [1, 1], 1]", "Desk.m() argument 'c'[1] must be a value of Status, got str"},
+        {"['2024-01-01', None, [], [1, 3], 1]", "Desk.m() argument 'd'[1] must be a value of Color, got int"},
+        {"['2024-01-01', None, [], [1], 1]", "Desk.m() argument 'd' must be tuple (an array), got list of 1 elements"},
+        {"['2024-01-01', None, [], [1, 1], 1]", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        args = ev(t, bad[i][0]);
+        int rc = sf_pycodec_convert_args(&t->c, cls, "m", "Desk.m()", args);
+        if (!bad[i][1]) {
+            assert_int_equal(rc, 0);
+        } else {
+            assert_int_equal(rc, -1);
+            assert_true(PyErr_ExceptionMatches(PyExc_TypeError));
+            PyObject *ty, *v, *tb;
+            PyErr_Fetch(&ty, &v, &tb);
+            PyObject *s = PyObject_Str(v);
+            if (strcmp(PyUnicode_AsUTF8(s), bad[i][1]) != 0)
+                fail_msg("convert %s: got '%s'", bad[i][0], PyUnicode_AsUTF8(s));
+            Py_DECREF(s);
+            Py_XDECREF(ty);
+            Py_XDECREF(v);
+            Py_XDECREF(tb);
+        }
+        Py_DECREF(args);
+    }
+    Py_DECREF(cls);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1116,6 +1175,7 @@ int main(void)
         cmocka_unit_test(test_no_refleaks),
         cmocka_unit_test(test_rich_roundtrip),     cmocka_unit_test(test_rich_json),
         cmocka_unit_test(test_rich_encode_errors), cmocka_unit_test(test_rich_decode_errors),
+        cmocka_unit_test(test_convert_args),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1167,7 +1167,13 @@ static int check_args(sf_executor *ex, sf_tx *tx, const sf_pyentity *pe, const s
         value_type_name(ex, b, v);
         return tx_fail(tx, "TypeError", "%s", b->data);
     }
-    return 0;
+    /* values beyond JSON, converted by the parameters' type hints */
+    put_label(b, pe, pm);
+    if (guard_enter(ex, tx) < 0)
+        return -1;
+    int rc = sf_pycodec_convert_args(ex->codec, pe->cls, pm->ir->name, b->data, args);
+    guard_leave(ex, tx);
+    return rc < 0 ? tx_fail_py(tx) : 0;
 }
 
 /* Every reference in the arguments (in lists and dict values, depth first)

@@ -175,6 +175,174 @@ static PyObject *import_attr(const char *mod, const char *name)
     return a;
 }
 
+/* Client arguments converted by the method's type hints (pycodec.h,
+ * sf_pycodec_convert_args), in Python: run once into a private namespace. */
+static const char hints_src[] =
+    "def names_of(v):\n"
+    "    if type(v) is Ref:\n"
+    "        return 'a reference to %s' % v.entity\n"
+    "    return 'None' if v is None else type(v).__name__\n"
+    "import dataclasses, datetime, decimal, enum, inspect, re, types, typing\n"
+    "_NONE = type(None)\n"
+    "_DUR = re.compile(r\"(-)?P(?:(\\d+)D)?(?:T(?:(\\d+)H)?(?:(\\d+)M)?(?:(\\d+(?:\\.\\d{1,6})?)S)?)?\")\n"
+    "_FORMS = {datetime.datetime: \"datetime (an ISO 8601 string)\", datetime.date: \"date (an ISO 8601 string)\",\n"
+    "          datetime.time: \"time (an ISO 8601 string)\",\n"
+    "          datetime.timedelta: \"timedelta (seconds or an ISO 8601 duration)\",\n"
+    "          decimal.Decimal: \"Decimal (a string or a number)\", bytearray: \"bytearray (bytes)\",\n"
+    "          tuple: \"tuple (an array)\", set: \"set (an array)\", frozenset: \"frozenset (an array)\"}\n"
+    "\n"
+    "\n"
+    "class Mismatch(Exception):\n"
+    "    def __init__(self, path, want, v, extra=\"\"):\n"
+    "        self.path, self.want, self.v, self.extra = path, want, v, extra\n"
+    "\n"
+    "\n"
+    "def _duration(s):\n"
+    "    m = _DUR.fullmatch(s)\n"
+    "    if not m or s in (\"P\", \"-P\") or s.endswith(\"T\"):\n"
+    "        return None\n"
+    "    sign, d, h, mi, sec = m.groups()\n"
+    "    td = datetime.timedelta(days=int(d or 0), hours=int(h or 0), minutes=int(mi or 0),\n"
+    "                            microseconds=round(decimal.Decimal(sec or 0) * 1000000))\n"
+    "    return -td if sign else td\n"
+    "\n"
+    "\n"
+    "def conv(h, v, path):\n"
+    "    if h is typing.Any or h is None:\n"
+    "        return v\n"
+    "    o = typing.get_origin(h)\n"
+    "    a = typing.get_args(h)\n"
+    "    if o is typing.Union or o is types.UnionType:\n"
+    "        if v is None and _NONE in a:\n"
+    "            return None\n"
+    "        rest = [x for x in a if x is not _NONE]\n"
+    "        return conv(rest[0], v, path) if len(rest) == 1 else v\n"
+    "    if o is not None:\n"
+    "        if o is list and a and type(v) is list:\n"
+    "            return [conv(a[0], x, \"%s[%d]\" % (path, i)) for i, x in enumerate(v)]\n"
+    "        if o is dict and len(a) == 2 and type(v) is dict:\n"
+    "            return {k: conv(a[1], x, \"%s[%r]\" % (path, k)) for k, x in v.items()}\n"
+    "        if o in (tuple, set, frozenset):\n"
+    "            if type(v) not in (list, o):\n"
+    "                raise Mismatch(path, _FORMS[o], v)\n"
+    "            if o is tuple and a and a[-1] is not Ellipsis:\n"
+    "                if len(v) != len(a):\n"
+    "                    raise Mismatch(path, _FORMS[o], v, \" of %d elements\" % len(v))\n"
+    "                return tuple(conv(t, x, \"%s[%d]\" % (path, i)) for i, (t, x) in enumerate(zip(a, v)))\n"
+    "            t = a[0] if a else typing.Any\n"
+    "            return o(conv(t, x, \"%s[%d]\" % (path, i)) for i, x in enumerate(v))\n"
+    "        return v\n"
+    "    if not isinstance(h, type) or type(v) is h:\n"
+    "        return v\n"
+    "    if h in (datetime.datetime, datetime.date, datetime.time):\n"
+    "        if type(v) is str:\n"
+    "            try:\n"
+    "                return h.fromisoformat(v)\n"
+    "            except ValueError:\n"
+    "                pass\n"
+    "        raise Mismatch(path, _FORMS[h], v)\n"
+    "    if h is datetime.timedelta:\n"
+    "        if type(v) in (int, float):\n"
+    "            return datetime.timedelta(seconds=v)\n"
+    "        r = _duration(v) if type(v) is str else None\n"
+    "        if r is None:\n"
+    "            raise Mismatch(path, _FORMS[h], v)\n"
+    "        return r\n"
+    "    if h is decimal.Decimal:\n"
+    "        if type(v) in (str, int, float):\n"
+    "            try:\n"
+    "                return decimal.Decimal(repr(v) if type(v) is float else v)\n"
+    "            except decimal.InvalidOperation:\n"
+    "                pass\n"
+    "        raise Mismatch(path, _FORMS[h], v)\n"
+    "    if h in (bytearray, tuple, set, frozenset):\n"
+    "        if (h is bytearray and type(v) is bytes) or (h is not bytearray and type(v) is list):\n"
+    "            return h(v)\n"
+    "        raise Mismatch(path, _FORMS[h], v)\n"
+    "    if issubclass(h, enum.Enum):\n"
+    "        try:\n"
+    "            return h(v)\n"
+    "        except (ValueError, TypeError):\n"
+    "            raise Mismatch(path, \"a value of %s\" % h.__name__, v) from None\n"
+    "    if dataclasses.is_dataclass(h):\n"
+    "        if type(v) is not dict:\n"
+    "            raise Mismatch(path, \"%s (an object)\" % h.__name__, v)\n"
+    "        hints = typing.get_type_hints(h)\n"
+    "        fs = {f.name: f for f in dataclasses.fields(h) if f.init}\n"
+    "        for k in v:\n"
+    "            if k not in fs:\n"
+    "                raise Mismatch(path, \"%s (an object)\" % h.__name__, v, \" with unknown field %r\" % (k,))\n"
+    "        for k, f in fs.items():\n"
+    "            if k not in v and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:\n"
+    "                raise Mismatch(path, \"%s (an object)\" % h.__name__, v, \" without field %r\" % (k,))\n"
+    "        return h(**{k: conv(hints.get(k, typing.Any), x, \"%s.%s\" % (path, k)) for k, x in v.items()})\n"
+    "    return v\n"
+    "\n"
+    "\n"
+    "def _interesting(h, depth=0):\n"
+    "    if depth > 8:\n"
+    "        return False\n"
+    "    o = typing.get_origin(h)\n"
+    "    if o is not None:\n"
+    "        return o in (tuple, set, frozenset) or any(_interesting(a, depth + 1) for a in typing.get_args(h))\n"
+    "    return isinstance(h, type) and (h in _FORMS or issubclass(h, enum.Enum) or dataclasses.is_dataclass(h))\n"
+    "\n"
+    "\n"
+    "_cache = {}\n"
+    "\n"
+    "\n"
+    "def convert(cls, name, args, label):\n"
+    "    \"\"\"Client arguments (a list, changed in place) converted by the type\n"
+    "    hints of cls.name; a value that does not fit raises TypeError.\"\"\"\n"
+    "    spec = _cache.get((cls, name))\n"
+    "    if spec is None:\n"
+    "        spec = []\n"
+    "        fn = cls.__dict__.get(name)\n"
+    "        try:\n"
+    "            hints = typing.get_type_hints(fn)\n"
+    "            params = [p.name for p in list(inspect.signature(fn).parameters.values())[1:]]\n"
+    "        except Exception:\n"
+    "            hints, params = {}, []\n"
+    "        for i, p in enumerate(params):\n"
+    "            if p in hints and _interesting(hints[p]):\n"
+    "                spec.append((i, p, hints[p]))\n"
+    "        _cache[(cls, name)] = spec\n"
+    "    for i, p, h in spec:\n"
+    "        if i >= len(args):\n"
+    "            break\n"
+    "        try:\n"
+    "            args[i] = conv(h, args[i], \"\")\n"
+    "        except Mismatch as e:\n"
+    "            raise TypeError(\"%s argument '%s'%s must be %s, got %s%s\"\n"
+    "                            % (label, p, e.path, e.want, names_of(e.v), e.extra)) from None\n"
+    "\n";
+
+static int init_hints(sf_pycodec *c)
+{
+    PyObject *ns = PyDict_New();
+    if (!ns || PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) < 0 ||
+        PyDict_SetItemString(ns, "__name__", PyUnicode_FromString("stateflow._hints")) < 0 ||
+        PyDict_SetItemString(ns, "Ref", (PyObject *)c->ref_type) < 0) {
+        Py_XDECREF(ns);
+        return -1;
+    }
+    PyObject *r = PyRun_String(hints_src, Py_file_input, ns, ns);
+    if (r) {
+        c->hints_convert = PyDict_GetItemString(ns, "convert");
+        Py_XINCREF(c->hints_convert);
+    }
+    Py_XDECREF(r);
+    Py_DECREF(ns);
+    return c->hints_convert ? 0 : -1;
+}
+
+int sf_pycodec_convert_args(sf_pycodec *c, PyObject *cls, const char *method, const char *label, PyObject *args)
+{
+    PyObject *r = PyObject_CallFunction(c->hints_convert, "OsOs", cls, method, args, label);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
 static int init_stdlib(sf_pycodec *c)
 {
     if (!(c->datetime_t = import_attr("datetime", "datetime")) || !(c->date_t = import_attr("datetime", "date")) ||
@@ -231,6 +399,10 @@ int sf_pycodec_init(sf_pycodec *c)
         return -1;
     }
     c->ref_type = (PyTypeObject *)t;
+    if (init_hints(c) < 0) {
+        sf_pycodec_fini(c);
+        return -1;
+    }
     return 0;
 }
 
@@ -247,6 +419,7 @@ void sf_pycodec_fini(sf_pycodec *c)
     Py_CLEAR(c->zoneinfo_t);
     Py_CLEAR(c->enum_meta);
     Py_CLEAR(c->dc_fields);
+    Py_CLEAR(c->hints_convert);
 }
 
 /* The class named by qualname in the application's module (new reference),

@@ -53,6 +53,7 @@ typedef struct sf_pycodec {
     PyObject *zoneinfo_t;     /* NULL when zoneinfo cannot be imported */
     PyObject *enum_meta;      /* enum.EnumType */
     PyObject *dc_fields;      /* dataclasses.fields */
+    PyObject *hints_convert;  /* the argument converter (sf_pycodec_convert_args) */
 } sf_pycodec;
 
 /* Create the Ref type and look up the standard types. Returns 0, or -1 with
@@ -64,6 +65,19 @@ void sf_pycodec_fini(sf_pycodec *c);
  * name (a new reference is kept; NULL forgets it). Without one, such values
  * neither encode nor decode. */
 void sf_pycodec_set_module(sf_pycodec *c, PyObject *module);
+
+/* Convert a client request's arguments (a list, changed in place) by the
+ * type hints of cls.<method>'s parameters, as FastAPI does: a parameter
+ * hinted datetime/date/time takes an ISO 8601 string, timedelta seconds or an
+ * ISO 8601 duration ("P1DT2H"), Decimal a string or a number, an Enum one of
+ * its values, a dataclass an object of its fields (converted by their own
+ * hints; the class is called, so __post_init__ runs), bytearray bytes, tuple/
+ * set/frozenset an array; inside List/Dict/Tuple/Set/Optional hints too.
+ * Values already of the hinted type are left alone; other hints are not
+ * converted. Returns 0, or -1 with a Python exception set: TypeError
+ * "<label> argument 'p'[path] must be <what>, got <type>" for a value that
+ * does not fit, or whatever a dataclass's __init__ or an Enum raised. */
+int sf_pycodec_convert_args(sf_pycodec *c, PyObject *cls, const char *method, const char *label, PyObject *args);
 
 /* A new Ref(entity, key); key is any encodable value. New reference. */
 PyObject *sf_pycodec_ref_new(sf_pycodec *c, const char *entity, PyObject *key);

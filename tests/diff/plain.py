@@ -32,6 +32,8 @@ import sys
 import types
 import typing
 
+import plain_hints
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 INT_MIN = -(1 << 63)
@@ -376,6 +378,8 @@ class Method:
 
     def __init__(self, app, entity, name, fn):
         self.fn = fn
+        self.cls = app.entities[entity]
+        self.name = name
         self.label = "%s()" % entity if name == "__init__" else "%s.%s()" % (entity, name)
         sig = inspect.signature(fn)
         params = list(sig.parameters.values())[1:]      # drop self
@@ -406,6 +410,8 @@ class Method:
             if chk is not None and not chk.accepts(v):
                 raise SysError("TypeError", "%s argument '%s' must be %s, got %s"
                                % (self.label, name, chk.describe(), value_type_name(v)))
+        # values beyond JSON: converted by the type hints (in place)
+        plain_hints.convert(self.cls, self.name, args, self.label)
 
 
 # ---------------------------------------------------------------- the app
