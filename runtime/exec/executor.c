@@ -1168,6 +1168,8 @@ static int check_args(sf_executor *ex, sf_tx *tx, const sf_pyentity *pe, const s
         return tx_fail(tx, "TypeError", "%s", b->data);
     }
     /* values beyond JSON, converted by the parameters' type hints */
+    if (!sf_pycodec_args_need_convert(ex->codec, pe->cls, pm->ir->name))
+        return 0;
     put_label(b, pe, pm);
     if (guard_enter(ex, tx) < 0)
         return -1;

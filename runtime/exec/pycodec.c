@@ -291,9 +291,9 @@ static const char hints_src[] =
     "_cache = {}\n"
     "\n"
     "\n"
-    "def convert(cls, name, args, label):\n"
-    "    \"\"\"Client arguments (a list, changed in place) converted by the type\n"
-    "    hints of cls.name; a value that does not fit raises TypeError.\"\"\"\n"
+    "def _spec(cls, name):\n"
+    "    \"\"\"[(index, parameter, hint)] of the parameters of cls.name whose hints\n"
+    "    convert JSON values (computed once per method).\"\"\"\n"
     "    spec = _cache.get((cls, name))\n"
     "    if spec is None:\n"
     "        spec = []\n"
@@ -307,7 +307,17 @@ static const char hints_src[] =
     "            if p in hints and _interesting(hints[p]):\n"
     "                spec.append((i, p, hints[p]))\n"
     "        _cache[(cls, name)] = spec\n"
-    "    for i, p, h in spec:\n"
+    "    return spec\n"
+    "\n"
+    "\n"
+    "def needs(cls, name):\n"
+    "    return bool(_spec(cls, name))\n"
+    "\n"
+    "\n"
+    "def convert(cls, name, args, label):\n"
+    "    \"\"\"Client arguments (a list, changed in place) converted by the type\n"
+    "    hints of cls.name; a value that does not fit raises TypeError.\"\"\"\n"
+    "    for i, p, h in _spec(cls, name):\n"
     "        if i >= len(args):\n"
     "            break\n"
     "        try:\n"
@@ -329,11 +339,36 @@ static int init_hints(sf_pycodec *c)
     PyObject *r = PyRun_String(hints_src, Py_file_input, ns, ns);
     if (r) {
         c->hints_convert = PyDict_GetItemString(ns, "convert");
+        c->hints_need = PyDict_GetItemString(ns, "needs");
         Py_XINCREF(c->hints_convert);
+        Py_XINCREF(c->hints_need);
     }
     Py_XDECREF(r);
     Py_DECREF(ns);
-    return c->hints_convert ? 0 : -1;
+    return c->hints_convert && c->hints_need ? 0 : -1;
+}
+
+int sf_pycodec_args_need_convert(sf_pycodec *c, PyObject *cls, const char *method)
+{
+    /* remembered per (class, method name pointer): asked once per method */
+    size_t h = (((uintptr_t)cls >> 4) * 31u + ((uintptr_t)method >> 3)) % SF_PYCODEC_HINT_SLOTS;
+    for (size_t k = 0; k < SF_PYCODEC_HINT_SLOTS; k++) {
+        sf_pycodec_hint_slot *sl = &c->hint_slots[(h + k) % SF_PYCODEC_HINT_SLOTS];
+        if (sl->cls == cls && sl->method == method)
+            return sl->need;
+        if (!sl->cls) {
+            PyObject *r = PyObject_CallFunction(c->hints_need, "Os", cls, method);
+            int need = r ? PyObject_IsTrue(r) : 1;
+            Py_XDECREF(r);
+            if (PyErr_Occurred())
+                PyErr_Clear(); /* convert reports it */
+            sl->cls = cls;      /* the class outlives the codec's use of it */
+            sl->method = method;
+            sl->need = need != 0;
+            return sl->need;
+        }
+    }
+    return 1; /* table full: always convert */
 }
 
 int sf_pycodec_convert_args(sf_pycodec *c, PyObject *cls, const char *method, const char *label, PyObject *args)
@@ -362,6 +397,14 @@ void sf_pycodec_set_module(sf_pycodec *c, PyObject *module)
 {
     Py_XINCREF(module);
     Py_XSETREF(c->module, module);
+    /* a new application: forget what was known about the old one's methods */
+    memset(c->hint_slots, 0, sizeof c->hint_slots);
+    if (c->hints_convert) {
+        PyObject *g = PyFunction_Check(c->hints_convert) ? PyFunction_GetGlobals(c->hints_convert) : NULL;
+        PyObject *cache = g ? PyDict_GetItemString(g, "_cache") : NULL;
+        if (cache && PyDict_Check(cache))
+            PyDict_Clear(cache);
+    }
 }
 
 int sf_pycodec_init(sf_pycodec *c)
@@ -420,6 +463,7 @@ void sf_pycodec_fini(sf_pycodec *c)
     Py_CLEAR(c->enum_meta);
     Py_CLEAR(c->dc_fields);
     Py_CLEAR(c->hints_convert);
+    Py_CLEAR(c->hints_need);
 }
 
 /* The class named by qualname in the application's module (new reference),

@@ -45,6 +45,15 @@
 
 #include "stateflow/sf_buf.h"
 
+#define SF_PYCODEC_HINT_SLOTS 512
+
+/* Whether a method's arguments need converting (sf_pycodec_args_need_convert). */
+typedef struct sf_pycodec_hint_slot {
+    PyObject *cls;            /* borrowed; NULL: free slot */
+    const char *method;       /* the IR's name (a stable pointer) */
+    int need;
+} sf_pycodec_hint_slot;
+
 typedef struct sf_pycodec {
     PyTypeObject *ref_type;   /* the Ref type (heap type, owned) */
     PyObject *module;         /* the application's module, or NULL (owned) */
@@ -54,6 +63,8 @@ typedef struct sf_pycodec {
     PyObject *enum_meta;      /* enum.EnumType */
     PyObject *dc_fields;      /* dataclasses.fields */
     PyObject *hints_convert;  /* the argument converter (sf_pycodec_convert_args) */
+    PyObject *hints_need;     /* whether a method has hints to convert by */
+    sf_pycodec_hint_slot hint_slots[SF_PYCODEC_HINT_SLOTS];
 } sf_pycodec;
 
 /* Create the Ref type and look up the standard types. Returns 0, or -1 with
@@ -78,6 +89,11 @@ void sf_pycodec_set_module(sf_pycodec *c, PyObject *module);
  * "<label> argument 'p'[path] must be <what>, got <type>" for a value that
  * does not fit, or whatever a dataclass's __init__ or an Enum raised. */
 int sf_pycodec_convert_args(sf_pycodec *c, PyObject *cls, const char *method, const char *label, PyObject *args);
+/* Whether cls.<method> has any parameter hint that converts (asked once per
+ * (cls, method) pointer pair, then remembered; `method` must be a stable
+ * pointer such as the IR's name). When 0, sf_pycodec_convert_args would do
+ * nothing. */
+int sf_pycodec_args_need_convert(sf_pycodec *c, PyObject *cls, const char *method);
 
 /* A new Ref(entity, key); key is any encodable value. New reference. */
 PyObject *sf_pycodec_ref_new(sf_pycodec *c, const char *entity, PyObject *key);

@@ -118,9 +118,9 @@ def _interesting(h, depth=0):
 _cache = {}
 
 
-def convert(cls, name, args, label):
-    """Client arguments (a list, changed in place) converted by the type
-    hints of cls.name; a value that does not fit raises TypeError."""
+def _spec(cls, name):
+    """[(index, parameter, hint)] of the parameters of cls.name whose hints
+    convert JSON values (computed once per method)."""
     spec = _cache.get((cls, name))
     if spec is None:
         spec = []
@@ -134,7 +134,17 @@ def convert(cls, name, args, label):
             if p in hints and _interesting(hints[p]):
                 spec.append((i, p, hints[p]))
         _cache[(cls, name)] = spec
-    for i, p, h in spec:
+    return spec
+
+
+def needs(cls, name):
+    return bool(_spec(cls, name))
+
+
+def convert(cls, name, args, label):
+    """Client arguments (a list, changed in place) converted by the type
+    hints of cls.name; a value that does not fit raises TypeError."""
+    for i, p, h in _spec(cls, name):
         if i >= len(args):
             break
         try:
