@@ -2,7 +2,10 @@
  * the Ref type (an entity reference: immutable, compares and hashes by
  * (entity, key)). Encoding packs with msgpack-c into an sf_buf; decoding is
  * a hand-written bounds-checked reader (mpread.h) that builds exact Python
- * types.
+ * types. The values beyond JSON (ext 4-13, docs/ir.md "Value encoding") are
+ * encoded and rebuilt here too, and client arguments in their JSON forms
+ * are converted by type hints (a small Python converter run once into a
+ * private namespace; tests/diff/plain_hints.py holds the same rules).
  *
  * Decisions:
  * - Only exact builtin types are stored (plus bool and Ref): a subclass of
