@@ -147,17 +147,43 @@ def _enc(v, out, where, depth):
         _enc(v.key if ref else v.__key__(), out, where, depth + 1)
         out.append("]}")
     elif type(v) in (datetime.datetime, datetime.date, datetime.time):
+        tz = getattr(v, "tzinfo", None)
+        if tz is not None and type(tz) is not datetime.timezone and \
+                not (type(tz).__name__ == "ZoneInfo" and type(tz).__module__ == "zoneinfo"):
+            raise EncodeError("%s: cannot store a %s whose tzinfo is of type '%s' (use datetime.timezone "
+                              "or zoneinfo.ZoneInfo)" % (where, type(v).__name__, type(tz).__name__))
         out.append('"%s"' % v.isoformat())
     elif type(v) is datetime.timedelta:
         out.append('"%s"' % iso_duration(v))
     elif type(v) is decimal.Decimal:
         out.append(json.dumps(str(v)))
     elif isinstance(v, enum.Enum):
+        _check_class(type(v), "Enums", where)
         _enc(v.value, out, where, depth + 1)
     elif dataclasses.is_dataclass(v) and not isinstance(v, type):
-        _enc({f.name: getattr(v, f.name) for f in dataclasses.fields(v)}, out, where, depth + 1)
+        _check_class(type(v), "dataclasses", where)
+        fields = {f.name: getattr(v, f.name) for f in dataclasses.fields(v)}
+        for k in getattr(v, "__dict__", {}):
+            if k not in fields:
+                raise EncodeError("%s: cannot store dataclass '%s': its attribute '%s' is not a field"
+                                  % (where, type(v).__name__, k))
+        _enc(fields, out, where, depth + 1)
     else:
         raise EncodeError("%s: cannot store a value of type '%s'" % (where, type(v).__name__))
+
+
+APP_MODULES = []       # the app's module, once loaded (Enums and dataclasses live there)
+
+
+def _check_class(t, what, where):
+    """Only classes found again by their qualified name in the app's module
+    can be stored (the runtime looks them up there on decode)."""
+    obj = APP_MODULES[0] if APP_MODULES else None
+    for part in t.__qualname__.split("."):
+        obj = getattr(obj, part, None) if part.isidentifier() and not part.startswith("__") else None
+    if obj is not t:
+        raise EncodeError("%s: cannot store a value of type '%s': only %s defined in the application's "
+                          "module (found there by name) can be stored" % (where, t.__name__, what))
 
 
 def iso_duration(td):
@@ -428,6 +454,7 @@ class App:
         sys.modules[name] = module
         spec.loader.exec_module(module)
         self.module = module
+        APP_MODULES[:] = [module]
         self.entities = {}
         for v in vars(module).values():
             if isinstance(v, type) and v.__dict__.get(MARKER, False) \

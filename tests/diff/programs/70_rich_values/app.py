@@ -2,7 +2,7 @@
 and in replies: dataclasses of the app (nested, frozen, with defaults), Enum
 and IntEnum members, datetime/date/time/timedelta with time zones, Decimal,
 bytearray, frozenset, tuples and integers beyond 64 bits."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from enum import Enum, IntEnum
@@ -158,3 +158,18 @@ class Customer:
     def too_big(self) -> int:
         self.counter = 10 ** 5000
         return 1
+
+    def store_local(self) -> int:
+        # a dataclass made at run time is not in the module: it cannot be stored
+        local = make_dataclass("Local", ["x"])
+        self.local = local(1)
+        return 1
+
+    def store_extra(self) -> int:
+        p = Purchase(99, [])
+        p.extra = "not a field"
+        self.extra = p
+        return 1
+
+    def return_local_enum(self) -> str:
+        return Enum("Mood", "OK").OK
