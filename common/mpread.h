@@ -252,4 +252,18 @@ static inline void sf_mp_patch_ext_header(sf_buf *out, size_t hpos, size_t oldl,
     memcpy(out->data + hpos, h, hl);
 }
 
+/* Whether s[0..n) is the canonical decimal text of an integer ("-?[1-9][0-9]*"
+ * or "0") of at most SF_VALUE_MAX_INT_DIGITS digits: the payload of an
+ * SF_EXT_BIGINT (sf_value.h), written as a JSON number by json.c. */
+static inline int sf_mp_int_text_ok(const char *s, size_t n, size_t max_digits)
+{
+    size_t i = n > 0 && s[0] == '-';
+    if (i == n || n - i > max_digits || (s[i] == '0' && n - i > 1))
+        return 0;
+    for (; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
 #endif

@@ -45,7 +45,7 @@ run create Item apple 3
 run create User alice
 run call Item/apple update_stock 10
 run call User/alice buy_item 2 @Item/apple
-run call User/alice buy_item -5 @Item/apple
+run call User/alice deposit 10
 run call User/alice buy_item 2 @Item/apple
 run get User/alice
 run get Item/apple

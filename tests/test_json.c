@@ -509,7 +509,7 @@ static void test_msgpack_errors(void **state)
     mp_bad(MP("\xdf\xff\xff\xff\xff"), "truncated");
     mp_bad(MP("\xa2\xc3\x28"), "invalid UTF-8 in str at offset 0");
     mp_bad(MP("\x81\xa2\xc3\x28\x01"), "invalid UTF-8 in str at offset 1");
-    mp_bad(MP("\xd4\x07\x00"), "unknown extension type 7 at offset 0");
+    mp_bad(MP("\xd4\x2a\x00"), "unknown extension type 42 at offset 0");
     mp_bad(MP("\xd4\x01\x01"), "payload is not an array");
     mp_bad(MP("\xd5\x01\x90\x01"), "trailing bytes in payload");
     mp_bad(MP("\xd5\x01\x91\xc1"), "invalid byte 0xc1");

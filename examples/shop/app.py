@@ -4,6 +4,8 @@ from stateflow import entity
 @entity
 class Item:
     def __init__(self, item_id: str, price: int):
+        if price < 0:
+            raise ValueError("price must not be negative")
         self.item_id: str = item_id
         self.price: int = price
         self.stock: int = 0
@@ -26,7 +28,15 @@ class User:
     def __key__(self):
         return self.username
 
+    def deposit(self, amount: int) -> int:
+        if amount <= 0:
+            raise ValueError("deposit amount must be positive")
+        self.balance += amount
+        return self.balance
+
     def buy_item(self, amount: int, item: Item) -> bool:
+        if amount <= 0:
+            raise ValueError("amount must be positive")
         total = amount * item.price          # remote attribute read
         if self.balance < total:
             return False

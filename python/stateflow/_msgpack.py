@@ -4,10 +4,19 @@ Owns the client side of the value model (DESIGN 5.1, include/stateflow/
 sf_value.h) in pure Python, standard library only:
 
     None, bool, int (signed 64-bit), float (float64), str, bytes, list,
-    dict, tuple (ext 1), set/frozenset (ext 2), Ref (ext 3)
+    dict, tuple (ext 1), set (ext 2), Ref (ext 3), and the values beyond
+    JSON: frozenset (4), int beyond 64 bits (5), bytearray (6), Decimal (7),
+    datetime (8), date (9), time (10), timedelta (11), Enum member (12),
+    dataclass instance (13)
 
 An extension payload is itself one msgpack array: the elements of a tuple or
-a set, or ``[entity, key]`` for a reference.
+a set, ``[entity, key]`` for a reference; docs/ir.md ("Value encoding") has
+the payloads of the others.  Enum members and dataclass instances are
+written with their class's ``__qualname__`` (the runtime finds the class by
+that name in the application's module).  When decoding, ``unpackb(data,
+classes=module)`` finds them the same way; without ``classes`` an Enum member
+decodes to its value and a dataclass to a dict of its fields, which is what
+the JSON replies of the HTTP gateway carry.
 
 Encoding writes exactly what the runtime's encoder (runtime/exec/pycodec.c, built
 on msgpack-c) writes for the same value: the shortest header of each kind,
@@ -25,6 +34,10 @@ or set elements, nesting deeper than MAX_DEPTH containers, more than
 MAX_BYTES of input.
 """
 
+import dataclasses
+import datetime
+import decimal
+import enum
 import struct
 
 __all__ = ["Ref", "MsgpackError", "packb", "unpackb", "MAX_DEPTH", "MAX_BYTES",
@@ -34,6 +47,17 @@ __all__ = ["Ref", "MsgpackError", "packb", "unpackb", "MAX_DEPTH", "MAX_BYTES",
 EXT_TUPLE = 1
 EXT_SET = 2
 EXT_REF = 3
+EXT_FROZENSET = 4
+EXT_BIGINT = 5
+EXT_BYTEARRAY = 6
+EXT_DECIMAL = 7
+EXT_DATETIME = 8
+EXT_DATE = 9
+EXT_TIME = 10
+EXT_TIMEDELTA = 11
+EXT_ENUM = 12
+EXT_DATACLASS = 13
+MAX_INT_DIGITS = 4300       # longest int beyond 64 bits, in decimal digits
 MAX_DEPTH = 64              # containers (array, map, ext) nested at most this deep
 MAX_BYTES = 16 << 20        # largest single encoded value
 
@@ -187,7 +211,17 @@ class _Encoder:
             _sized_header(out, len(b), 0xa0, 32, 0xd9, 0xda, 0xdb)
             out += b
         elif t is int:
-            _int_header(out, o)
+            if _INT64_MIN <= o <= _INT64_MAX:
+                _int_header(out, o)
+            else:
+                self._depth(depth)
+                try:
+                    text = str(o)
+                except ValueError:
+                    text = None
+                if text is None or len(text.lstrip("-")) > MAX_INT_DIGITS:
+                    raise MsgpackError("int too large (more than %d digits)" % MAX_INT_DIGITS)
+                self._ext(out, EXT_BIGINT, [text], depth)
         elif o is None:
             out.append(0xc0)
         elif o is True:
@@ -219,7 +253,7 @@ class _Encoder:
             out += _ext_header(len(body), EXT_TUPLE)
             out += body
             self._size(out)
-        elif t is bytes or t is bytearray or t is memoryview:
+        elif t is bytes or t is memoryview:
             b = bytes(o)
             _sized_header(out, len(b), None, 0, 0xc4, 0xc5, 0xc6)
             out += b
@@ -234,6 +268,7 @@ class _Encoder:
             self._size(out)
         elif t is set or t is frozenset:
             self._depth(depth)
+            ext = EXT_SET if t is set else EXT_FROZENSET
             elems = []
             for x in o:
                 b = bytearray()
@@ -244,9 +279,40 @@ class _Encoder:
             _sized_header(body, len(elems), 0x90, 16, None, 0xdc, 0xdd)
             for b in elems:
                 body += b
-            out += _ext_header(len(body), EXT_SET)
+            out += _ext_header(len(body), ext)
             out += body
             self._size(out)
+        elif t is bytearray:
+            self._depth(depth)
+            self._ext(out, EXT_BYTEARRAY, [bytes(o)], depth)
+        elif t is decimal.Decimal:
+            self._depth(depth)
+            self._ext(out, EXT_DECIMAL, [str(o)], depth)
+        elif t is datetime.datetime:
+            self._depth(depth)
+            self._ext(out, EXT_DATETIME, [o.year, o.month, o.day, o.hour, o.minute, o.second,
+                                          o.microsecond, o.fold] + _tz(o), depth)
+        elif t is datetime.date:
+            self._depth(depth)
+            self._ext(out, EXT_DATE, [o.year, o.month, o.day], depth)
+        elif t is datetime.time:
+            self._depth(depth)
+            self._ext(out, EXT_TIME, [o.hour, o.minute, o.second, o.microsecond, o.fold] + _tz(o), depth)
+        elif t is datetime.timedelta:
+            self._depth(depth)
+            self._ext(out, EXT_TIMEDELTA, [o.days, o.seconds, o.microseconds], depth)
+        elif isinstance(o, enum.Enum):
+            self._depth(depth)
+            self._ext(out, EXT_ENUM, [t.__qualname__, o._name_, o._value_], depth)
+        elif dataclasses.is_dataclass(o) and not isinstance(o, type):
+            self._depth(depth)
+            self._depth(depth + 1)
+            fields = {f.name: getattr(o, f.name) for f in dataclasses.fields(o)}
+            extra = [k for k in getattr(o, "__dict__", {}) if k not in fields]
+            if extra:
+                raise MsgpackError("cannot encode dataclass '%s': its attribute '%s' is not a field"
+                                   % (t.__name__, extra[0]))
+            self._ext(out, EXT_DATACLASS, [t.__qualname__, fields], depth)
         elif self.default is not None:
             replacement = self.default(o)
             if replacement is o:
@@ -254,6 +320,17 @@ class _Encoder:
             self.enc(out, replacement, depth)
         else:
             raise MsgpackError("cannot encode a value of type '%s'" % t.__name__)
+
+    def _ext(self, out, ext, items, depth):
+        """An ext whose payload is the array `items` (its elements one level
+        down, like a tuple's)."""
+        body = bytearray()
+        _sized_header(body, len(items), 0x90, 16, None, 0xdc, 0xdd)
+        for x in items:
+            self.enc(body, x, depth + 1)
+        out += _ext_header(len(body), ext)
+        out += body
+        self._size(out)
 
     @staticmethod
     def _depth(depth):
@@ -266,11 +343,33 @@ class _Encoder:
             raise MsgpackError("value too large (more than %d bytes encoded)" % MAX_BYTES)
 
 
+def _micros(td):
+    return (td.days * 86400 + td.seconds) * 1000000 + td.microseconds
+
+
+def _tz(o):
+    """The tz elements of a datetime or time: [] or [kind, offset, name/key]."""
+    tz = o.tzinfo
+    if tz is None:
+        return []
+    off = o.utcoffset()
+    off = None if off is None else _micros(off)
+    if type(tz) is datetime.timezone:
+        args = tz.__getinitargs__()
+        return [0, off, args[1] if len(args) > 1 else None]
+    if type(tz).__name__ == "ZoneInfo" and type(tz).__module__ == "zoneinfo":
+        if tz.key is None:
+            raise MsgpackError("cannot encode a ZoneInfo without a key (made from a file)")
+        return [1, off, tz.key]
+    raise MsgpackError("cannot encode a %s whose tzinfo is of type '%s' (use datetime.timezone or "
+                       "zoneinfo.ZoneInfo)" % (type(o).__name__, type(tz).__name__))
+
+
 def packb(obj, default=None):
     """The msgpack bytes of ``obj``.
 
-    Only exact types of the value model are accepted (bytearray and
-    memoryview are written as bin).  For anything else ``default(obj)`` is
+    Only exact types of the value model are accepted (memoryview is written
+    as bin); Enum members and dataclass instances of any class.  For anything else ``default(obj)`` is
     called, when given, and must return a replacement value (or raise).
     Raises MsgpackError for values outside the model, ints beyond 64 bits,
     strs with lone surrogates, nesting deeper than MAX_DEPTH, or more than
@@ -286,12 +385,13 @@ def packb(obj, default=None):
 # ---------------------------------------------------------------- decoding
 
 class _Decoder:
-    __slots__ = ("buf", "pos", "end")
+    __slots__ = ("buf", "pos", "end", "classes")
 
-    def __init__(self, buf):
+    def __init__(self, buf, classes=None):
         self.buf = buf
         self.pos = 0
         self.end = len(buf)
+        self.classes = classes
 
     def fail(self, msg, at):
         raise MsgpackError("msgpack: %s at offset %d" % (msg, at))
@@ -402,7 +502,7 @@ class _Decoder:
         return d
 
     def ext(self, t, n, depth, hashable, at):
-        if t not in (EXT_TUPLE, EXT_SET, EXT_REF):
+        if not EXT_TUPLE <= t <= EXT_DATACLASS:
             self.fail("unknown extension type %d" % t, at)
         if depth >= MAX_DEPTH:
             self.fail("nested too deeply (limit %d)" % MAX_DEPTH, at)
@@ -425,12 +525,14 @@ class _Decoder:
         self.count(count, 1, at)
         if t == EXT_TUPLE:
             r = tuple(self.value(depth + 1, hashable) for _ in range(count))
-        elif t == EXT_SET:
+        elif t == EXT_SET or t == EXT_FROZENSET:
             r = set()
             for _ in range(count):
                 r.add(self.value(depth + 1, True))
-            if hashable:
+            if hashable or t == EXT_FROZENSET:
                 r = frozenset(r)
+        elif t >= EXT_BIGINT:
+            r = self.rich(t, [self.value(depth + 1, False) for _ in range(count)], at)
         else:
             if count != 2:
                 self.fail("bad reference (expected [entity, key])", at)
@@ -445,19 +547,136 @@ class _Decoder:
         return r
 
 
-def unpackb(data):
+    def rich(self, t, items, at):
+        """The values beyond JSON, from their decoded payload elements."""
+        def bad(what="malformed payload"):
+            self.fail("extension type %d: %s" % (t, what), at)
+
+        def ints(xs):
+            if not all(type(x) is int for x in xs):
+                bad("expected ints")
+            return xs
+        n = len(items)
+        try:
+            if t == EXT_BIGINT:
+                if n != 1 or type(items[0]) is not str or not _int_text_ok(items[0]):
+                    bad("not an integer of at most %d digits" % MAX_INT_DIGITS)
+                v = int(items[0])
+                if _INT64_MIN <= v <= _INT64_MAX:
+                    bad("the int fits in 64 bits (not canonical)")
+                return v
+            if t == EXT_BYTEARRAY:
+                if n != 1 or type(items[0]) is not bytes:
+                    bad("expected [bin]")
+                return bytearray(items[0])
+            if t == EXT_DECIMAL:
+                if n != 1 or type(items[0]) is not str:
+                    bad("expected [str]")
+                return decimal.Decimal(items[0])
+            if t == EXT_DATE:
+                if n != 3:
+                    bad("expected 3 ints")
+                return datetime.date(*ints(items))
+            if t == EXT_TIMEDELTA:
+                if n != 3:
+                    bad("expected 3 ints")
+                d, s, us = ints(items)
+                if not (0 <= s < 86400 and 0 <= us < 1000000):
+                    bad("timedelta not normalised")
+                return datetime.timedelta(d, s, us)
+            if t == EXT_DATETIME or t == EXT_TIME:
+                base = 8 if t == EXT_DATETIME else 5
+                if n not in (base, base + 3):
+                    bad("expected %d or %d elements" % (base, base + 3))
+                f = ints(items[:base])
+                tz = self.tz(items[base:], bad) if n > base else None
+                if t == EXT_DATETIME:
+                    return datetime.datetime(*f[:7], tzinfo=tz, fold=f[7])
+                return datetime.time(*f[:4], tzinfo=tz, fold=f[4])
+            if t == EXT_ENUM:
+                if n != 3 or type(items[0]) is not str or (items[1] is not None and type(items[1]) is not str):
+                    bad("expected [class, name, value]")
+                if self.classes is None:
+                    return items[2]
+                cls = self.find(items[0], "Enum", at)
+                if items[1] is not None and items[1] in cls.__members__:
+                    return cls.__members__[items[1]]
+                m = cls(items[2])
+                if m._name_ != items[1]:
+                    bad("Enum '%s' has no member '%s'" % (items[0], items[1]))
+                return m
+            if t == EXT_DATACLASS:
+                if n != 2 or type(items[0]) is not str or type(items[1]) is not dict:
+                    bad("expected [class, fields]")
+                if self.classes is None:
+                    return items[1]
+                cls = self.find(items[0], "dataclass", at)
+                names = [f.name for f in dataclasses.fields(cls)]
+                if sorted(names) != sorted(items[1]):
+                    bad("the fields do not match dataclass '%s'" % items[0])
+                obj = cls.__new__(cls)
+                for k in names:
+                    object.__setattr__(obj, k, items[1][k])
+                return obj
+        except MsgpackError:
+            raise
+        except (ValueError, TypeError, OverflowError, decimal.InvalidOperation) as e:
+            bad("%s: %s" % (type(e).__name__, e))
+        bad()
+
+    def tz(self, items, bad):
+        kind, off, extra = items
+        if extra is not None and type(extra) is not str:
+            bad("bad time zone")
+        if kind == 0 and type(off) is int:
+            td = datetime.timedelta(microseconds=off)
+            return datetime.timezone(td) if extra is None else datetime.timezone(td, extra)
+        if kind == 1 and extra is not None and (off is None or type(off) is int):
+            import zoneinfo
+            try:
+                return zoneinfo.ZoneInfo(extra)
+            except Exception as e:
+                bad("%s: %s" % (type(e).__name__, e))
+        bad("bad time zone")
+
+    def find(self, qualname, what, at):
+        obj = self.classes
+        for part in qualname.split("."):
+            if not part.isidentifier() or (part.startswith("__") and part.endswith("__")):
+                obj = None
+                break
+            obj = getattr(obj, part, None)
+        ok = isinstance(obj, type) and (issubclass(obj, enum.Enum) if what == "Enum" else
+                                        dataclasses.is_dataclass(obj) and not issubclass(obj, enum.Enum))
+        if not ok:
+            self.fail("unknown %s '%s'" % (what, qualname), at)
+        return obj
+
+
+def _int_text_ok(s):
+    body = s[1:] if s.startswith("-") else s
+    return (0 < len(body) <= MAX_INT_DIGITS and body.isascii() and body.isdigit()
+            and (body == "0" or body[0] != "0"))
+
+
+def unpackb(data, classes=None):
     """Decode exactly one msgpack value from ``data`` (bytes-like).
 
-    Tuples, sets and references come back as tuple, set (frozenset as a dict
-    key or set element) and Ref.  Raises MsgpackError on anything malformed
-    or outside the value model, and when bytes follow the value.
+    Tuples, sets, frozensets and references come back as tuple, set
+    (frozenset as a dict key or set element), frozenset and Ref; ints beyond
+    64 bits, bytearray, Decimal and the datetime types as themselves.  Enum
+    members and dataclass instances are looked up by qualified name in
+    ``classes`` (a module or any object with those attributes) when given,
+    else they come back as the member's value and a dict of the fields.
+    Raises MsgpackError on anything malformed or outside the value model,
+    and when bytes follow the value.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError("unpackb() needs bytes, not %s" % type(data).__name__)
     buf = bytes(data)
     if len(buf) > MAX_BYTES:
         raise MsgpackError("msgpack: value too large (%d bytes, limit %d)" % (len(buf), MAX_BYTES))
-    d = _Decoder(buf)
+    d = _Decoder(buf, classes)
     v = d.value(0, False)
     if d.pos != len(buf):
         raise MsgpackError("msgpack: %d trailing bytes after the value at offset %d"

@@ -1175,6 +1175,8 @@ sf_executor *sf_executor_new(sf_pyapp *app, sf_pycodec *codec, sf_store *store, 
     ex->app = app;
     ex->codec = codec;
     ex->store = store;
+    /* the app's dataclasses and Enums are found by name in its module */
+    sf_pycodec_set_module(codec, app->module);
     ex->lim.max_depth = SF_EXEC_DEFAULT_MAX_DEPTH;
     ex->lim.max_steps = SF_EXEC_DEFAULT_MAX_STEPS;
     sf_tx_init(&ex->tx);
@@ -1351,7 +1353,15 @@ static int check_args(sf_executor *ex, sf_tx *tx, const sf_pyentity *pe, const s
         value_type_name(ex, b, v);
         return tx_fail(tx, "TypeError", "%s", b->data);
     }
-    return 0;
+    /* values beyond JSON, converted by the parameters' type hints */
+    if (!sf_pycodec_args_need_convert(ex->codec, pe->cls, pm->ir->name))
+        return 0;
+    put_label(b, pe, pm);
+    if (guard_enter(ex, tx) < 0)
+        return -1;
+    int rc = sf_pycodec_convert_args(ex->codec, pe->cls, pm->ir->name, b->data, args);
+    guard_leave(ex, tx);
+    return rc < 0 ? tx_fail_py(tx) : 0;
 }
 
 /* Every reference in the arguments (in lists and dict values, depth first)

@@ -2,7 +2,10 @@
  * the Ref type (an entity reference: immutable, compares and hashes by
  * (entity, key)). Encoding packs with msgpack-c into an sf_buf; decoding is
  * a hand-written bounds-checked reader (mpread.h) that builds exact Python
- * types.
+ * types. The values beyond JSON (ext 4-13, docs/ir.md "Value encoding") are
+ * encoded and rebuilt here too, and client arguments in their JSON forms
+ * are converted by type hints (a small Python converter run once into a
+ * private namespace; tests/diff/plain_hints.py holds the same rules).
  *
  * Decisions:
  * - Only exact builtin types are stored (plus bool and Ref): a subclass of
@@ -165,9 +168,255 @@ static const PyMemberDef ref_members[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
+static PyObject *import_attr(const char *mod, const char *name)
+{
+    PyObject *m = PyImport_ImportModule(mod);
+    if (!m)
+        return NULL;
+    PyObject *a = PyObject_GetAttrString(m, name);
+    Py_DECREF(m);
+    return a;
+}
+
+/* Client arguments converted by the method's type hints (pycodec.h,
+ * sf_pycodec_convert_args), in Python: run once into a private namespace. */
+static const char hints_src[] =
+    "def names_of(v):\n"
+    "    if type(v) is Ref:\n"
+    "        return 'a reference to %s' % v.entity\n"
+    "    return 'None' if v is None else type(v).__name__\n"
+    "import dataclasses, datetime, decimal, enum, inspect, re, types, typing\n"
+    "_NONE = type(None)\n"
+    "_DUR = re.compile(r\"(-)?P(?:(\\d+)D)?(?:T(?:(\\d+)H)?(?:(\\d+)M)?(?:(\\d+(?:\\.\\d{1,6})?)S)?)?\")\n"
+    "_FORMS = {datetime.datetime: \"datetime (an ISO 8601 string)\", datetime.date: \"date (an ISO 8601 string)\",\n"
+    "          datetime.time: \"time (an ISO 8601 string)\",\n"
+    "          datetime.timedelta: \"timedelta (seconds or an ISO 8601 duration)\",\n"
+    "          decimal.Decimal: \"Decimal (a string or a number)\", bytearray: \"bytearray (bytes)\",\n"
+    "          tuple: \"tuple (an array)\", set: \"set (an array)\", frozenset: \"frozenset (an array)\"}\n"
+    "\n"
+    "\n"
+    "class Mismatch(Exception):\n"
+    "    def __init__(self, path, want, v, extra=\"\"):\n"
+    "        self.path, self.want, self.v, self.extra = path, want, v, extra\n"
+    "\n"
+    "\n"
+    "def _duration(s):\n"
+    "    m = _DUR.fullmatch(s)\n"
+    "    if not m or s in (\"P\", \"-P\") or s.endswith(\"T\"):\n"
+    "        return None\n"
+    "    sign, d, h, mi, sec = m.groups()\n"
+    "    td = datetime.timedelta(days=int(d or 0), hours=int(h or 0), minutes=int(mi or 0),\n"
+    "                            microseconds=round(decimal.Decimal(sec or 0) * 1000000))\n"
+    "    return -td if sign else td\n"
+    "\n"
+    "\n"
+    "def conv(h, v, path):\n"
+    "    if h is typing.Any or h is None:\n"
+    "        return v\n"
+    "    o = typing.get_origin(h)\n"
+    "    a = typing.get_args(h)\n"
+    "    if o is typing.Union or o is types.UnionType:\n"
+    "        if v is None and _NONE in a:\n"
+    "            return None\n"
+    "        rest = [x for x in a if x is not _NONE]\n"
+    "        return conv(rest[0], v, path) if len(rest) == 1 else v\n"
+    "    if o is not None:\n"
+    "        if o is list and a and type(v) is list:\n"
+    "            return [conv(a[0], x, \"%s[%d]\" % (path, i)) for i, x in enumerate(v)]\n"
+    "        if o is dict and len(a) == 2 and type(v) is dict:\n"
+    "            return {k: conv(a[1], x, \"%s[%r]\" % (path, k)) for k, x in v.items()}\n"
+    "        if o in (tuple, set, frozenset):\n"
+    "            if type(v) not in (list, o):\n"
+    "                raise Mismatch(path, _FORMS[o], v)\n"
+    "            if o is tuple and a and a[-1] is not Ellipsis:\n"
+    "                if len(v) != len(a):\n"
+    "                    raise Mismatch(path, _FORMS[o], v, \" of %d elements\" % len(v))\n"
+    "                return tuple(conv(t, x, \"%s[%d]\" % (path, i)) for i, (t, x) in enumerate(zip(a, v)))\n"
+    "            t = a[0] if a else typing.Any\n"
+    "            return o(conv(t, x, \"%s[%d]\" % (path, i)) for i, x in enumerate(v))\n"
+    "        return v\n"
+    "    if not isinstance(h, type) or type(v) is h:\n"
+    "        return v\n"
+    "    if h in (datetime.datetime, datetime.date, datetime.time):\n"
+    "        if type(v) is str:\n"
+    "            try:\n"
+    "                return h.fromisoformat(v)\n"
+    "            except ValueError:\n"
+    "                pass\n"
+    "        raise Mismatch(path, _FORMS[h], v)\n"
+    "    if h is datetime.timedelta:\n"
+    "        if type(v) in (int, float):\n"
+    "            return datetime.timedelta(seconds=v)\n"
+    "        r = _duration(v) if type(v) is str else None\n"
+    "        if r is None:\n"
+    "            raise Mismatch(path, _FORMS[h], v)\n"
+    "        return r\n"
+    "    if h is decimal.Decimal:\n"
+    "        if type(v) in (str, int, float):\n"
+    "            try:\n"
+    "                return decimal.Decimal(repr(v) if type(v) is float else v)\n"
+    "            except decimal.InvalidOperation:\n"
+    "                pass\n"
+    "        raise Mismatch(path, _FORMS[h], v)\n"
+    "    if h in (bytearray, tuple, set, frozenset):\n"
+    "        if (h is bytearray and type(v) is bytes) or (h is not bytearray and type(v) is list):\n"
+    "            return h(v)\n"
+    "        raise Mismatch(path, _FORMS[h], v)\n"
+    "    if issubclass(h, enum.Enum):\n"
+    "        try:\n"
+    "            return h(v)\n"
+    "        except (ValueError, TypeError):\n"
+    "            raise Mismatch(path, \"a value of %s\" % h.__name__, v) from None\n"
+    "    if dataclasses.is_dataclass(h):\n"
+    "        if type(v) is not dict:\n"
+    "            raise Mismatch(path, \"%s (an object)\" % h.__name__, v)\n"
+    "        hints = typing.get_type_hints(h)\n"
+    "        fs = {f.name: f for f in dataclasses.fields(h) if f.init}\n"
+    "        for k in v:\n"
+    "            if k not in fs:\n"
+    "                raise Mismatch(path, \"%s (an object)\" % h.__name__, v, \" with unknown field %r\" % (k,))\n"
+    "        for k, f in fs.items():\n"
+    "            if k not in v and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:\n"
+    "                raise Mismatch(path, \"%s (an object)\" % h.__name__, v, \" without field %r\" % (k,))\n"
+    "        return h(**{k: conv(hints.get(k, typing.Any), x, \"%s.%s\" % (path, k)) for k, x in v.items()})\n"
+    "    return v\n"
+    "\n"
+    "\n"
+    "def _interesting(h, depth=0):\n"
+    "    if depth > 8:\n"
+    "        return False\n"
+    "    o = typing.get_origin(h)\n"
+    "    if o is not None:\n"
+    "        return o in (tuple, set, frozenset) or any(_interesting(a, depth + 1) for a in typing.get_args(h))\n"
+    "    return isinstance(h, type) and (h in _FORMS or issubclass(h, enum.Enum) or dataclasses.is_dataclass(h))\n"
+    "\n"
+    "\n"
+    "_cache = {}\n"
+    "\n"
+    "\n"
+    "def _spec(cls, name):\n"
+    "    \"\"\"[(index, parameter, hint)] of the parameters of cls.name whose hints\n"
+    "    convert JSON values (computed once per method).\"\"\"\n"
+    "    spec = _cache.get((cls, name))\n"
+    "    if spec is None:\n"
+    "        spec = []\n"
+    "        fn = cls.__dict__.get(name)\n"
+    "        try:\n"
+    "            hints = typing.get_type_hints(fn)\n"
+    "            params = [p.name for p in list(inspect.signature(fn).parameters.values())[1:]]\n"
+    "        except Exception:\n"
+    "            hints, params = {}, []\n"
+    "        for i, p in enumerate(params):\n"
+    "            if p in hints and _interesting(hints[p]):\n"
+    "                spec.append((i, p, hints[p]))\n"
+    "        _cache[(cls, name)] = spec\n"
+    "    return spec\n"
+    "\n"
+    "\n"
+    "def needs(cls, name):\n"
+    "    return bool(_spec(cls, name))\n"
+    "\n"
+    "\n"
+    "def convert(cls, name, args, label):\n"
+    "    \"\"\"Client arguments (a list, changed in place) converted by the type\n"
+    "    hints of cls.name; a value that does not fit raises TypeError.\"\"\"\n"
+    "    for i, p, h in _spec(cls, name):\n"
+    "        if i >= len(args):\n"
+    "            break\n"
+    "        try:\n"
+    "            args[i] = conv(h, args[i], \"\")\n"
+    "        except Mismatch as e:\n"
+    "            raise TypeError(\"%s argument '%s'%s must be %s, got %s%s\"\n"
+    "                            % (label, p, e.path, e.want, names_of(e.v), e.extra)) from None\n"
+    "\n";
+
+static int init_hints(sf_pycodec *c)
+{
+    PyObject *ns = PyDict_New();
+    if (!ns || PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) < 0 ||
+        PyDict_SetItemString(ns, "__name__", PyUnicode_FromString("stateflow._hints")) < 0 ||
+        PyDict_SetItemString(ns, "Ref", (PyObject *)c->ref_type) < 0) {
+        Py_XDECREF(ns);
+        return -1;
+    }
+    PyObject *r = PyRun_String(hints_src, Py_file_input, ns, ns);
+    if (r) {
+        c->hints_convert = PyDict_GetItemString(ns, "convert");
+        c->hints_need = PyDict_GetItemString(ns, "needs");
+        Py_XINCREF(c->hints_convert);
+        Py_XINCREF(c->hints_need);
+    }
+    Py_XDECREF(r);
+    Py_DECREF(ns);
+    return c->hints_convert && c->hints_need ? 0 : -1;
+}
+
+int sf_pycodec_args_need_convert(sf_pycodec *c, PyObject *cls, const char *method)
+{
+    /* remembered per (class, method name pointer): asked once per method */
+    size_t h = (((uintptr_t)cls >> 4) * 31u + ((uintptr_t)method >> 3)) % SF_PYCODEC_HINT_SLOTS;
+    for (size_t k = 0; k < SF_PYCODEC_HINT_SLOTS; k++) {
+        sf_pycodec_hint_slot *sl = &c->hint_slots[(h + k) % SF_PYCODEC_HINT_SLOTS];
+        if (sl->cls == cls && sl->method == method)
+            return sl->need;
+        if (!sl->cls) {
+            PyObject *r = PyObject_CallFunction(c->hints_need, "Os", cls, method);
+            int need = r ? PyObject_IsTrue(r) : 1;
+            Py_XDECREF(r);
+            if (PyErr_Occurred())
+                PyErr_Clear(); /* convert reports it */
+            sl->cls = cls;      /* the class outlives the codec's use of it */
+            sl->method = method;
+            sl->need = need != 0;
+            return sl->need;
+        }
+    }
+    return 1; /* table full: always convert */
+}
+
+int sf_pycodec_convert_args(sf_pycodec *c, PyObject *cls, const char *method, const char *label, PyObject *args)
+{
+    PyObject *r = PyObject_CallFunction(c->hints_convert, "OsOs", cls, method, args, label);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+static int init_stdlib(sf_pycodec *c)
+{
+    if (!(c->datetime_t = import_attr("datetime", "datetime")) || !(c->date_t = import_attr("datetime", "date")) ||
+        !(c->time_t = import_attr("datetime", "time")) ||
+        !(c->timedelta_t = import_attr("datetime", "timedelta")) ||
+        !(c->timezone_t = import_attr("datetime", "timezone")) ||
+        !(c->decimal_t = import_attr("decimal", "Decimal")) || !(c->enum_meta = import_attr("enum", "EnumMeta")) ||
+        !(c->dc_fields = import_attr("dataclasses", "fields")))
+        return -1;
+    c->zoneinfo_t = import_attr("zoneinfo", "ZoneInfo");
+    if (!c->zoneinfo_t)
+        PyErr_Clear(); /* zones then neither encode nor decode */
+    return 0;
+}
+
+void sf_pycodec_set_module(sf_pycodec *c, PyObject *module)
+{
+    Py_XINCREF(module);
+    Py_XSETREF(c->module, module);
+    /* a new application: forget what was known about the old one's methods */
+    memset(c->hint_slots, 0, sizeof c->hint_slots);
+    if (c->hints_convert) {
+        PyObject *g = PyFunction_Check(c->hints_convert) ? PyFunction_GetGlobals(c->hints_convert) : NULL;
+        PyObject *cache = g ? PyDict_GetItemString(g, "_cache") : NULL;
+        if (cache && PyDict_Check(cache))
+            PyDict_Clear(cache);
+    }
+}
+
 int sf_pycodec_init(sf_pycodec *c)
 {
-    c->ref_type = NULL;
+    memset(c, 0, sizeof *c);
+    if (init_stdlib(c) < 0) {
+        sf_pycodec_fini(c);
+        return -1;
+    }
     /* The spec lives on the stack: PyType_FromSpec copies what it keeps,
      * except the name and the method table, which are constants. */
     PyType_Slot slots[] = {
@@ -191,15 +440,63 @@ int sf_pycodec_init(sf_pycodec *c)
         .slots = slots,
     };
     PyObject *t = PyType_FromSpec(&spec);
-    if (!t)
+    if (!t) {
+        sf_pycodec_fini(c);
         return -1;
+    }
     c->ref_type = (PyTypeObject *)t;
+    if (init_hints(c) < 0) {
+        sf_pycodec_fini(c);
+        return -1;
+    }
     return 0;
 }
 
 void sf_pycodec_fini(sf_pycodec *c)
 {
     Py_CLEAR(c->ref_type);
+    Py_CLEAR(c->module);
+    Py_CLEAR(c->datetime_t);
+    Py_CLEAR(c->date_t);
+    Py_CLEAR(c->time_t);
+    Py_CLEAR(c->timedelta_t);
+    Py_CLEAR(c->timezone_t);
+    Py_CLEAR(c->decimal_t);
+    Py_CLEAR(c->zoneinfo_t);
+    Py_CLEAR(c->enum_meta);
+    Py_CLEAR(c->dc_fields);
+    Py_CLEAR(c->hints_convert);
+    Py_CLEAR(c->hints_need);
+}
+
+/* The class named by qualname in the application's module (new reference),
+ * or NULL with no exception set. Every dotted part must be an identifier
+ * that is not a dunder. */
+static PyObject *lookup_class(sf_pycodec *c, const char *qualname, size_t n)
+{
+    if (!c->module || n == 0 || n > 512)
+        return NULL;
+    PyObject *cur = Py_NewRef(c->module);
+    size_t i = 0;
+    while (cur && i <= n) {
+        size_t j = i;
+        while (j < n && qualname[j] != '.')
+            j++;
+        PyObject *part = PyUnicode_DecodeUTF8(qualname + i, (Py_ssize_t)(j - i), "strict");
+        int ok = part && PyUnicode_IsIdentifier(part) &&
+                 !(j - i >= 4 && qualname[i] == '_' && qualname[i + 1] == '_' && qualname[j - 1] == '_' &&
+                   qualname[j - 2] == '_');
+        PyObject *next = ok ? PyObject_GetAttr(cur, part) : NULL;
+        Py_XDECREF(part);
+        Py_DECREF(cur);
+        cur = next;
+        i = j + 1;
+    }
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    if (cur && !PyType_Check(cur))
+        Py_CLEAR(cur);
+    return cur;
 }
 
 PyObject *sf_pycodec_ref_new(sf_pycodec *c, const char *entity, PyObject *key)
@@ -375,7 +672,7 @@ static int enc_sort_elements(enc *e, const size_t *offs, size_t n)
     return 0;
 }
 
-static int enc_set(enc *e, PyObject *o, int depth)
+static int enc_set(enc *e, PyObject *o, int depth, int8_t ext_type)
 {
     Py_ssize_t n = PySet_GET_SIZE(o);
     size_t hpos = e->out->len;
@@ -418,8 +715,342 @@ static int enc_set(enc *e, PyObject *o, int depth)
         free(offs);
     if (rc < 0)
         return -1;
-    sf_mp_patch_ext_header(e->out, hpos, 3, SF_EXT_SET);
+    sf_mp_patch_ext_header(e->out, hpos, 3, ext_type);
     return 0;
+}
+
+/* ---- values beyond JSON (sf_value.h SF_EXT_FROZENSET and up) ---- */
+
+/* Start an ext value whose payload is an array of n elements; finish with
+ * enc_ext_end(e, hpos, type). */
+static size_t enc_ext_begin(enc *e, size_t n)
+{
+    size_t hpos = e->out->len;
+    sf_buf_append(e->out, "\0\0\0", 3);
+    msgpack_pack_array(&e->pk, n);
+    return hpos;
+}
+
+static int enc_ext_end(enc *e, size_t hpos, int8_t type)
+{
+    sf_mp_patch_ext_header(e->out, hpos, 3, type);
+    return enc_size_check(e);
+}
+
+static int enc_str_obj(enc *e, PyObject *s)
+{
+    Py_ssize_t n;
+    const char *p = PyUnicode_AsUTF8AndSize(s, &n);
+    if (!p)
+        return enc_fail_py(e);
+    msgpack_pack_str_with_body(&e->pk, p, (size_t)n);
+    return 0;
+}
+
+static int enc_bigint(enc *e, PyObject *o)
+{
+    PyObject *s = PyObject_Str(o);
+    Py_ssize_t n = 0;
+    const char *p = s ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
+    if (!p || !sf_mp_int_text_ok(p, (size_t)n, SF_VALUE_MAX_INT_DIGITS)) {
+        Py_XDECREF(s);
+        PyErr_Clear();
+        return enc_fail(e, 0, "int too large (more than %d digits)", SF_VALUE_MAX_INT_DIGITS);
+    }
+    size_t h = enc_ext_begin(e, 1);
+    msgpack_pack_str_with_body(&e->pk, p, (size_t)n);
+    Py_DECREF(s);
+    return enc_ext_end(e, h, SF_EXT_BIGINT);
+}
+
+/* Pack the int attributes names[0..n) of o. */
+static int enc_int_attrs(enc *e, PyObject *o, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++) {
+        PyObject *v = PyObject_GetAttrString(o, names[i]);
+        long long x = v ? PyLong_AsLongLong(v) : -1;
+        Py_XDECREF(v);
+        if (x == -1 && PyErr_Occurred())
+            return enc_fail_py(e);
+        msgpack_pack_int64(&e->pk, x);
+    }
+    return 0;
+}
+
+/* Microseconds of a timedelta (or None: -> *none = 1). */
+static int td_micros(PyObject *td, long long *us, int *none)
+{
+    *none = td == Py_None;
+    *us = 0;
+    if (*none)
+        return 0;
+    long long f[3];
+    static const char *const names[3] = {"days", "seconds", "microseconds"};
+    for (int i = 0; i < 3; i++) {
+        PyObject *v = PyObject_GetAttrString(td, names[i]);
+        f[i] = v ? PyLong_AsLongLong(v) : -1;
+        Py_XDECREF(v);
+        if (f[i] == -1 && PyErr_Occurred())
+            return -1;
+    }
+    *us = (f[0] * 86400 + f[1]) * 1000000 + f[2];   /* |offset| < 1 day */
+    return 0;
+}
+
+/* How many elements the tz of o (a datetime or time) adds: 0 or 3. */
+static int enc_tz_count(enc *e, PyObject *o, PyObject **tz)
+{
+    *tz = PyObject_GetAttrString(o, "tzinfo");
+    if (!*tz)
+        return enc_fail_py(e);
+    if (*tz == Py_None)
+        return 0;
+    PyObject *tt = (PyObject *)Py_TYPE(*tz);
+    if (tt == e->c->timezone_t || (e->c->zoneinfo_t && tt == e->c->zoneinfo_t))
+        return 3;
+    enc_fail(e, 0, "cannot store a %s whose tzinfo is of type '%s' (use datetime.timezone or zoneinfo.ZoneInfo)",
+             (PyObject *)Py_TYPE(o) == e->c->datetime_t ? "datetime" : "time", Py_TYPE(*tz)->tp_name);
+    Py_CLEAR(*tz);
+    return -1;
+}
+
+static int enc_tz(enc *e, PyObject *o, PyObject *tz)
+{
+    PyObject *off = PyObject_CallMethod(o, "utcoffset", NULL);
+    long long us;
+    int none;
+    int rc = off && td_micros(off, &us, &none) == 0 ? 0 : enc_fail_py(e);
+    Py_XDECREF(off);
+    if (rc < 0)
+        return -1;
+    if ((PyObject *)Py_TYPE(tz) == e->c->timezone_t) {
+        PyObject *args = PyObject_CallMethod(tz, "__getinitargs__", NULL);
+        if (!args || !PyTuple_Check(args)) {
+            Py_XDECREF(args);
+            return enc_fail_py(e);
+        }
+        msgpack_pack_int64(&e->pk, 0);
+        msgpack_pack_int64(&e->pk, us);
+        if (PyTuple_GET_SIZE(args) > 1 && PyUnicode_Check(PyTuple_GET_ITEM(args, 1)))
+            rc = enc_str_obj(e, PyTuple_GET_ITEM(args, 1));
+        else
+            msgpack_pack_nil(&e->pk);
+        Py_DECREF(args);
+        return rc;
+    }
+    PyObject *key = PyObject_GetAttrString(tz, "key");
+    if (!key)
+        return enc_fail_py(e);
+    if (!PyUnicode_Check(key)) {
+        Py_DECREF(key);
+        return enc_fail(e, 0, "cannot store a ZoneInfo without a key (made from a file)");
+    }
+    msgpack_pack_int64(&e->pk, 1);
+    if (none)
+        msgpack_pack_nil(&e->pk);
+    else
+        msgpack_pack_int64(&e->pk, us);
+    rc = enc_str_obj(e, key);
+    Py_DECREF(key);
+    return rc;
+}
+
+static int enc_datetime_like(enc *e, PyObject *o, int8_t type)
+{
+    static const char *const dt[] = {"year", "month", "day", "hour", "minute", "second", "microsecond", "fold"};
+    static const char *const tm[] = {"hour", "minute", "second", "microsecond", "fold"};
+    static const char *const td[] = {"days", "seconds", "microseconds"};
+    const char *const *names = type == SF_EXT_DATETIME ? dt : type == SF_EXT_TIME ? tm : type == SF_EXT_DATE ? dt : td;
+    int n = type == SF_EXT_DATETIME ? 8 : type == SF_EXT_TIME ? 5 : 3;
+    PyObject *tz = NULL;
+    int ntz = 0;
+    if (type == SF_EXT_DATETIME || type == SF_EXT_TIME) {
+        ntz = enc_tz_count(e, o, &tz);
+        if (ntz < 0)
+            return -1;
+    }
+    size_t h = enc_ext_begin(e, (size_t)(n + ntz));
+    int rc = enc_int_attrs(e, o, names, n);
+    if (rc == 0 && ntz)
+        rc = enc_tz(e, o, tz);
+    Py_XDECREF(tz);
+    return rc < 0 ? -1 : enc_ext_end(e, h, type);
+}
+
+/* The qualified name of t if the application's module gives back t for it
+ * (new reference), else NULL with the error set in e. */
+static PyObject *enc_class_name(enc *e, PyTypeObject *t, const char *what)
+{
+    PyObject *q = PyObject_GetAttrString((PyObject *)t, "__qualname__");
+    Py_ssize_t n = 0;
+    const char *s = q && PyUnicode_Check(q) ? PyUnicode_AsUTF8AndSize(q, &n) : NULL;
+    PyObject *found = s ? lookup_class(e->c, s, (size_t)n) : NULL;
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    Py_XDECREF(found);
+    if (!s || found != (PyObject *)t) {
+        Py_XDECREF(q);
+        enc_fail(e, 0, "cannot store a value of type '%s': only %s defined in the application's module (found there "
+                 "by name) can be stored", t->tp_name, what);
+        return NULL;
+    }
+    return q;
+}
+
+static int enc_enum(enc *e, PyObject *o, int depth)
+{
+    PyObject *q = enc_class_name(e, Py_TYPE(o), "Enums");
+    if (!q)
+        return -1;
+    PyObject *name = PyObject_GetAttrString(o, "_name_");
+    PyObject *value = name ? PyObject_GetAttrString(o, "_value_") : NULL;
+    int rc = -1;
+    if (!value) {
+        rc = enc_fail_py(e);
+    } else {
+        /* a Flag combination may have no name (None): found by its value */
+        size_t h = enc_ext_begin(e, 3);
+        rc = enc_str_obj(e, q);
+        if (rc == 0 && PyUnicode_Check(name))
+            rc = enc_str_obj(e, name);
+        else if (rc == 0)
+            msgpack_pack_nil(&e->pk);
+        if (rc == 0 && enc_value(e, value, depth + 1) < 0)
+            rc = enc_seg(e, ".value");
+        if (rc == 0)
+            rc = enc_ext_end(e, h, SF_EXT_ENUM);
+    }
+    Py_DECREF(q);
+    Py_XDECREF(name);
+    Py_XDECREF(value);
+    return rc;
+}
+
+/* The names of the fields of a dataclass (instance or class): a new list. */
+static PyObject *dc_field_names(sf_pycodec *c, PyObject *o)
+{
+    PyObject *fields = PyObject_CallOneArg(c->dc_fields, o);
+    if (!fields)
+        return NULL;
+    PyObject *names = PySequence_List(fields);
+    Py_DECREF(fields);
+    if (!names)
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
+        PyObject *nm = PyObject_GetAttrString(PyList_GET_ITEM(names, i), "name");
+        if (!nm || !PyUnicode_Check(nm)) {
+            Py_XDECREF(nm);
+            Py_DECREF(names);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "a dataclass field without a name");
+            return NULL;
+        }
+        PyList_SetItem(names, i, nm);
+    }
+    return names;
+}
+
+static int enc_dataclass(enc *e, PyObject *o, int depth)
+{
+    if (enc_depth_check(e, depth + 1) < 0)
+        return -1;
+    PyObject *q = enc_class_name(e, Py_TYPE(o), "dataclasses");
+    if (!q)
+        return -1;
+    PyObject *names = dc_field_names(e->c, o);
+    if (!names) {
+        Py_DECREF(q);
+        return enc_fail_py(e);
+    }
+    Py_ssize_t n = PyList_GET_SIZE(names);
+    int rc = 0;
+    /* attributes that are not fields would be lost: refuse them */
+    PyObject *d = PyObject_GenericGetDict(o, NULL);
+    if (!d)
+        PyErr_Clear(); /* __slots__: nothing but fields */
+    else if (PyDict_Check(d)) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (rc == 0 && PyDict_Next(d, &pos, &k, &v)) {
+            int isf = PySequence_Contains(names, k);
+            if (isf == 0)
+                rc = enc_fail(e, 0, "cannot store dataclass '%s': its attribute '%s' is not a field", Py_TYPE(o)->tp_name,
+                              PyUnicode_Check(k) ? PyUnicode_AsUTF8(k) : "?");
+            else if (isf < 0)
+                rc = enc_fail_py(e);
+        }
+    }
+    Py_XDECREF(d);
+    if (rc == 0) {
+        size_t h = enc_ext_begin(e, 2);
+        rc = enc_str_obj(e, q);
+        if (rc == 0)
+            msgpack_pack_map(&e->pk, (size_t)n);
+        for (Py_ssize_t i = 0; rc == 0 && i < n; i++) {
+            PyObject *nm = PyList_GET_ITEM(names, i);
+            PyObject *v = PyObject_GetAttr(o, nm);
+            if (!v) {
+                rc = enc_fail_py(e);
+                break;
+            }
+            rc = enc_str_obj(e, nm);
+            if (rc == 0 && enc_value(e, v, depth + 2) < 0)
+                rc = enc_seg(e, ".%s", PyUnicode_AsUTF8(nm));
+            Py_DECREF(v);
+        }
+        if (rc == 0)
+            rc = enc_ext_end(e, h, SF_EXT_DATACLASS);
+    }
+    Py_DECREF(names);
+    Py_DECREF(q);
+    return rc;
+}
+
+/* Values beyond JSON; 1 when o is not one of them. */
+static int enc_rich(enc *e, PyObject *o, int depth)
+{
+    sf_pycodec *c = e->c;
+    PyObject *t = (PyObject *)Py_TYPE(o);
+    int8_t dtype = t == c->datetime_t ? SF_EXT_DATETIME : t == c->date_t ? SF_EXT_DATE
+                   : t == c->time_t ? SF_EXT_TIME : t == c->timedelta_t ? SF_EXT_TIMEDELTA : 0;
+    if (dtype || t == (PyObject *)&PyByteArray_Type || t == c->decimal_t || t == (PyObject *)&PyFrozenSet_Type)
+        if (enc_depth_check(e, depth) < 0)
+            return -1;
+    if (dtype)
+        return enc_datetime_like(e, o, dtype);
+    if (t == (PyObject *)&PyFrozenSet_Type)
+        return enc_set(e, o, depth, SF_EXT_FROZENSET);
+    if (t == (PyObject *)&PyByteArray_Type) {
+        size_t h = enc_ext_begin(e, 1);
+        msgpack_pack_bin_with_body(&e->pk, PyByteArray_AS_STRING(o), (size_t)PyByteArray_GET_SIZE(o));
+        return enc_ext_end(e, h, SF_EXT_BYTEARRAY);
+    }
+    if (t == c->decimal_t) {
+        PyObject *s = PyObject_Str(o);
+        if (!s)
+            return enc_fail_py(e);
+        size_t h = enc_ext_begin(e, 1);
+        int rc = enc_str_obj(e, s);
+        Py_DECREF(s);
+        return rc < 0 ? -1 : enc_ext_end(e, h, SF_EXT_DECIMAL);
+    }
+    if (!(Py_TYPE(o)->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        return 1;
+    int is_enum = PyObject_IsInstance(t, c->enum_meta);
+    if (is_enum < 0)
+        return enc_fail_py(e);
+    if (is_enum) {
+        if (enc_depth_check(e, depth) < 0)
+            return -1;
+        return enc_enum(e, o, depth);
+    }
+    int is_dc = PyObject_HasAttrString(t, "__dataclass_fields__");
+    if (is_dc) {
+        if (enc_depth_check(e, depth) < 0)
+            return -1;
+        return enc_dataclass(e, o, depth);
+    }
+    return 1;
 }
 
 static int enc_value(enc *e, PyObject *o, int depth)
@@ -438,8 +1069,11 @@ static int enc_value(enc *e, PyObject *o, int depth)
     if (t == &PyLong_Type) {
         int overflow;
         long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
-        if (overflow)
-            return enc_fail(e, 0, "int too large (more than 64 bits)");
+        if (overflow) {
+            if (enc_depth_check(e, depth) < 0)
+                return -1;
+            return enc_bigint(e, o);
+        }
         if (v == -1 && PyErr_Occurred())
             return enc_fail_py(e);
         msgpack_pack_int64(&e->pk, (int64_t)v);
@@ -518,11 +1152,14 @@ static int enc_value(enc *e, PyObject *o, int depth)
         sf_mp_patch_ext_header(e->out, hpos, 3, SF_EXT_REF);
         return 0;
     }
-    if (t == &PySet_Type || t == &PyFrozenSet_Type) {
+    if (t == &PySet_Type) {
         if (enc_depth_check(e, depth) < 0)
             return -1;
-        return enc_set(e, o, depth);
+        return enc_set(e, o, depth, SF_EXT_SET);
     }
+    int rich = enc_rich(e, o, depth);
+    if (rich <= 0)
+        return rich;
     PyObject *name = PyType_GetName(t);
     const char *ns = name ? PyUnicode_AsUTF8(name) : NULL;
     if (!ns)
@@ -627,10 +1264,322 @@ static int dec_leave(dec *d, const sf_mp_item *it, size_t at, size_t saved_len)
     return 0;
 }
 
+/* ---- values beyond JSON ---- */
+
+static PyObject *dec_bad_ext(dec *d, int type, size_t at, const char *what)
+{
+    return dec_fail(d, "msgpack: extension type %d at offset %zu: %s", type, at, what);
+}
+
+/* The next payload element as a raw item of the given kind (or nil when
+ * nil_ok). Returns 1 for the kind, 0 for nil, -1 on error. */
+static int dec_raw(dec *d, int type, size_t at, int kind, int nil_ok, sf_mp_item *x)
+{
+    if (sf_mp_read(d->buf, d->len, &d->pos, x) < 0 || (x->kind != kind && !(nil_ok && x->kind == SF_MP_NIL))) {
+        static const char *const kinds[] = {[SF_MP_INT] = "an int", [SF_MP_STR] = "a str", [SF_MP_BIN] = "a bin"};
+        char m[80];
+        snprintf(m, sizeof m, "expected %s%s", kinds[kind], nil_ok ? " or nil" : "");
+        dec_bad_ext(d, type, at, m);
+        return -1;
+    }
+    return x->kind == kind;
+}
+
+static PyObject *str_of(dec *d, const sf_mp_item *x)
+{
+    PyObject *s = PyUnicode_DecodeUTF8(x->data, (Py_ssize_t)x->n, "strict");
+    if (!s) {
+        PyErr_Clear();
+        dec_fail(d, "msgpack: invalid UTF-8 in str at offset %zu", (size_t)(x->data - d->buf));
+    }
+    return s;
+}
+
+/* Call f(*args, **kw) where args are n ints read from the payload plus
+ * `extra` (stolen, may be NULL: nothing appended) and kw may name one more
+ * int read last ("fold"). */
+static PyObject *dec_call_ints(dec *d, int type, size_t at, PyObject *f, int n, const char *kwname, PyObject *extra)
+{
+    PyObject *args = PyTuple_New(n + (extra != NULL));
+    PyObject *kw = NULL, *r = NULL;
+    if (!args) {
+        Py_XDECREF(extra);
+        return dec_fail_py(d, at);
+    }
+    if (extra)
+        PyTuple_SET_ITEM(args, n, extra);
+    sf_mp_item x;
+    for (int i = 0; i < n + (kwname != NULL); i++) {
+        if (dec_raw(d, type, at, SF_MP_INT, 0, &x) < 0)
+            goto out;
+        PyObject *v = PyLong_FromLongLong(x.v.i);
+        if (!v) {
+            dec_fail_py(d, at);
+            goto out;
+        }
+        if (i < n) {
+            PyTuple_SET_ITEM(args, i, v);
+        } else {
+            kw = PyDict_New();
+            int rc = kw ? PyDict_SetItemString(kw, kwname, v) : -1;
+            Py_DECREF(v);
+            if (rc < 0) {
+                dec_fail_py(d, at);
+                goto out;
+            }
+        }
+    }
+    r = PyObject_Call(f, args, kw);
+    if (!r)
+        dec_fail_py(d, at);
+out:
+    Py_DECREF(args);
+    Py_XDECREF(kw);
+    return r;
+}
+
+/* The three tz elements (kind, offset, name or key): a tzinfo. */
+static PyObject *dec_tz(dec *d, int type, size_t at)
+{
+    sf_mp_item kind, off, extra;
+    int has_off, has_extra;
+    if (dec_raw(d, type, at, SF_MP_INT, 0, &kind) < 0 || (has_off = dec_raw(d, type, at, SF_MP_INT, 1, &off)) < 0 ||
+        (has_extra = dec_raw(d, type, at, SF_MP_STR, 1, &extra)) < 0)
+        return NULL;
+    PyObject *name = has_extra ? str_of(d, &extra) : NULL;
+    if (has_extra && !name)
+        return NULL;
+    PyObject *r = NULL;
+    if (kind.v.i == 0 && has_off) {
+        PyObject *td = PyObject_CallFunction(d->c->timedelta_t, "iiL", 0, 0, (long long)off.v.i);
+        if (td)
+            r = name ? PyObject_CallFunctionObjArgs(d->c->timezone_t, td, name, NULL)
+                     : PyObject_CallOneArg(d->c->timezone_t, td);
+        Py_XDECREF(td);
+        if (!r)
+            dec_fail_py(d, at);
+    } else if (kind.v.i == 1 && name) {
+        if (!d->c->zoneinfo_t)
+            dec_bad_ext(d, type, at, "time zones are not available (no zoneinfo)");
+        else if (!(r = PyObject_CallOneArg(d->c->zoneinfo_t, name)))
+            dec_fail_py(d, at);
+    } else {
+        dec_bad_ext(d, type, at, "bad time zone (expected kind 0 with an offset, or kind 1 with a zone key)");
+    }
+    Py_XDECREF(name);
+    return r;
+}
+
+static PyObject *dec_class(dec *d, int type, size_t at, int want_enum, sf_mp_item *q)
+{
+    if (dec_raw(d, type, at, SF_MP_STR, 0, q) < 0)
+        return NULL;
+    const char *what = want_enum ? "Enum" : "dataclass";
+    PyObject *cls = lookup_class(d->c, q->data, q->n);
+    int ok = 0;
+    if (cls) {
+        ok = PyObject_IsInstance(cls, d->c->enum_meta);
+        if (ok >= 0 && !want_enum)
+            ok = !ok && PyObject_HasAttrString(cls, "__dataclass_fields__");
+        if (ok < 0)
+            PyErr_Clear();
+    }
+    if (ok <= 0) {
+        Py_XDECREF(cls);
+        return dec_fail(d, "msgpack: extension type %d at offset %zu: unknown %s '%.*s' (not found in the "
+                        "application's module)", type, at, what, (int)(q->n > 200 ? 200 : q->n), q->data);
+    }
+    return cls;
+}
+
+static PyObject *dec_enum(dec *d, size_t at, int depth)
+{
+    sf_mp_item q, nm;
+    PyObject *cls = dec_class(d, SF_EXT_ENUM, at, 1, &q);
+    if (!cls)
+        return NULL;
+    PyObject *name = NULL, *value = NULL, *r = NULL;
+    int named = dec_raw(d, SF_EXT_ENUM, at, SF_MP_STR, 1, &nm);
+    if (named < 0 || (named && !(name = str_of(d, &nm))) || !(value = dec_value(d, depth + 1, 0)))
+        goto out;
+    if (!name)
+        name = Py_NewRef(Py_None);
+    PyObject *members = named ? PyObject_GetAttrString(cls, "__members__") : NULL;
+    r = members ? PyObject_GetItem(members, name) : NULL;
+    Py_XDECREF(members);
+    if (!r) {
+        /* not a named member: a Flag combination is found by its value */
+        PyErr_Clear();
+        r = PyObject_CallOneArg(cls, value);
+        PyObject *rn = r ? PyObject_GetAttrString(r, "_name_") : NULL;
+        int same = rn ? PyObject_RichCompareBool(rn, name, Py_EQ) : -1;
+        Py_XDECREF(rn);
+        if (same != 1) {
+            PyErr_Clear();
+            Py_CLEAR(r);
+            dec_fail(d, "msgpack: extension type %d at offset %zu: Enum '%.*s' has no member '%.*s'", SF_EXT_ENUM,
+                     at, (int)q.n, q.data, named ? (int)(nm.n > 200 ? 200 : nm.n) : 4, named ? nm.data : "None");
+        }
+    }
+out:
+    Py_DECREF(cls);
+    Py_XDECREF(name);
+    Py_XDECREF(value);
+    return r;
+}
+
+static PyObject *dec_dataclass(dec *d, size_t at, int depth)
+{
+    sf_mp_item q;
+    PyObject *cls = dec_class(d, SF_EXT_DATACLASS, at, 0, &q);
+    if (!cls)
+        return NULL;
+    PyObject *names = NULL, *r = NULL, *obj = NULL;
+    size_t mat = d->pos;
+    PyObject *fields = dec_value(d, depth + 1, 0);
+    if (!fields)
+        goto out;
+    if (!PyDict_CheckExact(fields)) {
+        dec_bad_ext(d, SF_EXT_DATACLASS, mat, "the fields must be a map");
+        goto out;
+    }
+    if (!(names = dc_field_names(d->c, cls))) {
+        dec_fail_py(d, at);
+        goto out;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(names);
+    if (PyDict_GET_SIZE(fields) != n)
+        goto mismatch;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!PyDict_GetItemWithError(fields, PyList_GET_ITEM(names, i))) {
+            PyErr_Clear();
+            goto mismatch;
+        }
+    /* rebuilt like copy and pickle do: no __init__, no __post_init__ */
+    obj = PyObject_CallMethod(cls, "__new__", "O", cls);
+    if (!obj) {
+        dec_fail_py(d, at);
+        goto out;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *nm = PyList_GET_ITEM(names, i);
+        if (PyObject_GenericSetAttr(obj, nm, PyDict_GetItem(fields, nm)) < 0) {
+            dec_fail_py(d, at);
+            goto out;
+        }
+    }
+    r = Py_NewRef(obj);
+    goto out;
+mismatch:
+    dec_fail(d, "msgpack: extension type %d at offset %zu: the fields do not match dataclass '%.*s'", SF_EXT_DATACLASS,
+             at, (int)q.n, q.data);
+out:
+    Py_DECREF(cls);
+    Py_XDECREF(names);
+    Py_XDECREF(fields);
+    Py_XDECREF(obj);
+    return r;
+}
+
+/* Ext types from SF_EXT_FROZENSET on, the payload array of n entered. */
+static PyObject *dec_rich(dec *d, int type, size_t at, long n, int depth)
+{
+    sf_mp_item x;
+    PyObject *r = NULL;
+    switch (type) {
+    case SF_EXT_BIGINT: {
+        if (n != 1 || dec_raw(d, type, at, SF_MP_STR, 0, &x) < 0)
+            return n != 1 ? dec_bad_ext(d, type, at, "expected [digits]") : NULL;
+        char buf[SF_VALUE_MAX_INT_DIGITS + 2];
+        if (!sf_mp_int_text_ok(x.data, x.n, SF_VALUE_MAX_INT_DIGITS))
+            return dec_bad_ext(d, type, at, "not an integer of at most 4300 digits");
+        memcpy(buf, x.data, x.n);
+        buf[x.n] = '\0';
+        r = PyLong_FromString(buf, NULL, 10);
+        if (!r)
+            return dec_fail_py(d, at);
+        int overflow;
+        PyLong_AsLongLongAndOverflow(r, &overflow);
+        if (!overflow) {
+            Py_DECREF(r);
+            return dec_bad_ext(d, type, at, "the int fits in 64 bits (not canonical)");
+        }
+        return r;
+    }
+    case SF_EXT_BYTEARRAY:
+        if (n != 1 || dec_raw(d, type, at, SF_MP_BIN, 0, &x) < 0)
+            return n != 1 ? dec_bad_ext(d, type, at, "expected [bin]") : NULL;
+        r = PyByteArray_FromStringAndSize(x.data, (Py_ssize_t)x.n);
+        return r ? r : dec_fail_py(d, at);
+    case SF_EXT_DECIMAL: {
+        if (n != 1 || dec_raw(d, type, at, SF_MP_STR, 0, &x) < 0)
+            return n != 1 ? dec_bad_ext(d, type, at, "expected [str]") : NULL;
+        PyObject *s = str_of(d, &x);
+        if (!s)
+            return NULL;
+        r = PyObject_CallOneArg(d->c->decimal_t, s);
+        Py_DECREF(s);
+        return r ? r : dec_fail_py(d, at);
+    }
+    case SF_EXT_DATE:
+    case SF_EXT_TIMEDELTA:
+        if (n != 3)
+            return dec_bad_ext(d, type, at, "expected 3 ints");
+        if (type == SF_EXT_TIMEDELTA) {
+            /* normalised as Python keeps it: 0 <= seconds < 86400, 0 <= us < 10**6 */
+            size_t p0 = d->pos;
+            sf_mp_item a, b, c;
+            if (dec_raw(d, type, at, SF_MP_INT, 0, &a) < 0 || dec_raw(d, type, at, SF_MP_INT, 0, &b) < 0 ||
+                dec_raw(d, type, at, SF_MP_INT, 0, &c) < 0)
+                return NULL;
+            if (b.v.i < 0 || b.v.i >= 86400 || c.v.i < 0 || c.v.i >= 1000000)
+                return dec_bad_ext(d, type, at, "timedelta not normalised");
+            d->pos = p0;
+        }
+        return dec_call_ints(d, type, at, type == SF_EXT_DATE ? d->c->date_t : d->c->timedelta_t, 3, NULL, NULL);
+    case SF_EXT_DATETIME:
+    case SF_EXT_TIME: {
+        int base = type == SF_EXT_DATETIME ? 7 : 4; /* then fold, then tz */
+        if (n != base + 1 && n != base + 4)
+            return dec_bad_ext(d, type, at, type == SF_EXT_DATETIME ? "expected 8 or 11 elements" : "expected 5 or 8 elements");
+        PyObject *tz = Py_NewRef(Py_None);
+        if (n == base + 4) {
+            /* the tz comes last: read it first, then come back */
+            size_t p0 = d->pos;
+            for (int i = 0; i < base + 1; i++)
+                if (dec_raw(d, type, at, SF_MP_INT, 0, &x) < 0) {
+                    Py_DECREF(tz);
+                    return NULL;
+                }
+            Py_DECREF(tz);
+            if (!(tz = dec_tz(d, type, at)))
+                return NULL;
+            size_t end = d->pos;
+            d->pos = p0;
+            r = dec_call_ints(d, type, at, type == SF_EXT_DATETIME ? d->c->datetime_t : d->c->time_t, base, "fold", tz);
+            if (r)
+                d->pos = end;
+            return r;
+        }
+        return dec_call_ints(d, type, at, type == SF_EXT_DATETIME ? d->c->datetime_t : d->c->time_t, base, "fold", tz);
+    }
+    case SF_EXT_ENUM:
+        if (n != 3)
+            return dec_bad_ext(d, type, at, "expected [class, name, value]");
+        return dec_enum(d, at, depth);
+    case SF_EXT_DATACLASS:
+        if (n != 2)
+            return dec_bad_ext(d, type, at, "expected [class, fields]");
+        return dec_dataclass(d, at, depth);
+    default:
+        return dec_fail(d, "msgpack: unknown extension type %d at offset %zu", type, at);
+    }
+}
+
 static PyObject *dec_ext(dec *d, const sf_mp_item *it, size_t at, int depth, int hashable)
 {
     int type = it->ext_type;
-    if (type != SF_EXT_TUPLE && type != SF_EXT_SET && type != SF_EXT_REF)
+    if (type < SF_EXT_TUPLE || type > SF_EXT_LAST)
         return dec_fail(d, "msgpack: unknown extension type %d at offset %zu", type, at);
     if (depth >= SF_VALUE_MAX_DEPTH)
         return dec_fail(d, "msgpack: nested too deeply (limit %d) at offset %zu", SF_VALUE_MAX_DEPTH, at);
@@ -651,8 +1600,12 @@ static PyObject *dec_ext(dec *d, const sf_mp_item *it, size_t at, int depth, int
             }
             PyTuple_SET_ITEM(r, i, x);
         }
-    } else if (type == SF_EXT_SET) {
-        r = hashable ? PyFrozenSet_New(NULL) : PySet_New(NULL);
+    } else if (type >= SF_EXT_BIGINT) {
+        r = dec_rich(d, type, at, n, depth);
+        if (!r)
+            return NULL;
+    } else if (type == SF_EXT_SET || type == SF_EXT_FROZENSET) {
+        r = hashable || type == SF_EXT_FROZENSET ? PyFrozenSet_New(NULL) : PySet_New(NULL);
         if (!r)
             return dec_fail_py(d, at);
         for (long i = 0; i < n; i++) {

@@ -918,11 +918,194 @@ static int jw_leave_payload(jw *w, const sf_mp_item *it, size_t saved_len, size_
     return 0;
 }
 
+/* ---- values beyond JSON (docs/ir.md "Value encoding"): the JSON forms
+ * Python gives them (isoformat, str(Decimal), the Enum's value, the fields of
+ * a dataclass as an object, bytes as {"$bytes"}, an int beyond 64 bits as a
+ * number). Only the shape is checked here; the Python decoder checks more. */
+
+static int jw_bad_ext(jw *w, const sf_mp_item *it, size_t at)
+{
+    sf_set_err(w->err, w->errlen, "msgpack: extension type %d at offset %zu: malformed payload", it->ext_type, at);
+    return -1;
+}
+
+/* n ints from the payload into v. */
+static int jw_ints(jw *w, const sf_mp_item *it, size_t at, int64_t *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        sf_mp_item x;
+        if (jw_read(w, &x) < 0)
+            return -1;
+        if (x.kind != SF_MP_INT)
+            return jw_bad_ext(w, it, at);
+        v[i] = x.v.i;
+    }
+    return 0;
+}
+
+/* The tz elements (kind, offset, name or key), written as Python's
+ * isoformat writes the UTC offset (nothing when there is none). */
+static int jw_tz(jw *w, const sf_mp_item *it, size_t at, char *b, size_t bn)
+{
+    sf_mp_item kind, off, extra;
+    b[0] = '\0';
+    if (jw_read(w, &kind) < 0 || jw_read(w, &off) < 0 || jw_read(w, &extra) < 0)
+        return -1;
+    if (kind.kind != SF_MP_INT || (off.kind != SF_MP_INT && off.kind != SF_MP_NIL) ||
+        (extra.kind != SF_MP_STR && extra.kind != SF_MP_NIL))
+        return jw_bad_ext(w, it, at);
+    if (off.kind == SF_MP_NIL)
+        return 0;
+    int64_t us = off.v.i;
+    if (us <= -86400000000LL || us >= 86400000000LL)
+        return jw_bad_ext(w, it, at);
+    char sign = us < 0 ? '-' : '+';
+    if (us < 0)
+        us = -us;
+    int64_t s = us / 1000000, f = us % 1000000;
+    int n = snprintf(b, bn, "%c%02d:%02d", sign, (int)(s / 3600), (int)(s / 60 % 60));
+    if (s % 60 || f)
+        n += snprintf(b + n, bn - (size_t)n, ":%02d", (int)(s % 60));
+    if (f)
+        snprintf(b + n, bn - (size_t)n, ".%06d", (int)f);
+    return 0;
+}
+
+/* timedelta(days, seconds, us), normalised, as an ISO 8601 duration:
+ * "P1DT2H3M4.5S", "-PT1S", "PT0S". */
+static int jw_timedelta(jw *w, const sf_mp_item *it, size_t at, uint32_t n)
+{
+    int64_t v[3];
+    if (n != 3)
+        return jw_bad_ext(w, it, at);
+    if (jw_ints(w, it, at, v, 3) < 0)
+        return -1;
+    if (v[1] < 0 || v[1] >= 86400 || v[2] < 0 || v[2] >= 1000000 || v[0] < -999999999 || v[0] > 999999999)
+        return jw_bad_ext(w, it, at);
+    int neg = v[0] < 0;
+    int64_t days = v[0], rem = v[1] * 1000000 + v[2]; /* total = days * D + rem */
+    if (neg) {
+        days = -days - 1;
+        rem = 86400000000LL - rem;
+        if (rem == 86400000000LL) {
+            days++;
+            rem = 0;
+        }
+    }
+    char b[96];
+    int k = snprintf(b, sizeof b, "%sP", neg ? "-" : "");
+    if (days)
+        k += snprintf(b + k, sizeof b - (size_t)k, "%lldD", (long long)days);
+    if (rem || !days) {
+        int64_t s = rem / 1000000, f = rem % 1000000;
+        k += snprintf(b + k, sizeof b - (size_t)k, "T");
+        if (s / 3600)
+            k += snprintf(b + k, sizeof b - (size_t)k, "%dH", (int)(s / 3600));
+        if (s / 60 % 60)
+            k += snprintf(b + k, sizeof b - (size_t)k, "%dM", (int)(s / 60 % 60));
+        if (s % 60 || f || !rem) {
+            k += snprintf(b + k, sizeof b - (size_t)k, "%d", (int)(s % 60));
+            if (f) {
+                char fr[8];
+                snprintf(fr, sizeof fr, "%06d", (int)f);
+                int e = 6;
+                while (fr[e - 1] == '0')
+                    e--;
+                k += snprintf(b + k, sizeof b - (size_t)k, ".%.*s", e, fr);
+            }
+            k += snprintf(b + k, sizeof b - (size_t)k, "S");
+        }
+    }
+    sf_buf_putc(w->out, '"');
+    sf_buf_append(w->out, b, (size_t)k);
+    sf_buf_putc(w->out, '"');
+    return 0;
+}
+
+/* date, time and datetime as Python's isoformat(). */
+static int jw_datetime(jw *w, const sf_mp_item *it, size_t at, uint32_t n)
+{
+    int type = it->ext_type;
+    uint32_t base = type == SF_EXT_DATE ? 3 : type == SF_EXT_TIME ? 5 : 8;
+    if (n != base && (type == SF_EXT_DATE || n != base + 3))
+        return jw_bad_ext(w, it, at);
+    int64_t v[8];
+    if (jw_ints(w, it, at, v, (int)base) < 0)
+        return -1;
+    char tz[48] = "";
+    if (n > base && jw_tz(w, it, at, tz, sizeof tz) < 0)
+        return -1;
+    for (uint32_t i = 0; i < base; i++)
+        if (v[i] < 0 || v[i] > 999999)
+            return jw_bad_ext(w, it, at);
+    char b[128];
+    int k = 0;
+    const int64_t *t = v;
+    if (type != SF_EXT_TIME) {
+        k = snprintf(b, sizeof b, "%04d-%02d-%02d", (int)v[0], (int)v[1], (int)v[2]);
+        t = v + 3;
+        if (type == SF_EXT_DATETIME)
+            b[k++] = 'T';
+    }
+    if (type != SF_EXT_DATE) {
+        k += snprintf(b + k, sizeof b - (size_t)k, "%02d:%02d:%02d", (int)t[0], (int)t[1], (int)t[2]);
+        if (t[3])
+            k += snprintf(b + k, sizeof b - (size_t)k, ".%06d", (int)t[3]);
+        k += snprintf(b + k, sizeof b - (size_t)k, "%s", tz);
+    }
+    sf_buf_putc(w->out, '"');
+    sf_buf_append(w->out, b, (size_t)k);
+    sf_buf_putc(w->out, '"');
+    return 0;
+}
+
+static int jw_rich(jw *w, const sf_mp_item *it, int depth, size_t at, uint32_t n)
+{
+    sf_mp_item x;
+    switch (it->ext_type) {
+    case SF_EXT_BIGINT:
+        if (n != 1)
+            return jw_bad_ext(w, it, at);
+        if (jw_read(w, &x) < 0)
+            return -1;
+        if (x.kind != SF_MP_STR || !sf_mp_int_text_ok(x.data, x.n, SF_VALUE_MAX_INT_DIGITS))
+            return jw_bad_ext(w, it, at);
+        sf_buf_append(w->out, x.data, x.n);
+        return 0;
+    case SF_EXT_BYTEARRAY:
+    case SF_EXT_DECIMAL:
+        /* the bin ({"$bytes"}) or the str itself */
+        if (n != 1)
+            return jw_bad_ext(w, it, at);
+        return jw_value(w, depth + 1);
+    case SF_EXT_DATE:
+    case SF_EXT_TIME:
+    case SF_EXT_DATETIME:
+        return jw_datetime(w, it, at, n);
+    case SF_EXT_TIMEDELTA:
+        return jw_timedelta(w, it, at, n);
+    case SF_EXT_ENUM:
+    case SF_EXT_DATACLASS:
+        /* [class, name, value] -> the value; [class, fields] -> the fields */
+        if (n != (it->ext_type == SF_EXT_ENUM ? 3u : 2u))
+            return jw_bad_ext(w, it, at);
+        for (uint32_t i = 0; i + 1 < n; i++) {
+            if (jw_read(w, &x) < 0)
+                return -1;
+            if (x.kind != SF_MP_STR && !(i == 1 && x.kind == SF_MP_NIL)) /* a nameless Flag */
+                return jw_bad_ext(w, it, at);
+        }
+        return jw_value(w, depth + 1);
+    default:
+        return jw_bad_ext(w, it, at);
+    }
+}
+
 static int jw_ext(jw *w, const sf_mp_item *it, int depth, size_t at)
 {
     size_t sl, sp;
     uint32_t n;
-    if (it->ext_type != SF_EXT_TUPLE && it->ext_type != SF_EXT_SET && it->ext_type != SF_EXT_REF) {
+    if (it->ext_type < SF_EXT_TUPLE || it->ext_type > SF_EXT_LAST) {
         sf_set_err(w->err, w->errlen, "msgpack: unknown extension type %d at offset %zu", it->ext_type, at);
         return -1;
     }
@@ -945,6 +1128,9 @@ static int jw_ext(jw *w, const sf_mp_item *it, int depth, size_t at)
         if (jw_value(w, depth + 1) < 0)
             return -1;
         sf_buf_puts(w->out, "]}");
+    } else if (it->ext_type >= SF_EXT_BIGINT) {
+        if (jw_rich(w, it, depth, at, n) < 0)
+            return -1;
     } else {
         sf_buf_putc(w->out, '[');
         for (uint32_t i = 0; i < n; i++) {

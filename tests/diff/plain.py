@@ -19,6 +19,10 @@ import argparse
 import base64
 import contextlib
 import copy
+import dataclasses
+import datetime
+import decimal
+import enum
 import functools
 import importlib.util
 import inspect
@@ -29,11 +33,14 @@ import sys
 import types
 import typing
 
+import plain_hints
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 INT_MIN = -(1 << 63)
 INT_MAX = (1 << 63) - 1
 MAX_DEPTH = 64          # SF_VALUE_MAX_DEPTH: containers nested deeper are refused
+MAX_INT_DIGITS = 4300   # SF_VALUE_MAX_INT_DIGITS: longest int outside 64 bits
 MAX_ID = 256            # SF_REQUEST_MAX_ID: longest id (bytes of compact JSON)
 MAX_NAME = 255          # longest entity or method name (bytes of UTF-8)
 FIELDS = ("id", "op", "entity", "key", "method", "args")
@@ -87,8 +94,15 @@ def _enc(v, out, where, depth):
         out.append("false")
     elif type(v) is int:
         if v < INT_MIN or v > INT_MAX:
-            raise EncodeError("%s: int too large (more than 64 bits)" % where)
-        out.append(str(v))
+            try:
+                text = str(v)
+            except ValueError:
+                text = None
+            if text is None or len(text.lstrip("-")) > MAX_INT_DIGITS:
+                raise EncodeError("%s: int too large (more than %d digits)" % (where, MAX_INT_DIGITS))
+            out.append(text)
+        else:
+            out.append(str(v))
     elif type(v) is float:
         if not math.isfinite(v):
             raise EncodeError("%s: float %r has no JSON form" % (where, v))
@@ -133,8 +147,69 @@ def _enc(v, out, where, depth):
         out.append(",")
         _enc(v.key if ref else v.__key__(), out, where, depth + 1)
         out.append("]}")
+    elif type(v) in (datetime.datetime, datetime.date, datetime.time):
+        tz = getattr(v, "tzinfo", None)
+        if tz is not None and type(tz) is not datetime.timezone and \
+                not (type(tz).__name__ == "ZoneInfo" and type(tz).__module__ == "zoneinfo"):
+            raise EncodeError("%s: cannot store a %s whose tzinfo is of type '%s' (use datetime.timezone "
+                              "or zoneinfo.ZoneInfo)" % (where, type(v).__name__, type(tz).__name__))
+        out.append('"%s"' % v.isoformat())
+    elif type(v) is datetime.timedelta:
+        out.append('"%s"' % iso_duration(v))
+    elif type(v) is decimal.Decimal:
+        out.append(json.dumps(str(v)))
+    elif isinstance(v, enum.Enum):
+        _check_class(type(v), "Enums", where)
+        _enc(v.value, out, where, depth + 1)
+    elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+        _check_class(type(v), "dataclasses", where)
+        fields = {f.name: getattr(v, f.name) for f in dataclasses.fields(v)}
+        for k in getattr(v, "__dict__", {}):
+            if k not in fields:
+                raise EncodeError("%s: cannot store dataclass '%s': its attribute '%s' is not a field"
+                                  % (where, type(v).__name__, k))
+        _enc(fields, out, where, depth + 1)
     else:
         raise EncodeError("%s: cannot store a value of type '%s'" % (where, type(v).__name__))
+
+
+APP_MODULES = []       # the app's module, once loaded (Enums and dataclasses live there)
+
+
+def _check_class(t, what, where):
+    """Only classes found again by their qualified name in the app's module
+    can be stored (the runtime looks them up there on decode)."""
+    obj = APP_MODULES[0] if APP_MODULES else None
+    for part in t.__qualname__.split("."):
+        obj = getattr(obj, part, None) if part.isidentifier() and not part.startswith("__") else None
+    if obj is not t:
+        raise EncodeError("%s: cannot store a value of type '%s': only %s defined in the application's "
+                          "module (found there by name) can be stored" % (where, t.__name__, what))
+
+
+def iso_duration(td):
+    """A timedelta as the runtime writes it: an ISO 8601 duration,
+    "P1DT2H3M4.5S", "-PT1S", "PT0S" (docs/ir.md, "Value encoding")."""
+    neg = td < datetime.timedelta(0)
+    if neg:
+        td = -td
+    days, rem = td.days, td.seconds * 1000000 + td.microseconds
+    text = "-P" if neg else "P"
+    if days:
+        text += "%dD" % days
+    if rem or not days:
+        s, f = divmod(rem, 1000000)
+        text += "T"
+        if s // 3600:
+            text += "%dH" % (s // 3600)
+        if s // 60 % 60:
+            text += "%dM" % (s // 60 % 60)
+        if s % 60 or f or not rem:
+            text += "%d" % (s % 60)
+            if f:
+                text += "." + ("%06d" % f).rstrip("0")
+            text += "S"
+    return text
 
 
 # ---------------------------------------------------------------- JSON in
@@ -330,6 +405,8 @@ class Method:
 
     def __init__(self, app, entity, name, fn):
         self.fn = fn
+        self.cls = app.entities[entity]
+        self.name = name
         self.label = "%s()" % entity if name == "__init__" else "%s.%s()" % (entity, name)
         sig = inspect.signature(fn)
         params = list(sig.parameters.values())[1:]      # drop self
@@ -360,6 +437,8 @@ class Method:
             if chk is not None and not chk.accepts(v):
                 raise SysError("TypeError", "%s argument '%s' must be %s, got %s"
                                % (self.label, name, chk.describe(), value_type_name(v)))
+        # values beyond JSON: converted by the type hints (in place)
+        plain_hints.convert(self.cls, self.name, args, self.label)
 
 
 # ---------------------------------------------------------------- the app
@@ -376,6 +455,7 @@ class App:
         sys.modules[name] = module
         spec.loader.exec_module(module)
         self.module = module
+        APP_MODULES[:] = [module]
         self.entities = {}
         for v in vars(module).values():
             if isinstance(v, type) and v.__dict__.get(MARKER, False) \
