@@ -20,29 +20,13 @@
 #include <unistd.h>
 
 #include "durlog.h"
+#include "stateflow/sf_fs.h"
 
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void rm_dir(const char *d)
-{
-    DIR *dp = opendir(d);
-    if (!dp)
-        return;
-    struct dirent *de;
-    while ((de = readdir(dp)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char p[4200];
-        snprintf(p, sizeof p, "%s/%s", d, de->d_name);
-        unlink(p);
-    }
-    closedir(dp);
-    rmdir(d);
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -54,7 +38,7 @@ static int cmp_d(const void *a, const void *b)
 static int run_case(const char *dir, size_t group, size_t size, double seconds)
 {
     char err[256];
-    rm_dir(dir);
+    (void)sf_fs_remove_dir(dir);
     sf_durlog *log;
     if (sf_durlog_open(dir, NULL, &log, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "durlog_bench: %s\n", err);
@@ -139,6 +123,6 @@ int main(int argc, char **argv)
             break;
         p++;
     }
-    rm_dir(dir);
+    (void)sf_fs_remove_dir(dir);
     return rc ? 1 : 0;
 }

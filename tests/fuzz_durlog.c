@@ -28,26 +28,10 @@
 #include <unistd.h>
 
 #include "durlog.h"
+#include "stateflow/sf_fs.h"
 #include "durlog_rec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void rm_dir(const char *d)
-{
-    DIR *dp = opendir(d);
-    if (!dp)
-        return;
-    struct dirent *de;
-    while ((de = readdir(dp)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", d, de->d_name);
-        unlink(p);
-    }
-    closedir(dp);
-    rmdir(d);
-}
 
 static void write_file(const char *p, const uint8_t *data, size_t size)
 {
@@ -237,8 +221,8 @@ static void damaged_log(const uint8_t *data, size_t size)
         sf_durlog_iter_close(it);
         sf_durlog_close(log);
     }
-    rm_dir(dir);
-    rm_dir(root);
+    (void)sf_fs_remove_dir(dir);
+    (void)sf_fs_remove_dir(root);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -314,7 +298,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         replay(log, rep2.records);
         sf_durlog_close(log);
     }
-    rm_dir(dir);
-    rm_dir(root);
+    (void)sf_fs_remove_dir(dir);
+    (void)sf_fs_remove_dir(root);
     return 0;
 }

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "durlog.h"
+#include "stateflow/sf_fs.h"
 #include "durlog_rec.h"
 #include "stateflow/sf_crc32c.h"
 
@@ -58,28 +59,11 @@ static int setup(void **state)
     return 0;
 }
 
-static void rm_dir(const char *d)
-{
-    DIR *dp = opendir(d);
-    if (!dp)
-        return;
-    struct dirent *de;
-    while ((de = readdir(dp)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char p[600];
-        snprintf(p, sizeof p, "%s/%s", d, de->d_name);
-        unlink(p);
-    }
-    closedir(dp);
-    rmdir(d);
-}
-
 static int teardown(void **state)
 {
     fixture *f = *state;
-    rm_dir(f->dir);
-    rm_dir(f->root);
+    (void)sf_fs_remove_dir(f->dir);
+    (void)sf_fs_remove_dir(f->root);
     free(f);
     return 0;
 }
