@@ -12,7 +12,7 @@
 #
 # Usage: bench/netio.sh BUILD_DIR [BUILD_DIR...]
 #        (env: RECORDS=10000 CONNECTIONS=8 OUTSTANDING=1024 DURATION=10
-#         WARMUP=2 DRIVERS="native http" ROUNDS=1)
+#         WARMUP=2 DRIVERS="native http" ROUNDS=1 YCSBT=one/ycsbt/for/all)
 # Several build directories (say one built from the commit before) are run
 # alternately, ROUNDS times, so that they see the same machine.
 set -euo pipefail
@@ -81,7 +81,7 @@ run() { # build label driver
   local build=$1 label=$2 driver=$3 target pids p names i
   if [ "$driver" = native ]; then target="stateflow://127.0.0.1:$nport"; else target="http://127.0.0.1:$hport"; fi
   pids="$sfd_pid $(cat "/proc/$sfd_pid/task/$sfd_pid/children")"
-  "$build/bin/ycsbt" --target "$target" --token-file "$tmp/data/cluster.token" --workload T \
+  "${YCSBT:-$build/bin/ycsbt}" --target "$target" --token-file "$tmp/data/cluster.token" --workload T \
     --dist uniform --records "$records" --connections "$connections" --outstanding "$outstanding" \
     --warmup "$warmup" --duration "$duration" --quiet --json "$tmp/run.json" > "$tmp/run.txt" 2>&1 &
   local yc=$!
