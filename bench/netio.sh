@@ -8,7 +8,8 @@
 # `perf stat` (syscall tracepoints) the write-side system calls (write,
 # writev, sendmsg, sendto) and the reads (read, readv, recvfrom, recvmsg) of
 # the coordinator and of each worker during the measured window, together
-# with their CPU time. Reports each per committed transaction.
+# with their CPU time. Reports each per committed transaction; every run
+# also passes ycsbt's exactly-once and closed-economy checks (--validate).
 #
 # Usage: bench/netio.sh BUILD_DIR [BUILD_DIR...]
 #        (env: RECORDS=10000 CONNECTIONS=8 OUTSTANDING=1024 DURATION=10
@@ -83,7 +84,7 @@ run() { # build label driver
   pids="$sfd_pid $(cat "/proc/$sfd_pid/task/$sfd_pid/children")"
   "${YCSBT:-$build/bin/ycsbt}" --target "$target" --token-file "$tmp/data/cluster.token" --workload T \
     --dist uniform --records "$records" --connections "$connections" --outstanding "$outstanding" \
-    --warmup "$warmup" --duration "$duration" --quiet --json "$tmp/run.json" > "$tmp/run.txt" 2>&1 &
+    --warmup "$warmup" --duration "$duration" --validate --quiet --json "$tmp/run.json" > "$tmp/run.txt" 2>&1 &
   local yc=$!
   sleep "$warmup"
   i=0
@@ -96,12 +97,14 @@ run() { # build label driver
   done
   # shellcheck disable=SC2086
   wait $perfs
-  wait "$yc" || { echo "netio.sh: ycsbt failed:" >&2; cat "$tmp/run.txt" >&2; }
+  local st=0
+  wait "$yc" || st=$?
+  [ "$st" -eq 0 ] || { echo "netio.sh: ycsbt failed (exit $st):" >&2; cat "$tmp/run.txt" >&2; }
   local tps ops
   tps=$(json "$tmp/run.json" 'tps')
   ops=$($py -c "print($tps * $duration)")
   local line
-  line=$(printf '%-12s %-6s %9.0f tx/s p50 %6s ms' "$label" "$driver" "$tps" "$(json "$tmp/run.json" 'latency_ms["p50"]')")
+  line=$(printf '%-20s %-6s %9.0f tx/s p50 %6s ms' "$label" "$driver" "$tps" "$(json "$tmp/run.json" 'latency_ms["p50"]')")
   i=0
   names=(coord w1 w2 w3 w4)
   local wsum=0 rsum=0
@@ -118,6 +121,7 @@ run() { # build label driver
     i=$((i + 1))
   done
   line="$line | all w/tx $($py -c "print('%.2f' % ($wsum / max(1, $ops)))") r/tx $($py -c "print('%.2f' % ($rsum / max(1, $ops)))")"
+  if [ "$st" -eq 0 ]; then line="$line | checks ok"; else line="$line | checks FAILED"; fi
   echo "$line"
 }
 
@@ -127,7 +131,7 @@ for _ in $(seq 1 "$rounds"); do
   for build in "$@"; do
     start_sfd "$build"
     for d in $drivers; do
-      run "$build" "$(basename "$build")" "$d"
+      run "$build" "$build" "$d"
     done
     stop_sfd
   done
