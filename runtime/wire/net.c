@@ -388,8 +388,9 @@ static void conn_enter_closing(sf_conn *c, const char *reason)
         uv_cancel((uv_req_t *)&c->gai_req);
 }
 
-/* Close both handles now; pending writes are cancelled. A reason given here
- * replaces none already set by an earlier close. */
+/* Close every handle now; writes in libuv are cancelled, pending output
+ * freed. A reason given here replaces none already set by an earlier
+ * close. */
 static void conn_close_hard(sf_conn *c, const char *reason)
 {
     if (c->state != CS_CLOSING)
