@@ -21,3 +21,12 @@ endif()
 # Backpressure of the native client server (runtime/wire/native.c).
 sf_add_test(test_native SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_native.c LIBS sf_runtime)
 set_tests_properties(test_native PROPERTIES TIMEOUT 60)
+
+# The transport under valgrind (memcheck): every frame queued, written,
+# cancelled or dropped on close is freed (skipped in sanitizer builds).
+find_program(VALGRIND valgrind)
+if(VALGRIND AND NOT SF_SANITIZE AND NOT SF_FUZZ)
+  add_test(NAME test_net_valgrind COMMAND ${VALGRIND} -q --error-exitcode=9 --leak-check=full
+           --errors-for-leak-kinds=definite $<TARGET_FILE:test_net>)
+  set_tests_properties(test_net_valgrind PROPERTIES TIMEOUT 120)
+endif()

@@ -5,6 +5,10 @@
  * only that connection; frames written one byte at a time; handshake and
  * heartbeat timeouts with short intervals while pings keep a quiet pair
  * alive; pipelined frames in order; the queue cap; flushing on close;
+ * coalesced output (many small and large frames sent in one loop turn
+ * arrive complete and in order, and are written by the next turn; a peer
+ * that stops reading meets the cap and the drain callback, not unbounded
+ * memory; closing, gracefully or hard, with frames still pending);
  * closing from callbacks; connect errors; name resolution; clean shutdown
  * (every test ends with uv_loop_close() succeeding: no handle leaked). */
 #include <setjmp.h>
@@ -34,6 +38,7 @@ typedef struct peer {
     int next_seq; /* frames [10, seq] must come with seq 0, 1, 2, ... */
     int order_bad;
     int last_type;
+    int drained;  /* on_drain calls */
     sf_buf last;
     const char *close_on_frame; /* sf_conn_close(c, this) on the first frame */
     struct fx *close_all_on_frame;
@@ -50,6 +55,7 @@ typedef struct fx {
     int nsrv;
     peer cli[MAX_PEERS];
     sf_buf log_a, log_b;
+    int send_on_open; /* srv_open sends [10, 0..n-1] at once */
 } fx;
 
 typedef struct opts {
@@ -106,6 +112,15 @@ static void peer_close(sf_conn *c, const char *reason, void *ud)
     p->conn = NULL;
 }
 
+static int send_seq(sf_conn *c, int seq, size_t pad);
+
+static void peer_drain(sf_conn *c, void *ud)
+{
+    (void)c;
+    peer *p = ud;
+    p->drained++;
+}
+
 static void cli_open(sf_conn *c, void *ud)
 {
     peer *p = ud;
@@ -120,6 +135,8 @@ static void srv_open(sf_conn *c, void *ud)
     p->conn = c;
     p->opened++;
     sf_conn_set_data(c, p);
+    for (int i = 0; i < f->send_on_open; i++)
+        assert_int_equal(send_seq(c, i, 0), 0);
 }
 
 static const sf_conn_callbacks srv_cbs = {srv_open, peer_frame, peer_close};
@@ -904,6 +921,220 @@ static void test_net_new_errors(void **state)
     ASSERT_CONTAINS(err, "token");
 }
 
+/* ---- coalesced output -------------------------------------------------------- */
+
+/* Append [10, seq, pad] framed to b. */
+static size_t append_seq(sf_buf *b, int seq, size_t pad)
+{
+    size_t at = sf_frame_begin(b);
+    pack_seq(b, seq, pad);
+    char err[128];
+    assert_int_equal(sf_frame_end(b, at, err, sizeof err), 0);
+    return b->len - at;
+}
+
+/* Bytes on the wire of [10, seq, pad]. */
+static size_t framed_len(int seq, size_t pad)
+{
+    sf_buf b;
+    sf_buf_init(&b);
+    size_t n = append_seq(&b, seq, pad);
+    sf_buf_free(&b);
+    return n;
+}
+
+/* Frames of every size and both send calls, all in one loop turn: they
+ * arrive complete and in order, and every byte is counted as queued. */
+static void test_coalesced_in_order(void **state)
+{
+    fx *f = *state;
+    fx_start(f, NULL);
+    sf_conn *c = fx_connect(f, 0);
+    RUN_UNTIL(f, f->cli[0].opened && f->nsrv == 1, 2000);
+    sf_conn_set_drain(c, peer_drain);
+    size_t bytes = 0;
+    int seq = 0;
+    sf_buf b;
+    sf_buf_init(&b);
+    for (int round = 0; round < 40; round++) {
+        for (int i = 0; i < 100; i++) { /* small, copied */
+            size_t pad = (size_t)(i % 5) * 17;
+            bytes += framed_len(seq, pad);
+            assert_int_equal(send_seq(c, seq++, pad), 0);
+        }
+        for (int i = 0; i < 20; i++) { /* small buffers handed over */
+            sf_buf_reset(&b);
+            bytes += append_seq(&b, seq++, (size_t)i);
+            assert_int_equal(sf_conn_send_buf(c, &b), 0);
+            assert_int_equal(b.len, 0);
+        }
+        sf_buf_reset(&b); /* several frames in one buffer */
+        for (int i = 0; i < 10; i++)
+            bytes += append_seq(&b, seq++, 3);
+        assert_int_equal(sf_conn_send_buf(c, &b), 0);
+        if (round % 8 == 0) { /* large ones, both ways */
+            sf_buf_reset(&b);
+            bytes += append_seq(&b, seq++, 200u * 1024u);
+            assert_int_equal(sf_conn_send_buf(c, &b), 0);
+            bytes += framed_len(seq, 300u * 1024u);
+            assert_int_equal(send_seq(c, seq++, 300u * 1024u), 0);
+        }
+    }
+    sf_buf_free(&b);
+    bytes += framed_len(seq, 3u << 20);
+    assert_int_equal(send_seq(c, seq++, 3u << 20), 0); /* one last, the largest */
+    assert_int_equal(sf_conn_queued(c), bytes);
+    assert_int_equal(f->srv[0].frames, 0); /* nothing written inside the sends */
+    RUN_UNTIL(f, f->srv[0].frames == seq, 5000);
+    assert_int_equal(f->srv[0].frames, seq);
+    assert_int_equal(f->srv[0].order_bad, 0);
+    assert_int_equal(f->srv[0].last.len, (3u << 20) + 10);
+    RUN_UNTIL(f, sf_conn_queued(c) == 0, 2000);
+    assert_int_equal(sf_conn_queued(c), 0);
+    assert_true(f->cli[0].drained > 0);
+}
+
+/* Frames sent outside any callback are written by the next loop turn, and
+ * their write has completed by the turn after (no wait for a timer). */
+static void test_coalesced_written_next_turn(void **state)
+{
+    fx *f = *state;
+    fx_start(f, NULL);
+    sf_conn *c = fx_connect(f, 0);
+    RUN_UNTIL(f, f->cli[0].opened && f->nsrv == 1, 2000);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(send_seq(c, i, 20), 0);
+    assert_int_equal(sf_conn_queued(c), 100 * framed_len(0, 20));
+    for (int turn = 0; turn < 2 && sf_conn_queued(c) > 0; turn++)
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_int_equal(sf_conn_queued(c), 0);
+    RUN_UNTIL(f, f->srv[0].frames == 100, 2000);
+    assert_int_equal(f->srv[0].frames, 100);
+    assert_int_equal(f->srv[0].order_bad, 0);
+}
+
+/* The receiver stops reading: the sender's queue stops at the cap
+ * (SF_NET_EFULL, nothing lost, the connection kept), and resuming delivers
+ * every accepted frame in order and drains the queue. */
+static void test_stalled_reader_bounded(void **state)
+{
+    fx *f = *state;
+    enum { CAP = 256 * 1024 };
+    opts o = {.max_queued_b = CAP, .idle_ms = 60000, .ping_ms = 60000};
+    fx_start(f, &o);
+    sf_conn *c = fx_connect(f, 0);
+    RUN_UNTIL(f, f->cli[0].opened && f->nsrv == 1, 2000);
+    sf_conn_set_drain(c, peer_drain);
+    sf_conn_pause(f->srv[0].conn, 1);
+    /* keep sending 1 KiB frames until the kernel's buffers and then our
+     * queue are full; at most 256 MiB offered in all */
+    int sent = 0, full = 0;
+    size_t offered = 0;
+    while (!full && offered < (size_t)256 << 20) {
+        for (int i = 0; i < 64; i++) {
+            int r = send_seq(c, sent, 1000);
+            if (r == SF_NET_EFULL) {
+                full = 1;
+                break;
+            }
+            assert_int_equal(r, 0);
+            sent++;
+            offered += 1010;
+            assert_true(sf_conn_queued(c) <= CAP);
+        }
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    }
+    assert_true(full);
+    assert_true(sf_conn_queued(c) <= CAP);
+    assert_true(sf_conn_queued(c) > CAP - 1100);
+    /* a stuck peer is not a dead one: nothing closes */
+    RUN_UNTIL(f, f->cli[0].closed, 200);
+    assert_int_equal(f->cli[0].closed, 0);
+    assert_int_equal(f->srv[0].frames, 0);
+    assert_int_equal(send_seq(c, sent, 1000), SF_NET_EFULL);
+    int drained = f->cli[0].drained;
+    sf_conn_pause(f->srv[0].conn, 0);
+    RUN_UNTIL(f, f->srv[0].frames == sent && sf_conn_queued(c) == 0, 10000);
+    assert_int_equal(f->srv[0].frames, sent);
+    assert_int_equal(f->srv[0].order_bad, 0);
+    assert_int_equal(sf_conn_queued(c), 0);
+    assert_true(f->cli[0].drained > drained);
+    assert_int_equal(send_seq(c, sent, 1000), 0); /* room again */
+    RUN_UNTIL(f, f->srv[0].frames == sent + 1, 2000);
+    assert_int_equal(f->srv[0].frames, sent + 1);
+}
+
+/* Closing right after sending, in the same turn: the pending frames are
+ * written first, then the connection goes. */
+static void test_close_with_pending(void **state)
+{
+    fx *f = *state;
+    fx_start(f, NULL);
+    sf_conn *c = fx_connect(f, 0);
+    RUN_UNTIL(f, f->cli[0].opened && f->nsrv == 1, 2000);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(send_seq(c, i, (size_t)i % 300), 0);
+    assert_int_equal(send_seq(c, 1000, 1u << 20), 0);
+    assert_int_equal(send_seq(c, 1001, 0), 0);
+    sf_conn_close(c, "done");
+    assert_int_equal(sf_conn_send(c, "\x91\x0a", 2), SF_NET_ECLOSED);
+    RUN_UNTIL(f, f->cli[0].closed && f->srv[0].closed, 3000);
+    assert_int_equal(f->srv[0].frames, 1002);
+    assert_int_equal(f->srv[0].order_bad, 0);
+    assert_string_equal(f->cli[0].reason, "done");
+}
+
+/* Closing while the peer reads nothing: the flush deadline (300 ms here)
+ * ends it hard, and every queued frame is freed (the loop closes; run under
+ * valgrind for the memory). */
+static void test_close_stuck_writes(void **state)
+{
+    fx *f = *state;
+    opts o = {.max_queued_b = 1u << 20, .idle_ms = 60000, .ping_ms = 60000};
+    fx_start(f, &o);
+    sf_conn *c = fx_connect(f, 0);
+    RUN_UNTIL(f, f->cli[0].opened && f->nsrv == 1, 2000);
+    sf_conn_pause(f->srv[0].conn, 1);
+    int r = 0, sent = 0;
+    while (r == 0) {
+        for (int i = 0; i < 256 && (r = send_seq(c, sent, 4000)) == 0; i++)
+            sent++;
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    }
+    assert_int_equal(r, SF_NET_EFULL);
+    for (int i = 0; i < 50; i++) /* and more still pending in this turn */
+        if (send_seq(c, sent, 10) == 0)
+            sent++;
+    sf_net_close_all(f->b);
+    RUN_UNTIL(f, f->cli[0].closed, 3000);
+    assert_int_equal(f->cli[0].closed, 1);
+    assert_string_equal(f->cli[0].reason, "shutdown");
+    assert_true(f->srv[0].frames < sent);
+}
+
+/* A peer whose HELLO and a broken frame come in one read: the WELCOME and
+ * the frames the application sent in on_open are still pending when the
+ * protocol error closes the connection hard; they are freed, not sent. */
+static void test_hard_close_drops_pending(void **state)
+{
+    fx *f = *state;
+    fx_start(f, NULL);
+    f->send_on_open = 500;
+    raw *r = raw_open(f);
+    sf_buf b;
+    sf_buf_init(&b);
+    frame_hello(&b, 1, TOKEN, "client");
+    sf_buf_append(&b, "\0\0\0\x03\x92\x0a\xc1", 7);
+    raw_write(r, b.data, b.len);
+    sf_buf_free(&b);
+    RUN_UNTIL(f, r->eof && f->nsrv == 1 && f->srv[0].closed, 2000);
+    assert_true(r->eof);
+    assert_int_equal(f->srv[0].closed, 1);
+    ASSERT_CONTAINS(f->srv[0].reason, "invalid msgpack byte 0xc1");
+    assert_int_equal(r->got.len, 0); /* nothing pending was written */
+    raw_close(f, r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -923,6 +1154,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_net_new_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handshake_flood, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_rate_limited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_coalesced_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_coalesced_written_next_turn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stalled_reader_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_with_pending, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_stuck_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hard_close_drops_pending, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

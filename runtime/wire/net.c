@@ -3,13 +3,32 @@
  * heartbeats, the bounded write queue, and frame delivery. All state hangs
  * off an sf_net; nothing is global.
  *
- * Every connection owns two libuv handles (the TCP stream and one timer)
- * and at most one getaddrinfo request; its memory goes when all of them
- * have come back. The timer serves, by state, as connect/handshake
- * deadline, heartbeat clock, or flush deadline while closing. A graceful
- * close stops delivering frames, flushes the write queue with uv_shutdown
- * and keeps reading (discarding) until the peer closes too or the flush
- * deadline passes, so that a final REFUSE is not lost to a reset. */
+ * Every connection owns four libuv handles (the TCP stream, one timer, and
+ * the prepare and check hooks that flush its output) and at most one
+ * getaddrinfo request; its memory goes when all of them have come back.
+ * The timer serves, by state, as connect/handshake deadline, heartbeat
+ * clock, or flush deadline while closing. A graceful close stops
+ * delivering frames, flushes the write queue with uv_shutdown and keeps
+ * reading (discarding) until the peer closes too or the flush deadline
+ * passes, so that a final REFUSE is not lost to a reset.
+ *
+ * Output, one write per loop turn: a frame sent is not written at once.
+ * It is appended to the connection's pending segments (small frames are
+ * copied into the open tail segment; a buffer handed over with
+ * sf_conn_send_buf becomes a segment of its own when it is large or the
+ * first of the turn), and the two hooks are started. Whichever runs first,
+ * the check hook (after the I/O callbacks of this turn) or the prepare hook
+ * (before the loop next blocks in poll, for frames sent from timers or
+ * close callbacks), hands every pending segment to libuv as one uv_write
+ * with several buffers (one writev) and stops both hooks. So frames leave
+ * in the order sent, at most one loop turn later, never after the loop has
+ * blocked. Ownership: a segment's memory belongs to the connection while
+ * pending, then to its net_wreq, which frees it in conn_write_cb (also
+ * when libuv cancels the write on close); conn_close_hard frees what is
+ * still pending; a graceful close first flushes it. c->queued counts the
+ * pending bytes and those in writes not yet completed, so the cap
+ * (max_queued, SF_NET_EFULL) and sf_conn_queued()/on_drain backpressure
+ * work on both. */
 #include "net.h"
 
 #include <stdarg.h>
@@ -27,6 +46,8 @@
 #define NET_LISTEN_MAX 256u
 #define NET_TOKEN_MAX 1024u
 #define NET_REASON_MAX 200u
+#define NET_COPY_MAX (16u * 1024u)  /* frames up to this are copied into the tail */
+#define NET_SEG_MAX (256u * 1024u)  /* the tail takes no copies beyond this */
 
 enum conn_state {
     CS_RESOLVING,  /* outgoing: waiting for getaddrinfo */
@@ -67,6 +88,8 @@ struct sf_conn {
     uv_connect_t connect_req;
     uv_getaddrinfo_t gai_req;
     uv_shutdown_t shutdown_req;
+    uv_prepare_t fprep;   /* flush hooks: active while segs are pending */
+    uv_check_t fchk;
     sf_net *net;
     sf_conn *prev, *next;
     sf_conn_callbacks cbs;
@@ -84,7 +107,11 @@ struct sf_conn {
     int redeliver;    /* resumed: frames buffered meanwhile are due */
     void (*on_drain)(sf_conn *, void *);
     sf_frame_decoder dec;
-    size_t queued;
+    sf_buf *segs;     /* pending output, in order, not yet given to libuv */
+    unsigned nsegs, capsegs;
+    int tail_open;    /* segs[nsegs - 1] takes appended copies */
+    int hooks_on;
+    size_t queued;    /* pending bytes + bytes in uncompleted writes */
     uint64_t t_start, t_recv, t_send;
     int port;
     char *host;             /* outgoing: the name to resolve */
@@ -95,17 +122,22 @@ struct sf_conn {
     char reason[NET_REASON_MAX + 1];
 };
 
+/* One uv_write of every segment pending at a flush; owns their memory
+ * until conn_write_cb. */
 typedef struct net_wreq {
     uv_write_t req;
     sf_conn *c;
     size_t len;
-    char *mem; /* malloc'ed block to free (the frame bytes) */
+    unsigned n;
+    char *mem[]; /* n malloc'ed blocks to free (the frame bytes) */
 } net_wreq;
 
 static void conn_close_hard(sf_conn *c, const char *reason);
 static void conn_close_graceful(sf_conn *c, const char *reason);
 static void conn_arm(sf_conn *c);
 static void conn_deliver(sf_conn *c);
+static void conn_flush(sf_conn *c);
+static void conn_drop_pending(sf_conn *c);
 
 
 
@@ -329,6 +361,9 @@ static void conn_maybe_free(sf_conn *c)
     if (c->visible && c->cbs.on_close)
         c->cbs.on_close(c, c->reason, c->ud);
     sf_frame_decoder_free(&c->dec);
+    for (unsigned i = 0; i < c->nsegs; i++)
+        sf_buf_free(&c->segs[i]);
+    free(c->segs);
     free(c->host);
     free(c->my_role);
     free(c->my_listen);
@@ -353,16 +388,22 @@ static void conn_enter_closing(sf_conn *c, const char *reason)
         uv_cancel((uv_req_t *)&c->gai_req);
 }
 
-/* Close both handles now; pending writes are cancelled. A reason given here
- * replaces none already set by an earlier close. */
+/* Close every handle now; writes in libuv are cancelled, pending output
+ * freed. A reason given here replaces none already set by an earlier
+ * close. */
 static void conn_close_hard(sf_conn *c, const char *reason)
 {
     if (c->state != CS_CLOSING)
         conn_enter_closing(c, reason);
+    conn_drop_pending(c);
     if (!uv_is_closing((uv_handle_t *)&c->tcp))
         uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
     if (!uv_is_closing((uv_handle_t *)&c->timer))
         uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+    if (!uv_is_closing((uv_handle_t *)&c->fprep))
+        uv_close((uv_handle_t *)&c->fprep, conn_handle_closed);
+    if (!uv_is_closing((uv_handle_t *)&c->fchk))
+        uv_close((uv_handle_t *)&c->fchk, conn_handle_closed);
 }
 
 static void conn_shutdown_cb(uv_shutdown_t *req, int status)
@@ -385,6 +426,9 @@ static void conn_close_graceful(sf_conn *c, const char *reason)
         conn_close_hard(c, NULL);
         return;
     }
+    conn_flush(c); /* uv_shutdown waits for the writes queued before it */
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return; /* the flush failed and closed it */
     c->shutdown_req.data = c;
     if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, conn_shutdown_cb) != 0) {
         conn_close_hard(c, NULL);
@@ -409,7 +453,8 @@ static void conn_write_cb(uv_write_t *req, int status)
     net_wreq *w = (net_wreq *)req;
     sf_conn *c = w->c;
     c->queued -= w->len;
-    free(w->mem);
+    for (unsigned i = 0; i < w->n; i++)
+        free(w->mem[i]);
     free(w);
     if (status < 0 && status != UV_ECANCELED && c->state != CS_CLOSING) {
         char why[128];
@@ -421,30 +466,132 @@ static void conn_write_cb(uv_write_t *req, int status)
         c->on_drain(c, c->ud);
 }
 
-/* Queue mem[0..len) (malloc'ed, taken over in every case). */
-static int conn_write(sf_conn *c, char *mem, size_t len)
+static void conn_hooks_stop(sf_conn *c)
 {
-    net_wreq *w = malloc(sizeof *w);
-    if (!w) {
+    if (!c->hooks_on)
+        return;
+    c->hooks_on = 0;
+    uv_prepare_stop(&c->fprep);
+    uv_check_stop(&c->fchk);
+}
+
+/* Free the pending segments (hard close: they will never be written). */
+static void conn_drop_pending(sf_conn *c)
+{
+    for (unsigned i = 0; i < c->nsegs; i++) {
+        c->queued -= c->segs[i].len;
+        sf_buf_free(&c->segs[i]);
+    }
+    c->nsegs = 0;
+    c->tail_open = 0;
+    conn_hooks_stop(c);
+}
+
+static void conn_prep_cb(uv_prepare_t *h) { conn_flush(h->data); }
+static void conn_check_cb(uv_check_t *h) { conn_flush(h->data); }
+
+/* A new, empty segment at the end of the pending output; the hooks run. */
+static sf_buf *conn_new_seg(sf_conn *c)
+{
+    if (c->nsegs == c->capsegs) {
+        unsigned cap = c->capsegs ? c->capsegs * 2 : 4;
+        sf_buf *p = realloc(c->segs, cap * sizeof *p);
+        if (!p) {
+            fprintf(stderr, "stateflow: out of memory\n");
+            abort();
+        }
+        c->segs = p;
+        c->capsegs = cap;
+    }
+    sf_buf *seg = &c->segs[c->nsegs++];
+    sf_buf_init(seg);
+    if (!c->hooks_on) {
+        c->hooks_on = 1;
+        uv_prepare_start(&c->fprep, conn_prep_cb);
+        uv_check_start(&c->fchk, conn_check_cb);
+    }
+    return seg;
+}
+
+/* Append copies of p1[0..n1) and p2[0..n2) (one frame) to the pending
+ * output, in the open tail segment while it has room. */
+static void conn_append(sf_conn *c, const void *p1, size_t n1, const void *p2, size_t n2)
+{
+    sf_buf *tail;
+    if (c->nsegs > 0 && c->tail_open && c->segs[c->nsegs - 1].len + n1 + n2 <= NET_SEG_MAX) {
+        tail = &c->segs[c->nsegs - 1];
+    } else {
+        tail = conn_new_seg(c);
+        c->tail_open = 1;
+    }
+    sf_buf_reserve(tail, n1 + n2);
+    sf_buf_append(tail, p1, n1);
+    if (n2)
+        sf_buf_append(tail, p2, n2);
+    c->queued += n1 + n2;
+    c->t_send = uv_now(c->net->loop);
+}
+
+/* Queue the frames in b (at least one, complete); b is left empty without
+ * memory. A small b is copied into an open tail; else its memory becomes a
+ * segment (no copy), which takes the next small frames of the turn when it
+ * is small itself. */
+static void conn_queue_buf(sf_conn *c, sf_buf *b)
+{
+    size_t len = b->len;
+    if (len <= NET_COPY_MAX && c->nsegs > 0 && c->tail_open &&
+        c->segs[c->nsegs - 1].len + len <= NET_SEG_MAX) {
+        conn_append(c, b->data, len, NULL, 0);
+        sf_buf_free(b);
+        return;
+    }
+    sf_buf *seg = conn_new_seg(c);
+    *seg = *b; /* moved: the connection owns the memory now */
+    sf_buf_init(b);
+    c->tail_open = len <= NET_COPY_MAX;
+    c->queued += len;
+    c->t_send = uv_now(c->net->loop);
+}
+
+/* Hand every pending segment to libuv as one write (one writev), in order,
+ * and stop the hooks. A failure closes the connection hard. */
+static void conn_flush(sf_conn *c)
+{
+    conn_hooks_stop(c);
+    if (c->nsegs == 0)
+        return;
+    unsigned n = c->nsegs;
+    net_wreq *w = malloc(sizeof *w + n * sizeof w->mem[0]);
+    uv_buf_t small[8];
+    uv_buf_t *bufs = n <= 8 ? small : malloc(n * sizeof *bufs);
+    if (!w || !bufs) {
         fprintf(stderr, "stateflow: out of memory\n");
         abort();
     }
     w->c = c;
-    w->len = len;
-    w->mem = mem;
-    uv_buf_t b = uv_buf_init(mem, (unsigned)len);
-    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb);
+    w->n = n;
+    w->len = 0;
+    for (unsigned i = 0; i < n; i++) {
+        size_t len;
+        w->mem[i] = sf_buf_steal(&c->segs[i], &len);
+        bufs[i] = uv_buf_init(w->mem[i], (unsigned)len);
+        w->len += len;
+    }
+    c->nsegs = 0;
+    c->tail_open = 0;
+    /* libuv copies the array of buffers; their memory stays w's until the callback */
+    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, n, conn_write_cb);
+    if (bufs != small)
+        free(bufs);
     if (r != 0) {
-        free(mem);
+        c->queued -= w->len;
+        for (unsigned i = 0; i < n; i++)
+            free(w->mem[i]);
         free(w);
         char why[128];
         snprintf(why, sizeof why, "write: %s", uv_strerror(r));
         conn_close_hard(c, why);
-        return SF_NET_ECLOSED;
     }
-    c->queued += len;
-    c->t_send = uv_now(c->net->loop);
-    return 0;
 }
 
 /* Send a frame of the connection protocol, built by `pack` into b. */
@@ -455,9 +602,7 @@ static void conn_write_buf(sf_conn *c, sf_buf *b, size_t at)
         sf_buf_free(b);
         return;
     }
-    size_t len;
-    char *mem = sf_buf_steal(b, &len);
-    conn_write(c, mem, len);
+    conn_queue_buf(c, b);
 }
 
 static void conn_send_hello(sf_conn *c)
@@ -534,17 +679,10 @@ int sf_conn_send(sf_conn *c, const void *payload, size_t len)
     size_t total = SF_FRAME_HDR + len;
     if (c->queued + total > c->net->max_queued)
         return SF_NET_EFULL;
-    char *mem = malloc(total);
-    if (!mem) {
-        fprintf(stderr, "stateflow: out of memory\n");
-        abort();
-    }
-    mem[0] = (char)(len >> 24);
-    mem[1] = (char)(len >> 16);
-    mem[2] = (char)(len >> 8);
-    mem[3] = (char)len;
-    memcpy(mem + SF_FRAME_HDR, payload, len);
-    return conn_write(c, mem, total);
+    unsigned char hdr[SF_FRAME_HDR] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
+                                       (unsigned char)(len >> 8), (unsigned char)len};
+    conn_append(c, hdr, sizeof hdr, payload, len);
+    return 0;
 }
 
 int sf_conn_send_buf(sf_conn *c, sf_buf *b)
@@ -555,9 +693,8 @@ int sf_conn_send_buf(sf_conn *c, sf_buf *b)
         return SF_NET_ETOOBIG;
     if (c->queued + b->len > c->net->max_queued)
         return SF_NET_EFULL;
-    size_t len;
-    char *mem = sf_buf_steal(b, &len);
-    return conn_write(c, mem, len);
+    conn_queue_buf(c, b);
+    return 0;
 }
 
 /* ---- connections: timer ---- */
@@ -859,9 +996,13 @@ static sf_conn *conn_new(sf_net *net, const sf_conn_callbacks *cbs, void *ud)
     c->t_start = c->t_recv = c->t_send = uv_now(net->loop);
     uv_tcp_init(net->loop, &c->tcp);
     uv_timer_init(net->loop, &c->timer);
+    uv_prepare_init(net->loop, &c->fprep);
+    uv_check_init(net->loop, &c->fchk);
     c->tcp.data = c;
     c->timer.data = c;
-    c->handles = 2;
+    c->fprep.data = c;
+    c->fchk.data = c;
+    c->handles = 4;
     c->next = net->conns;
     if (net->conns)
         net->conns->prev = c;

@@ -29,6 +29,14 @@
  *             After sf_conn_close() no on_frame follows; on_close always
  *             arrives later from the loop, never inside sf_conn_close().
  *
+ * Sending: sf_conn_send* only queue. The frames a connection is given
+ * during one loop turn go out in one write (one writev) at the end of that
+ * turn (a check hook) or before the loop next blocks (a prepare hook, for
+ * frames sent from timers or close callbacks), in the order sent. Queued
+ * bytes count toward max_queued and sf_conn_queued() from the send on, so
+ * the cap and the drain callback see them. sf_conn_close() writes what is
+ * queued first; a hard close (error, flush deadline) frees it unsent.
+ *
  * Callbacks may call any function here, including sf_conn_close() and
  * sf_net_close_all(). Strings and payloads passed to callbacks are only
  * valid during the call; callbacks own nothing they are given.
@@ -111,11 +119,14 @@ int sf_net_connect(sf_net *net, const char *host, int port, const char *role,
                    sf_conn **out, char *err, size_t errlen);
 
 /* Queue one frame whose payload (one msgpack array, type >= 10, not
- * re-checked) is copied. 0 or SF_NET_E*. */
+ * re-checked) is copied; it is written with the turn's other frames.
+ * 0 or SF_NET_E*. */
 int sf_conn_send(sf_conn *c, const void *payload, size_t len);
 /* Queue a buffer holding one or more complete frames built with
  * sf_frame_begin/sf_frame_end. On success the memory is taken over (b is
- * left empty, ready for reuse); on error b is untouched. */
+ * left empty without memory, ready for reuse: a small b is copied into the
+ * turn's pending output and freed, a large one is queued as it is); on
+ * error b is untouched. */
 int sf_conn_send_buf(sf_conn *c, sf_buf *b);
 /* Flush what is queued (up to flush_ms), then close; idempotent. `reason`
  * (copied) is what on_close reports. */
@@ -131,7 +142,8 @@ const char *sf_conn_role(const sf_conn *c);
 const char *sf_conn_peer_listen(const sf_conn *c);
 /* 1 for connections we accepted, 0 for ones we opened. */
 int sf_conn_accepted(const sf_conn *c);
-/* Bytes queued and not yet written to the socket. */
+/* Bytes queued and not yet written to the socket (pending for this turn's
+ * write, or in writes libuv has not completed). */
 size_t sf_conn_queued(const sf_conn *c);
 /* Backpressure: stop reading from the peer (paused 1), or go on (0). While
  * paused no frame is delivered (those already received wait), the peer's
