@@ -160,10 +160,13 @@ void wk_on_executed(sf_worker *w, sf_rd *r)
         if (t)
             t->logic = 1;
     }
-    /* reservations of the instances this worker owns */
+    /* reservations of the instances this worker owns; an instance is
+     * written only when its state changed */
     sf_aria_clear(&w->aria);
     for (size_t k = 0; k < w->ntx; k++) {
         wtxn *t = w->txns[k];
+        if (!t->logic)
+            sf_tx_clear_unchanged(w->ex, &t->tx);
         for (int j = 0; j < t->tx.ninsts; j++) {
             const sf_txinst *ti = &t->tx.insts[j];
             if ((ti->flags & SF_TXI_PENDING) || !wk_is_local(w, ti->entity, sf_tx_key(&t->tx, j), ti->key_len))

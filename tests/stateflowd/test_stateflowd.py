@@ -386,6 +386,38 @@ class Zipf(DaemonTest):
                          "max runs %d\n" % (sent[0], conflicts, p99 * 1e3, lat[-1] * 1e3, runs))
 
 
+# ============================================= write sets: what changed
+
+class RefusedWrites(DaemonTest):
+    """Write sets are what was written (issue 11, item 3): many transfers
+    from one account that all refuse (insufficient funds: the method returns
+    False and changes nothing) are readers only, so one batch commits them
+    all: no conflict abort, and the account is unchanged."""
+
+    app = os.path.join(REPO, "bench", "apps", "accounts.py")
+    N = 200
+
+    def test_refusing_transfers_do_not_conflict(self):
+        d = self.start("refused", extra=["--batch-ms", "50"])
+        with Client("stateflow://127.0.0.1:%d" % d.native_port, token=d.token, timeout=60) as c:
+            reps = c.submit_many([{"op": "create", "entity": "Account", "args": [k, b]}
+                                  for k, b in (("poor", 5), ("rich", 0))])
+            self.assertTrue(all("ok" in r for r in reps), reps)
+            before = metric(d.http_port, 'stateflow_aborts_total{cause="conflict"}') or 0
+            batches0 = metric(d.http_port, "stateflow_batches_total")
+            reps = c.submit_many([{"op": "call", "entity": "Account", "key": "poor",
+                                   "method": "transfer", "args": [10 + i, Ref("Account", "rich")]}
+                                  for i in range(self.N)])
+            self.assertEqual([r.get("ok") for r in reps], [False] * self.N, reps[:3])
+            after = metric(d.http_port, 'stateflow_aborts_total{cause="conflict"}') or 0
+            batches1 = metric(d.http_port, "stateflow_batches_total")
+            reps = c.submit_many([{"op": "get", "entity": "Account", "key": k} for k in ("poor", "rich")])
+        self.stop_ok(d)
+        self.assertEqual(after - before, 0, "refusing transfers conflicted as writers")
+        self.assertLessEqual(batches1 - batches0, 2)
+        self.assertEqual([r["ok"]["balance"] for r in reps], [5, 0])
+
+
 # ========================================== every program, all at once
 
 class Serializable(unittest.TestCase):
