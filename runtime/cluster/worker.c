@@ -226,6 +226,8 @@ static void on_coord_frame(sf_worker *w, int type, sf_rd *r)
     case SF_FRAME_BATCH: wk_on_batch(w, r); break;
     case SF_FRAME_EXECUTED: wk_on_executed(w, r); break;
     case SF_FRAME_DECIDE: wk_on_decide(w, r); break;
+    case SF_FRAME_FALLBACK: wk_on_fallback(w, r); break;
+    case SF_FRAME_RELEASE: wk_on_release(w, r); break;
     default:
         wk_log(w, "unexpected frame %d from the coordinator", type);
         wk_fail(w, 1);
@@ -365,6 +367,7 @@ int sf_worker_free(sf_worker *w)
     if (sf_net_free(w->net) < 0)
         return -1;
     wk_batch_free(w);
+    wk_fb_free(w);
     sf_event_free(&w->ev);
     sf_executor_free(w->ex);
     sf_watchdog_stop(w->watchdog);
