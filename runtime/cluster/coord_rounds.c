@@ -4,8 +4,8 @@
  * aborts); every worker's FLAGS (WAW/RAW/WAR, ORed) -> DECIDE to all (commit
  * and conflict-abort lists, sf_aria_decide); every worker's COMMITTED ->
  * the fallback phase when some conflict-aborted (FALLBACK to their homes;
- * each one's DONE -> RELEASE to all, no barrier; every worker's second
- * COMMITTED), then the batch ends: the commit log, the replies of committed
+ * each one's DONE, its locks released worker to worker; every fallback
+ * DONE and every worker's second COMMITTED), then the batch ends: the commit log, the replies of committed
  * and logic-aborted transactions, the ones whose footprint changed in the
  * fallback kept to open the next batch, the ingress acknowledged up to the
  * first of them.
@@ -177,8 +177,8 @@ static void start_fallback(sf_coordinator *c)
             return;
 }
 
-/* A fallback transaction ended: every worker releases its locks (applying
- * its writes when it committed). */
+/* A fallback transaction ended (the worker where it ended releases its
+ * locks everywhere, worker to worker). */
 static void fallback_done(sf_coordinator *c, ctxn *t, int outcome)
 {
     t->fb = 2;
@@ -189,20 +189,12 @@ static void fallback_done(sf_coordinator *c, ctxn *t, int outcome)
         t->decision = SF_ARIA_LOGIC_ABORT;
     else
         t->decision = SF_ARIA_RERUN;
-    if (--c->fb_pending == 0)
-        c->stage = ST_FBEND;
-    for (uint32_t w = 0; w < c->nworkers; w++) {
-        sf_buf_reset(&c->out);
-        msgpack_packer pk;
-        coord_frame_begin(&c->out, &pk, 3, SF_FRAME_RELEASE);
-        msgpack_pack_uint64(&pk, c->batch_id);
-        msgpack_pack_array(&pk, 1);
-        msgpack_pack_array(&pk, 2);
-        msgpack_pack_uint64(&pk, t->e.pos);
-        msgpack_pack_int(&pk, outcome);
-        if (coord_frame_end(c, 0) < 0 || coord_send_worker(c, w) < 0)
-            return;
-    }
+    if (--c->fb_pending > 0)
+        return;
+    c->stage = ST_FBEND;
+    /* a worker's COMMITTED may overtake the DONE another sent */
+    if (c->ncommitted == c->nworkers)
+        finish_batch(c);
 }
 
 void coord_on_done(sf_coordinator *c, uint32_t wi, sf_rd *r)
@@ -300,7 +292,8 @@ void coord_on_flags(sf_coordinator *c, uint32_t wi, sf_rd *r)
 
 void coord_on_committed(sf_coordinator *c, uint32_t wi, sf_rd *r)
 {
-    if ((c->stage != ST_COMMIT && c->stage != ST_FBEND) || c->workers[wi].committed_in) {
+    if ((c->stage != ST_COMMIT && c->stage != ST_FALLBACK && c->stage != ST_FBEND) ||
+        c->workers[wi].committed_in) {
         coord_broken(c, "COMMITTED from worker %u out of turn", wi);
         return;
     }
@@ -313,7 +306,7 @@ void coord_on_committed(sf_coordinator *c, uint32_t wi, sf_rd *r)
         return;
     if (c->stage == ST_COMMIT && c->naria_aborts > 0)
         start_fallback(c);
-    else
+    else if (c->stage != ST_FALLBACK)
         finish_batch(c);
 }
 

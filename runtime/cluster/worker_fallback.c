@@ -9,7 +9,9 @@
  * of its footprint here; until then it is parked. It keeps its locks until
  * the coordinator's RELEASE says how it ended: then its writes here are
  * applied (commit) or dropped, and the next transaction of each of its
- * queues moves up. The smallest unreleased transaction heads all its
+ * queues moves up. The worker where it ends (the one sending its DONE)
+ * releases it at once and sends RELEASE to every peer, so a hot
+ * instance's chain costs no trip through the coordinator. The smallest unreleased transaction heads all its
  * queues everywhere, so there is no deadlock, and conflicting transactions
  * run in id order: the fallback is equivalent to running them serially in
  * id order after the batch's Aria commits, a pure function of the batch.
@@ -230,6 +232,49 @@ static void release(sf_worker *w, wtxn *t, int commit)
     }
 }
 
+/* Run the parked steps that may run now, oldest release first; safe to
+ * call from anywhere (a nested call leaves the work to the outer one). */
+static void pump(sf_worker *w)
+{
+    if (w->fb_pumping)
+        return;
+    w->fb_pumping = 1;
+    for (size_t i = 0; i < w->nfbrun && !w->stopping; i++)
+        wk_run_parked(w, w->fbrun[i]);
+    w->nfbrun = 0;
+    w->fb_pumping = 0;
+    if (!w->stopping && w->fb_active && w->fb_resolved >= w->fb_total)
+        wk_batch_end(w);
+}
+
+void wk_fb_pump(sf_worker *w)
+{
+    if (w->fb_active)
+        pump(w);
+}
+
+void wk_fb_ended(sf_worker *w, wtxn *t, int outcome)
+{
+    if (!w->fb_active || t->fb != 1)
+        return;
+    release(w, t, outcome == 0);
+    w->fb_resolved++;
+    for (uint32_t p = 0; p < w->nworkers; p++) {
+        if (p == w->id)
+            continue;
+        msgpack_packer pk;
+        wk_begin(w, &pk, 3, SF_FRAME_RELEASE);
+        msgpack_pack_uint64(&pk, w->batch);
+        msgpack_pack_array(&pk, 1);
+        msgpack_pack_array(&pk, 2);
+        msgpack_pack_uint64(&pk, t->txid);
+        msgpack_pack_int(&pk, outcome);
+        char err[160];
+        if (sf_frame_end(&w->out, 0, err, sizeof err) != 0 || wk_peer_send(w, p) < 0)
+            return;
+    }
+}
+
 void wk_on_release(sf_worker *w, sf_rd *r)
 {
     uint32_t n;
@@ -237,7 +282,6 @@ void wk_on_release(sf_worker *w, sf_rd *r)
         wk_malformed(w, "RELEASE");
         return;
     }
-    w->nfbrun = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t two;
         uint64_t txid, outcome;
@@ -250,12 +294,7 @@ void wk_on_release(sf_worker *w, sf_rd *r)
             release(w, t, outcome == 0);
         w->fb_resolved++;
     }
-    /* what may run now, in id order of release */
-    for (size_t i = 0; i < w->nfbrun && !w->stopping; i++)
-        wk_run_parked(w, w->fbrun[i]);
-    w->nfbrun = 0;
-    if (!w->stopping && w->fb_resolved >= w->fb_total)
-        wk_batch_end(w);
+    pump(w);
 }
 
 void wk_fb_free(sf_worker *w)

@@ -140,6 +140,7 @@ struct sf_worker {
     sf_buf fbkeys;
     wtxn **fbrun;         /* transactions whose parked step may run now */
     size_t nfbrun, fbruncap;
+    int fb_pumping;
 
     /* scratch */
     sf_event ev;
@@ -242,9 +243,16 @@ int wk_fb_admit(sf_worker *w, wtxn *t, int type, int peer, const char *bytes, si
  * writes here are encoded now. Returns 0, or -1: its footprint changed (or
  * a state cannot be stored), so it goes to the next batch. */
 int wk_fb_leave(sf_worker *w, wtxn *t);
-/* RELEASE: [[txid, commit], ...]: apply, release, run what may run; the
- * last one ends the batch here. */
+/* RELEASE from the peer where they ended: [[txid, outcome], ...]: apply
+ * (outcome 0), release, run what may run; the last one ends the batch here
+ * (COMMITTED). */
 void wk_on_release(sf_worker *w, sf_rd *r);
+/* t ended here with its DONE (outcome 0 commit, 1 logic abort, 2 next
+ * batch): release it here and send RELEASE to every peer. What may run now
+ * runs at the next wk_fb_pump. */
+void wk_fb_ended(sf_worker *w, wtxn *t, int outcome);
+/* Run what the releases let run (end of a frame's handling). */
+void wk_fb_pump(sf_worker *w);
 void wk_fb_free(sf_worker *w);
 
 #endif

@@ -66,7 +66,9 @@ static void send_done(sf_worker *w, wtxn *t, int outcome, const char *value, siz
         sf_buf_reset(&w->out);
         wk_log(w, "cannot send DONE to the coordinator (error %d)", rc);
         wk_fail(w, 1);
+        return;
     }
+    wk_fb_ended(w, t, outcome);
 }
 
 static void done_error(sf_worker *w, wtxn *t, const char *type, const char *msg)
@@ -572,6 +574,10 @@ void wk_on_peer_op(sf_worker *w, int peer, int type, sf_rd *r)
         sf_buf_free(&em);
         return;
     }
+    if (type == SF_FRAME_RELEASE) {
+        wk_on_release(w, r);
+        return;
+    }
     wk_log(w, "unexpected frame %d from worker %d", type, peer);
     wk_fail(w, 1);
 }
@@ -601,6 +607,7 @@ void wk_on_fallback(sf_worker *w, sf_rd *r)
         if (w->stopping)
             return;
     }
+    wk_fb_pump(w);
 }
 
 void wk_run_parked(sf_worker *w, wtxn *t)
