@@ -76,6 +76,7 @@ wtxn *wk_txn_get(sf_worker *w, uint64_t txid)
     t->fb = w->fb_active ? 1 : 0;
     t->nfp = t->fb_wait = 0;
     t->dtype = 0;
+    t->refs_ok = 0;
     if (w->ntx * 2 > w->icap)
         index_rebuild(w, w->icap ? w->icap * 2 : 256);
     else {
@@ -97,6 +98,7 @@ static void batch_reset(sf_worker *w)
         t->fb = 0;
         t->nfp = t->fb_wait = 0;
         t->dtype = 0;
+        t->refs_ok = 0;
     }
     w->fb_active = 0;
     w->ntx = 0;
