@@ -2,10 +2,10 @@
  * (DESIGN 4.3, aria.h). Each round is a barrier over the workers: every
  * transaction's DONE (its reply or error) -> EXECUTED to all (the logic
  * aborts); every worker's FLAGS (WAW/RAW/WAR, ORed) -> DECIDE to all (commit
- * and conflict-abort lists, sf_aria_decide); every worker's COMMITTED ->
- * the fallback phase when some conflict-aborted (FALLBACK to their homes;
- * each one's DONE, its locks released worker to worker; every fallback
- * DONE and every worker's second COMMITTED), then the batch ends: the commit log, the replies of committed
+ * and conflict-abort lists, sf_aria_decide; the workers start the fallback
+ * phase of the conflict aborts at once: each one's DONE comes, its locks
+ * released worker to worker); every worker's COMMITTED (and every fallback
+ * DONE) -> the batch ends: the commit log, the replies of committed
  * and logic-aborted transactions, the ones whose footprint changed in the
  * fallback kept to open the next batch, the ingress acknowledged up to the
  * first of them.
@@ -56,6 +56,8 @@ static void send_executed(sf_coordinator *c)
 static void send_decide(sf_coordinator *c)
 {
     c->stage = ST_COMMIT;
+    c->ncommitted = 0;
+    c->fb_pending = 0;
     uint32_t ncommit = 0, nrerun = 0;
     for (size_t i = 0; i < c->ntxns; i++) {
         ctxn *t = &c->txns[i];
@@ -67,6 +69,14 @@ static void send_decide(sf_coordinator *c)
             nrerun++;
     }
     c->naria_aborts = nrerun;
+    if (nrerun > 0) {
+        /* the workers start the fallback phase at DECIDE */
+        c->stage = ST_FALLBACK;
+        c->fb_pending = nrerun;
+        for (size_t i = 0; i < c->ntxns; i++)
+            if (c->txns[i].decision == SF_ARIA_RERUN)
+                c->txns[i].fb = 1;
+    }
     for (uint32_t w = 0; w < c->nworkers; w++) {
         sf_buf_reset(&c->out);
         msgpack_packer pk;
@@ -120,62 +130,6 @@ static void finish_batch(sf_coordinator *c)
 }
 
 /* ---- the fallback phase ------------------------------------------------------ */
-
-/* FALLBACK frames of worker wi: the conflict aborts whose home it is (split
- * when large; none when it is the home of none). */
-static int send_fallback_to(sf_coordinator *c, uint32_t wi)
-{
-    sf_buf *items = &c->tmp;
-    size_t i = 0;
-    while (i < c->ntxns) {
-        sf_buf_reset(items);
-        msgpack_packer ip;
-        sf_frame_packer_init(&ip, items);
-        uint32_t count = 0;
-        for (; i < c->ntxns && items->len < 4u * 1024 * 1024; i++) {
-            ctxn *t = &c->txns[i];
-            if (t->home != wi || t->fb != 1)
-                continue;
-            msgpack_pack_array(&ip, 3);
-            msgpack_pack_uint64(&ip, t->e.pos);
-            msgpack_pack_uint64(&ip, t->e.pos);
-            sf_pack_bin(&ip, t->e.req, t->e.len);
-            count++;
-        }
-        if (!count)
-            break;
-        sf_buf_reset(&c->out);
-        msgpack_packer pk;
-        coord_frame_begin(&c->out, &pk, 3, SF_FRAME_FALLBACK);
-        msgpack_pack_uint64(&pk, c->batch_id);
-        msgpack_pack_array(&pk, count);
-        sf_buf_append(&c->out, items->data, items->len);
-        if (coord_frame_end(c, 0) < 0 || coord_send_worker(c, wi) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* Every worker applied the Aria commits and built its lock queues: the
- * conflict aborts re-execute (in id order where they conflict). */
-static void start_fallback(sf_coordinator *c)
-{
-    c->stage = ST_FALLBACK;
-    c->fb_pending = 0;
-    for (size_t i = 0; i < c->ntxns; i++) {
-        ctxn *t = &c->txns[i];
-        if (t->decision == SF_ARIA_RERUN) {
-            t->fb = 1;
-            c->fb_pending++;
-        }
-    }
-    c->ncommitted = 0;
-    for (uint32_t w = 0; w < c->nworkers; w++)
-        c->workers[w].committed_in = 0;
-    for (uint32_t w = 0; w < c->nworkers; w++)
-        if (send_fallback_to(c, w) < 0)
-            return;
-}
 
 /* A fallback transaction ended (the worker where it ended releases its
  * locks everywhere, worker to worker). */
@@ -304,9 +258,7 @@ void coord_on_committed(sf_coordinator *c, uint32_t wi, sf_rd *r)
     coord_progress(c);
     if (++c->ncommitted < c->nworkers)
         return;
-    if (c->stage == ST_COMMIT && c->naria_aborts > 0)
-        start_fallback(c);
-    else if (c->stage != ST_FALLBACK)
+    if (c->stage != ST_FALLBACK)
         finish_batch(c);
 }
 

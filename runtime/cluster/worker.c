@@ -226,7 +226,6 @@ static void on_coord_frame(sf_worker *w, int type, sf_rd *r)
     case SF_FRAME_BATCH: wk_on_batch(w, r); break;
     case SF_FRAME_EXECUTED: wk_on_executed(w, r); break;
     case SF_FRAME_DECIDE: wk_on_decide(w, r); break;
-    case SF_FRAME_FALLBACK: wk_on_fallback(w, r); break;
     default:
         wk_log(w, "unexpected frame %d from the coordinator", type);
         wk_fail(w, 1);

@@ -59,6 +59,7 @@ wtxn *wk_txn_get(sf_worker *w, uint64_t txid)
             sf_buf_init(&n->err_type);
             sf_buf_init(&n->err_msg);
             sf_buf_init(&n->dbytes);
+            sf_buf_init(&n->req);
             w->txns[k] = n;
         }
         w->cap = ncap;
@@ -77,6 +78,7 @@ wtxn *wk_txn_get(sf_worker *w, uint64_t txid)
     t->nfp = t->fb_wait = 0;
     t->dtype = 0;
     t->refs_ok = 0;
+    sf_buf_reset(&t->req);
     if (w->ntx * 2 > w->icap)
         index_rebuild(w, w->icap ? w->icap * 2 : 256);
     else {
@@ -99,8 +101,11 @@ static void batch_reset(sf_worker *w)
         t->nfp = t->fb_wait = 0;
         t->dtype = 0;
         t->refs_ok = 0;
+        sf_buf_reset(&t->req);
     }
     w->fb_active = 0;
+    w->executed = 0;
+    sf_buf_reset(&w->fb_early);
     w->ntx = 0;
     for (size_t i = 0; i < w->icap; i++)
         w->index[i] = -1;
@@ -183,6 +188,7 @@ void wk_on_executed(sf_worker *w, sf_rd *r)
         if (t)
             t->logic = 1;
     }
+    w->executed = 1;
     /* reservations of the instances this worker owns; an instance is
      * written only when its state changed */
     sf_aria_clear(&w->aria);
@@ -300,12 +306,8 @@ void wk_on_decide(sf_worker *w, sf_rd *r)
         return;
     }
     wk_fb_begin(w, ids, nr);
+    wk_fb_start(w, ids, nr);
     free(ids);
-    msgpack_packer pk;
-    wk_begin(w, &pk, 3, SF_FRAME_COMMITTED);
-    msgpack_pack_uint64(&pk, w->batch);
-    msgpack_pack_uint64(&pk, 0);
-    wk_send_out(w, w->coord);
 }
 
 void wk_batch_free(sf_worker *w)
@@ -316,6 +318,7 @@ void wk_batch_free(sf_worker *w)
         sf_buf_free(&w->txns[k]->err_type);
         sf_buf_free(&w->txns[k]->err_msg);
         sf_buf_free(&w->txns[k]->dbytes);
+        sf_buf_free(&w->txns[k]->req);
         free(w->txns[k]->fp);
         free(w->txns[k]);
     }

@@ -304,6 +304,7 @@ void wk_fb_free(sf_worker *w)
     free(w->fbn);
     free(w->fbrun);
     sf_buf_free(&w->fbkeys);
+    sf_buf_free(&w->fb_early);
     w->fbq = NULL;
     w->fbidx = NULL;
     w->fbn = NULL;

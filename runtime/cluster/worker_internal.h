@@ -59,6 +59,7 @@ typedef struct wtxn {
     uint32_t nfp, fpcap;
     uint32_t fb_wait;    /* queues of fp where it is not the head yet */
     int dtype, dpeer;    /* its parked step: 0 none, -1 the request, else a peer frame */
+    sf_buf req;          /* at its home: the request (msgpack), for the fallback */
     int refs_ok;         /* at its home: its references passed their checks in the
                           * first execution (instances are never deleted, so they
                           * still exist: the fallback skips the CHECK hops) */
@@ -124,6 +125,8 @@ struct sf_worker {
     /* the batch */
     uint64_t batch, last_done;
     int batch_open;
+    int executed;         /* EXECUTED came: a peer's step now belongs to the fallback */
+    sf_buf fb_early;      /* fallback frames from peers that overtook our DECIDE */
     wtxn **txns;          /* pool; [0, ntx) in use */
     size_t ntx, cap;
     int32_t *index;       /* txid -> position in txns, open addressing */
@@ -225,9 +228,10 @@ void wk_batch_end(sf_worker *w);
 
 /* ---- worker_ops.c (fallback) ------------------------------------------------ */
 
-/* FALLBACK: the conflict-aborted requests whose home is this worker, to
- * re-execute in the same batch under the lock queues. */
-void wk_on_fallback(sf_worker *w, sf_rd *r);
+/* The fallback phase begins here (after wk_fb_begin): re-execute the
+ * conflict-aborted requests whose home is this worker, then the peers'
+ * fallback frames that came before DECIDE. */
+void wk_fb_start(sf_worker *w, const uint64_t *ids, size_t n);
 /* Run t's parked step (its locks are all granted now). */
 void wk_run_parked(sf_worker *w, wtxn *t);
 

@@ -470,7 +470,9 @@ void wk_on_batch(sf_worker *w, sf_rd *r)
             return;
         }
         wtxn *t = wk_txn_get(w, txid);
-        /* the request bytes live in the frame; nothing keeps them */
+        /* kept for the fallback phase */
+        sf_buf_reset(&t->req);
+        sf_buf_append(&t->req, req, len);
         start_request(w, t, req, len);
         if (w->stopping)
             return;
@@ -486,6 +488,15 @@ void wk_on_peer_op(sf_worker *w, int peer, int type, sf_rd *r)
     char err[512];
     const char *rest = r->d + r->pos;
     size_t restlen = r->len - r->pos;
+    if (w->executed && !w->fb_active) {
+        /* a fallback step or release from a peer that got DECIDE first */
+        int32_t hdr[2] = {type, peer};
+        uint64_t n = restlen;
+        sf_buf_append(&w->fb_early, hdr, sizeof hdr);
+        sf_buf_append(&w->fb_early, &n, sizeof n);
+        sf_buf_append(&w->fb_early, rest, restlen);
+        return;
+    }
     if (type == SF_FRAME_EVENT) {
         const char *ev;
         size_t evlen;
@@ -586,29 +597,34 @@ void wk_on_peer_op(sf_worker *w, int peer, int type, sf_rd *r)
 
 /* ---- the fallback phase ------------------------------------------------------ */
 
-void wk_on_fallback(sf_worker *w, sf_rd *r)
+void wk_fb_start(sf_worker *w, const uint64_t *ids, size_t n)
 {
-    uint32_t n;
-    if (!w->fb_active || sf_rd_array(r, &n) < 0) {
-        wk_malformed(w, "FALLBACK");
-        return;
+    for (size_t i = 0; i < n && !w->stopping; i++) {
+        wtxn *t = wk_txn_find(w, ids[i]);
+        if (!t || !t->req.len)
+            continue; /* not its home */
+        /* the bytes move out: a parked step copies them */
+        sf_buf req = t->req;
+        sf_buf_init(&t->req);
+        if (wk_fb_admit(w, t, -1, 0, req.data, req.len))
+            start_request(w, t, req.data, req.len);
+        sf_buf_free(&req);
     }
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t three;
-        uint64_t txid, pos;
-        const char *req;
-        size_t len;
-        if (sf_rd_array(r, &three) < 0 || three != 3 || sf_rd_uint(r, &txid) < 0 ||
-            sf_rd_uint(r, &pos) < 0 || sf_rd_bin(r, &req, &len) < 0) {
-            wk_malformed(w, "FALLBACK");
-            return;
-        }
-        wtxn *t = wk_txn_get(w, txid);
-        if (wk_fb_admit(w, t, -1, 0, req, len))
-            start_request(w, t, req, len);
-        if (w->stopping)
-            return;
+    sf_buf early = w->fb_early;
+    sf_buf_init(&w->fb_early);
+    size_t p = 0;
+    while (!w->stopping && p + 2 * sizeof(int32_t) + sizeof(uint64_t) <= early.len) {
+        int32_t hdr[2];
+        uint64_t len;
+        memcpy(hdr, early.data + p, sizeof hdr);
+        memcpy(&len, early.data + p + sizeof hdr, sizeof len);
+        p += sizeof hdr + sizeof len;
+        sf_rd r;
+        sf_rd_init(&r, early.data + p, (size_t)len);
+        p += (size_t)len;
+        wk_on_peer_op(w, hdr[1], hdr[0], &r);
     }
+    sf_buf_free(&early);
     wk_fb_pump(w);
 }
 
