@@ -25,7 +25,7 @@ if(TARGET stateflowd AND TARGET sfc)
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(stateflowd_diff PROPERTIES TIMEOUT 180 ENVIRONMENT "${SF_SFD_ENV}")
   list(APPEND SF_SFD_TESTS stateflowd_diff)
-  foreach(cls Contention Zipf Serializable BadInput WorkerDeath Cli)
+  foreach(cls Contention Zipf Serializable BadInput WorkerDeath Cli RefusedWrites Footprint)
     add_test(NAME stateflowd_${cls}
              COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_stateflowd.py ${cls}
              WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

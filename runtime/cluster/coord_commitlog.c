@@ -1,7 +1,8 @@
 /* coord_commitlog.c: the coordinator's commit log (--commit-log FILE): one
  * JSON line per committed transaction, {"batch", "txid", "runs",
  * "request"}, batch after batch and inside a batch in Aria's serial order
- * (sf_aria_serial_order), so replaying the lines one by one reproduces the
+ * (sf_aria_serial_order) followed by the fallback phase's commits in id
+ * order, so replaying the lines one by one reproduces the
  * committed state. Flushed at the end of every batch. */
 #include <errno.h>
 #include <stdlib.h>
@@ -43,15 +44,20 @@ void coord_commitlog_write(sf_coordinator *c)
     }
     size_t *idx = sf_xrealloc(NULL, (c->ntxns ? c->ntxns : 1) * sizeof(size_t));
     for (size_t i = 0; i < c->ntxns; i++)
-        if (c->txns[i].decision == SF_ARIA_COMMIT) {
+        if (c->txns[i].decision == SF_ARIA_COMMIT && !c->txns[i].fb_commit) {
             c->order_ids[n] = c->txns[i].e.pos;
             c->order_flags[n] = c->txns[i].flags;
             idx[n] = i;
             n++;
         }
     sf_aria_serial_order(c->order_ids, c->order_flags, n, c->order);
+    /* then the fallback's commits: serially in id order */
+    size_t na = n;
+    for (size_t i = 0; i < c->ntxns; i++)
+        if (c->txns[i].decision == SF_ARIA_COMMIT && c->txns[i].fb_commit)
+            idx[n++] = i;
     for (size_t k = 0; k < n; k++) {
-        const ctxn *t = &c->txns[idx[c->order[k]]];
+        const ctxn *t = &c->txns[k < na ? idx[c->order[k]] : idx[k]];
         sf_buf_reset(&c->tmp);
         sf_buf_printf(&c->tmp, "{\"batch\":%llu,\"txid\":%llu,\"runs\":%u,\"request\":",
                       (unsigned long long)c->batch_id, (unsigned long long)t->e.pos, t->runs);

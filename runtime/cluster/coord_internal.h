@@ -8,7 +8,8 @@
  *                      leaving, and sending frames to a worker
  *   coord_sequencer.c  intake (submit from the gateways) and batch formation
  *   coord_rounds.c     the Aria rounds of a batch (DONE, EXECUTED, FLAGS,
- *                      DECIDE, COMMITTED) and its end
+ *                      DECIDE, COMMITTED), its fallback phase (FALLBACK,
+ *                      DONE, RELEASE, COMMITTED) and its end
  *   coord_reply.c      reply routing to the gateway or the native clients
  *   coord_commitlog.c  the commit log
  *
@@ -32,7 +33,7 @@
 #include "net.h"
 
 enum coord_phase { PH_JOINING, PH_SERVING, PH_BROKEN, PH_CLOSING };
-enum coord_stage { ST_IDLE, ST_EXEC, ST_FLAGS, ST_COMMIT };
+enum coord_stage { ST_IDLE, ST_EXEC, ST_FLAGS, ST_COMMIT, ST_FALLBACK, ST_FBEND };
 
 typedef struct cworker {
     sf_conn *conn;
@@ -55,6 +56,8 @@ typedef struct ctxn {
     size_t reply_off, reply_len; /* in arena: the value, or an error map */
     int decision;
     uint32_t runs;         /* batches it ran in (1 + conflict aborts) */
+    int fb;                /* 1: re-executing in the fallback phase, 2: its DONE came */
+    int fb_commit;         /* committed in the fallback phase (after the Aria commits) */
 } ctxn;
 
 struct sf_coordinator {
@@ -95,6 +98,8 @@ struct sf_coordinator {
     size_t ntxns, cap;
     size_t ndone;
     uint32_t nflags, ncommitted;
+    size_t fb_pending;         /* fallback transactions without their DONE yet */
+    size_t naria_aborts;       /* conflict aborts of the Aria phase */
     uint64_t progress_ns;      /* uv_hrtime() of the batch's start or last round frame */
     sf_buf arena;
     ctxn *reruns;
@@ -139,7 +144,7 @@ void coord_batch_feedback(sf_coordinator *c, size_t ntxns, size_t nreruns);
 /* ---- coord_rounds.c ---- */
 void coord_on_done(sf_coordinator *c, uint32_t wi, sf_rd *r);
 void coord_on_flags(sf_coordinator *c, uint32_t wi, sf_rd *r);
-void coord_on_committed(sf_coordinator *c, uint32_t wi);
+void coord_on_committed(sf_coordinator *c, uint32_t wi, sf_rd *r);
 /* The batch made progress now (it started, or a frame of its rounds came). */
 void coord_progress(sf_coordinator *c);
 /* How long the running batch has made no progress (ns); 0 when idle. */

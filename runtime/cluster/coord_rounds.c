@@ -2,10 +2,13 @@
  * (DESIGN 4.3, aria.h). Each round is a barrier over the workers: every
  * transaction's DONE (its reply or error) -> EXECUTED to all (the logic
  * aborts); every worker's FLAGS (WAW/RAW/WAR, ORed) -> DECIDE to all (commit
- * and rerun lists, sf_aria_decide); every worker's COMMITTED -> the batch
- * ends: the commit log, the replies of committed and logic-aborted
- * transactions, the conflict-aborted ones kept to open the next batch, the
- * ingress acknowledged up to the first of them.
+ * and conflict-abort lists, sf_aria_decide; the workers start the fallback
+ * phase of the conflict aborts at once: each one's DONE comes, its locks
+ * released worker to worker); every worker's COMMITTED (and every fallback
+ * DONE) -> the batch ends: the commit log, the replies of committed
+ * and logic-aborted transactions, the ones whose footprint changed in the
+ * fallback kept to open the next batch, the ingress acknowledged up to the
+ * first of them.
  * No barrier waits forever: a watchdog breaks the service when the running
  * batch has had no frame of its rounds for the batch timeout (a worker
  * stopped, hung, or one that lost a peer without saying so). */
@@ -53,14 +56,26 @@ static void send_executed(sf_coordinator *c)
 static void send_decide(sf_coordinator *c)
 {
     c->stage = ST_COMMIT;
+    c->ncommitted = 0;
+    c->fb_pending = 0;
     uint32_t ncommit = 0, nrerun = 0;
     for (size_t i = 0; i < c->ntxns; i++) {
         ctxn *t = &c->txns[i];
+        t->fb = t->fb_commit = 0;
         t->decision = sf_aria_decide(t->flags, t->outcome);
         if (t->decision == SF_ARIA_COMMIT)
             ncommit++;
         else if (t->decision == SF_ARIA_RERUN)
             nrerun++;
+    }
+    c->naria_aborts = nrerun;
+    if (nrerun > 0) {
+        /* the workers start the fallback phase at DECIDE */
+        c->stage = ST_FALLBACK;
+        c->fb_pending = nrerun;
+        for (size_t i = 0; i < c->ntxns; i++)
+            if (c->txns[i].decision == SF_ARIA_RERUN)
+                c->txns[i].fb = 1;
     }
     for (uint32_t w = 0; w < c->nworkers; w++) {
         sf_buf_reset(&c->out);
@@ -103,7 +118,10 @@ static void finish_batch(sf_coordinator *c)
     }
     sf_metric_add(c->sm.commits, (double)commits);
     sf_metric_add(c->sm.aborts_logic, (double)logic);
-    sf_metric_add(c->sm.aborts_conflict, (double)c->nreruns);
+    sf_metric_add(c->sm.aborts_conflict, (double)c->naria_aborts);
+    sf_metric_add(c->sm.phase_aria, (double)c->ntxns);
+    sf_metric_add(c->sm.phase_fallback, (double)c->naria_aborts);
+    sf_metric_add(c->sm.reruns, (double)c->nreruns);
     sf_ingress_ack(c->ingress, c->nreruns ? c->reruns[0].e.pos : UINT64_MAX);
     coord_batch_feedback(c, c->ntxns, c->nreruns);
     c->ntxns = 0;
@@ -111,17 +129,54 @@ static void finish_batch(sf_coordinator *c)
     coord_maybe_start_batch(c);
 }
 
+/* ---- the fallback phase ------------------------------------------------------ */
+
+/* A fallback transaction ended (the worker where it ended releases its
+ * locks everywhere, worker to worker). */
+static void fallback_done(sf_coordinator *c, ctxn *t, int outcome)
+{
+    t->fb = 2;
+    if (outcome == 0) {
+        t->decision = SF_ARIA_COMMIT;
+        t->fb_commit = 1;
+    } else if (outcome == 1)
+        t->decision = SF_ARIA_LOGIC_ABORT;
+    else
+        t->decision = SF_ARIA_RERUN;
+    if (--c->fb_pending > 0)
+        return;
+    c->stage = ST_FBEND;
+    /* a worker's COMMITTED may overtake the DONE another sent */
+    if (c->ncommitted == c->nworkers)
+        finish_batch(c);
+}
+
 void coord_on_done(sf_coordinator *c, uint32_t wi, sf_rd *r)
 {
     uint64_t txid, outcome;
     const char *reply;
     size_t len;
-    if (sf_rd_uint(r, &txid) < 0 || sf_rd_uint(r, &outcome) < 0 || outcome > 1 ||
+    int fb = c->stage == ST_FALLBACK;
+    if (sf_rd_uint(r, &txid) < 0 || sf_rd_uint(r, &outcome) < 0 || outcome > (fb ? 2u : 1u) ||
         sf_rd_bin(r, &reply, &len) < 0) {
         coord_broken(c, "malformed DONE from worker %u", wi);
         return;
     }
     ctxn *t = find_txn(c, txid);
+    if (fb) {
+        if (!t || t->fb != 1) {
+            coord_broken(c, "worker %u finished transaction %llu, which is not in the fallback", wi,
+                         (unsigned long long)txid);
+            return;
+        }
+        coord_progress(c);
+        t->outcome = outcome == 1;
+        t->reply_off = c->arena.len;
+        t->reply_len = len;
+        sf_buf_append(&c->arena, reply, len);
+        fallback_done(c, t, (int)outcome);
+        return;
+    }
     if (!t || t->done) {
         coord_broken(c, "worker %u finished transaction %llu %s", wi, (unsigned long long)txid,
                      t ? "twice" : "which is not in the batch");
@@ -189,15 +244,21 @@ void coord_on_flags(sf_coordinator *c, uint32_t wi, sf_rd *r)
         send_decide(c);
 }
 
-void coord_on_committed(sf_coordinator *c, uint32_t wi)
+void coord_on_committed(sf_coordinator *c, uint32_t wi, sf_rd *r)
 {
-    if (c->stage != ST_COMMIT || c->workers[wi].committed_in) {
+    if ((c->stage != ST_COMMIT && c->stage != ST_FALLBACK && c->stage != ST_FBEND) ||
+        c->workers[wi].committed_in) {
         coord_broken(c, "COMMITTED from worker %u out of turn", wi);
         return;
     }
+    uint64_t waits;
+    if (sf_rd_uint(r, &waits) == 0)
+        sf_metric_add(c->sm.lock_waits, (double)waits);
     c->workers[wi].committed_in = 1;
     coord_progress(c);
-    if (++c->ncommitted == c->nworkers)
+    if (++c->ncommitted < c->nworkers)
+        return;
+    if (c->stage != ST_FALLBACK)
         finish_batch(c);
 }
 
@@ -221,9 +282,12 @@ void coord_waiting_for(const sf_coordinator *c, char *buf, size_t len)
         if (c->stage == ST_EXEC) {
             for (size_t i = 0; i < c->ntxns && !waiting; i++)
                 waiting = !c->txns[i].done && c->txns[i].home == w;
+        } else if (c->stage == ST_FALLBACK) {
+            for (size_t i = 0; i < c->ntxns && !waiting; i++)
+                waiting = c->txns[i].fb == 1 && c->txns[i].home == w;
         } else if (c->stage == ST_FLAGS)
             waiting = !c->workers[w].flags_in;
-        else if (c->stage == ST_COMMIT)
+        else if (c->stage == ST_COMMIT || c->stage == ST_FBEND)
             waiting = !c->workers[w].committed_in;
         if (waiting)
             at += (size_t)snprintf(buf + at, len - at, "%s%u", at ? ", " : "", w);
@@ -236,6 +300,8 @@ static const char *stage_name(int stage)
     case ST_EXEC: return "DONE";
     case ST_FLAGS: return "FLAGS";
     case ST_COMMIT: return "COMMITTED";
+    case ST_FALLBACK: return "DONE (fallback)";
+    case ST_FBEND: return "COMMITTED (fallback)";
     default: return "nothing";
     }
 }

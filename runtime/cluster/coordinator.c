@@ -109,7 +109,7 @@ void coord_on_worker_frame(sf_conn *conn, int type, const char *payload, size_t 
     }
     switch (type) {
     case SF_FRAME_DONE:
-        if (c->stage != ST_EXEC) {
+        if (c->stage != ST_EXEC && c->stage != ST_FALLBACK) {
             coord_broken(c, "DONE from worker %u after the batch executed", wi);
             return;
         }
@@ -123,7 +123,7 @@ void coord_on_worker_frame(sf_conn *conn, int type, const char *payload, size_t 
         coord_on_flags(c, wi, &r);
         break;
     case SF_FRAME_COMMITTED:
-        coord_on_committed(c, wi);
+        coord_on_committed(c, wi, &r);
         break;
     default:
         coord_broken(c, "unexpected frame %d from worker %u", type, wi);

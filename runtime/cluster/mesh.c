@@ -159,6 +159,7 @@ static void on_peer_frame(sf_conn *c, int type, const char *payload, size_t len,
         return;
     }
     wk_on_peer_op(w, l->peer, type, r);
+    wk_fb_pump(w);
 }
 
 /* A peer's connection closed and the coordinator's did not follow within

@@ -365,6 +365,7 @@ int sf_worker_free(sf_worker *w)
     if (sf_net_free(w->net) < 0)
         return -1;
     wk_batch_free(w);
+    wk_fb_free(w);
     sf_event_free(&w->ev);
     sf_executor_free(w->ex);
     sf_watchdog_stop(w->watchdog);

@@ -3,8 +3,9 @@
  * index) and the Aria end of a batch (docs/runtime.md "Transactions"): on
  * EXECUTED the reservations and flags of the instances this worker owns and
  * the encoded write sets of the transactions that may commit (FLAGS), on
- * DECIDE applying the committed write sets to the store (COMMITTED). The
- * rules themselves are aria.c's. */
+ * DECIDE applying the committed write sets to the store (COMMITTED, or the
+ * fallback phase when some conflict-aborted: worker_fallback.c). The rules
+ * themselves are aria.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,8 @@ wtxn *wk_txn_get(sf_worker *w, uint64_t txid)
             sf_buf_init(&n->writes);
             sf_buf_init(&n->err_type);
             sf_buf_init(&n->err_msg);
+            sf_buf_init(&n->dbytes);
+            sf_buf_init(&n->req);
             w->txns[k] = n;
         }
         w->cap = ncap;
@@ -70,6 +73,12 @@ wtxn *wk_txn_get(sf_worker *w, uint64_t txid)
     sf_buf_reset(&t->writes);
     sf_buf_reset(&t->err_type);
     sf_buf_reset(&t->err_msg);
+    /* new in the fallback: an empty footprint here, no lock to wait for */
+    t->fb = w->fb_active ? 1 : 0;
+    t->nfp = t->fb_wait = 0;
+    t->dtype = 0;
+    t->refs_ok = 0;
+    sf_buf_reset(&t->req);
     if (w->ntx * 2 > w->icap)
         index_rebuild(w, w->icap ? w->icap * 2 : 256);
     else {
@@ -87,7 +96,16 @@ static void batch_reset(sf_worker *w)
         wtxn *t = w->txns[k];
         sf_tx_reset(&t->tx, 0);
         sf_buf_reset(&t->writes);
+        sf_buf_reset(&t->dbytes);
+        t->fb = 0;
+        t->nfp = t->fb_wait = 0;
+        t->dtype = 0;
+        t->refs_ok = 0;
+        sf_buf_reset(&t->req);
     }
+    w->fb_active = 0;
+    w->executed = 0;
+    sf_buf_reset(&w->fb_early);
     w->ntx = 0;
     for (size_t i = 0; i < w->icap; i++)
         w->index[i] = -1;
@@ -129,7 +147,7 @@ static void put_write(void *arg, const sf_txinst *inst, const char *key, size_t 
         sf_buf_append(b, state, statelen);
 }
 
-static void apply_writes(sf_worker *w, const wtxn *t)
+void wk_apply_writes(sf_worker *w, const wtxn *t)
 {
     size_t p = 0;
     while (p + sizeof(wrec) <= t->writes.len) {
@@ -146,6 +164,16 @@ static void apply_writes(sf_worker *w, const wtxn *t)
         p += (size_t)r.keylen + r.statelen;
         sf_store_put_h(&w->store, r.hash, r.entity, key, r.keylen, state, r.statelen);
     }
+}
+
+int wk_encode_writes(sf_worker *w, wtxn *t)
+{
+    sf_buf_reset(&t->writes);
+    if (sf_tx_encode_writes(w->ex, &t->tx, put_write, &t->writes) < 0) {
+        sf_buf_reset(&t->writes);
+        return -1;
+    }
+    return 0;
 }
 
 static int inst_written(const sf_txinst *ti)
@@ -170,10 +198,14 @@ void wk_on_executed(sf_worker *w, sf_rd *r)
         if (t)
             t->logic = 1;
     }
-    /* reservations of the instances this worker owns */
+    w->executed = 1;
+    /* reservations of the instances this worker owns; an instance is
+     * written only when its state changed */
     sf_aria_clear(&w->aria);
     for (size_t k = 0; k < w->ntx; k++) {
         wtxn *t = w->txns[k];
+        if (!t->logic)
+            sf_tx_clear_unchanged(w->ex, &t->tx);
         for (int j = 0; j < t->tx.ninsts; j++) {
             const sf_txinst *ti = &t->tx.insts[j];
             if ((ti->flags & SF_TXI_PENDING) || !wk_is_local(w, ti->entity, sf_tx_key(&t->tx, j), ti->key_len))
@@ -235,6 +267,19 @@ void wk_on_executed(sf_worker *w, sf_rd *r)
     wk_send_out(w, w->coord);
 }
 
+void wk_batch_end(sf_worker *w)
+{
+    uint64_t b = w->batch;
+    batch_reset(w);
+    w->last_done = b;
+    msgpack_packer pk;
+    wk_begin(w, &pk, 3, SF_FRAME_COMMITTED);
+    msgpack_pack_uint64(&pk, b);
+    msgpack_pack_uint64(&pk, w->fb_waits);
+    w->fb_waits = 0;
+    wk_send_out(w, w->coord);
+}
+
 void wk_on_decide(sf_worker *w, sf_rd *r)
 {
     uint32_t n;
@@ -250,15 +295,29 @@ void wk_on_decide(sf_worker *w, sf_rd *r)
         }
         wtxn *t = wk_txn_find(w, txid);
         if (t && sf_aria_may_commit(t->flags, t->logic))
-            apply_writes(w, t);
+            wk_apply_writes(w, t);
     }
-    uint64_t b = w->batch;
-    batch_reset(w);
-    w->last_done = b;
-    msgpack_packer pk;
-    wk_begin(w, &pk, 2, SF_FRAME_COMMITTED);
-    msgpack_pack_uint64(&pk, b);
-    wk_send_out(w, w->coord);
+    /* the conflict aborts: re-executed in this batch's fallback phase */
+    uint32_t nr;
+    if (sf_rd_array(r, &nr) < 0) {
+        wk_malformed(w, "DECIDE");
+        return;
+    }
+    uint64_t *ids = sf_xrealloc(NULL, (nr ? nr : 1) * sizeof(uint64_t));
+    for (uint32_t i = 0; i < nr; i++)
+        if (sf_rd_uint(r, &ids[i]) < 0 || (i && ids[i] <= ids[i - 1])) {
+            free(ids);
+            wk_malformed(w, "DECIDE");
+            return;
+        }
+    if (nr == 0) {
+        free(ids);
+        wk_batch_end(w);
+        return;
+    }
+    wk_fb_begin(w, ids, nr);
+    wk_fb_start(w, ids, nr);
+    free(ids);
 }
 
 void wk_batch_free(sf_worker *w)
@@ -268,6 +327,9 @@ void wk_batch_free(sf_worker *w)
         sf_buf_free(&w->txns[k]->writes);
         sf_buf_free(&w->txns[k]->err_type);
         sf_buf_free(&w->txns[k]->err_msg);
+        sf_buf_free(&w->txns[k]->dbytes);
+        sf_buf_free(&w->txns[k]->req);
+        free(w->txns[k]->fp);
         free(w->txns[k]);
     }
     free(w->txns);

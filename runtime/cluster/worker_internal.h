@@ -10,6 +10,8 @@
  *                   events, creates, and their DONE
  *   worker_batch.c  the per-batch transaction table and the Aria end of a
  *                   batch: reservations, flags, encoded write sets, commit
+ *   worker_fallback.c  the fallback phase of a batch: lock queues over the
+ *                   recorded footprints, parked steps, RELEASE
  *
  * Internal functions carry the prefix wk_. */
 #ifndef SF_RUNTIME_WORKER_INTERNAL_H
@@ -51,7 +53,33 @@ typedef struct wtxn {
     unsigned flags;
     sf_buf writes;       /* encoded write set (records, see worker_batch.c) */
     sf_buf err_type, err_msg; /* SF_ARIA_FAILED */
+    /* the fallback phase (worker_fallback.c) */
+    int fb;              /* 0 not in it, 1 re-executing, 2 resolved (RELEASE) */
+    uint32_t *fp;        /* lock queues of its recorded footprint here */
+    uint32_t nfp, fpcap;
+    uint32_t fb_wait;    /* queues of fp where it is not the head yet */
+    int dtype, dpeer;    /* its parked step: 0 none, -1 the request, else a peer frame */
+    sf_buf req;          /* at its home: the request (msgpack), for the fallback */
+    int refs_ok;         /* at its home: its references passed their checks in the
+                          * first execution (instances are never deleted, so they
+                          * still exist: the fallback skips the CHECK hops) */
+    sf_buf dbytes;
 } wtxn;
+
+/* One lock queue of the fallback: an instance this worker owns and the
+ * fallback transactions that touched it in their first execution, in id
+ * order (nodes linked from head). */
+typedef struct wk_fbq {
+    uint64_t hash;
+    uint32_t entity, key_len;
+    size_t key_off;
+    uint32_t head, tail; /* node indices, UINT32_MAX when empty */
+} wk_fbq;
+
+typedef struct wk_fbnode {
+    wtxn *t;
+    uint32_t next;
+} wk_fbnode;
 
 /* Wall-clock bound on the user code of one event: a method stuck in a plain
  * Python loop fails with TimeLimitExceeded (a logic abort) instead of
@@ -97,11 +125,28 @@ struct sf_worker {
     /* the batch */
     uint64_t batch, last_done;
     int batch_open;
+    int executed;         /* EXECUTED came: a peer's step now belongs to the fallback */
+    sf_buf fb_early;      /* fallback frames from peers that overtook our DECIDE */
     wtxn **txns;          /* pool; [0, ntx) in use */
     size_t ntx, cap;
     int32_t *index;       /* txid -> position in txns, open addressing */
     size_t icap;
     sf_aria_table aria;
+
+    /* the fallback phase of the batch (worker_fallback.c) */
+    int fb_active;
+    size_t fb_total, fb_resolved;
+    uint64_t fb_waits;    /* steps parked behind a lock this batch */
+    wk_fbq *fbq;
+    size_t nfbq, fbqcap;
+    int32_t *fbidx;       /* open addressing over fbq by hash */
+    size_t fbicap;
+    wk_fbnode *fbn;
+    size_t nfbn, fbncap;
+    sf_buf fbkeys;
+    wtxn **fbrun;         /* transactions whose parked step may run now */
+    size_t nfbrun, fbruncap;
+    int fb_pumping;
 
     /* scratch */
     sf_event ev;
@@ -173,5 +218,48 @@ void wk_on_executed(sf_worker *w, sf_rd *r);
 void wk_on_decide(sf_worker *w, sf_rd *r);
 /* Release the transaction table. */
 void wk_batch_free(sf_worker *w);
+/* Encode t's writes here into t->writes. Returns 0, or -1 (cannot be
+ * stored; t->writes empty, the error in t->tx). */
+int wk_encode_writes(sf_worker *w, wtxn *t);
+/* Apply t->writes to the store. */
+void wk_apply_writes(sf_worker *w, const wtxn *t);
+/* The batch ended here: forget its transactions, send COMMITTED. */
+void wk_batch_end(sf_worker *w);
+
+/* ---- worker_ops.c (fallback) ------------------------------------------------ */
+
+/* The fallback phase begins here (after wk_fb_begin): re-execute the
+ * conflict-aborted requests whose home is this worker, then the peers'
+ * fallback frames that came before DECIDE. */
+void wk_fb_start(sf_worker *w, const uint64_t *ids, size_t n);
+/* Run t's parked step (its locks are all granted now). */
+void wk_run_parked(sf_worker *w, wtxn *t);
+
+/* ---- worker_fallback.c ---------------------------------------------------- */
+
+/* DECIDE named the conflict-aborted transactions (ids ascending): build
+ * the lock queues from their footprints here and reset them for their
+ * re-execution. */
+void wk_fb_begin(sf_worker *w, const uint64_t *ids, size_t n);
+/* A step of t arrived (type: -1 the request, else a peer frame; bytes the
+ * frame after its batch id). Returns 1 when it may run now, 0 when it was
+ * parked until t holds every lock of its footprint here. */
+int wk_fb_admit(sf_worker *w, wtxn *t, int type, int peer, const char *bytes, size_t len);
+/* t's execution leaves this worker (a DONE, an EVENT, a CHECK, an INSTALL):
+ * every instance it touched here must be in its recorded footprint, and its
+ * writes here are encoded now. Returns 0, or -1: its footprint changed (or
+ * a state cannot be stored), so it goes to the next batch. */
+int wk_fb_leave(sf_worker *w, wtxn *t);
+/* RELEASE from the peer where they ended: [[txid, outcome], ...]: apply
+ * (outcome 0), release, run what may run; the last one ends the batch here
+ * (COMMITTED). */
+void wk_on_release(sf_worker *w, sf_rd *r);
+/* t ended here with its DONE (outcome 0 commit, 1 logic abort, 2 next
+ * batch): release it here and send RELEASE to every peer. What may run now
+ * runs at the next wk_fb_pump. */
+void wk_fb_ended(sf_worker *w, wtxn *t, int outcome);
+/* Run what the releases let run (end of a frame's handling). */
+void wk_fb_pump(sf_worker *w);
+void wk_fb_free(sf_worker *w);
 
 #endif

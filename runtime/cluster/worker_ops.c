@@ -24,6 +24,9 @@ static void send_done(sf_worker *w, wtxn *t, int outcome, const char *value, siz
         wk_log(w, "transaction %llu finished twice here", (unsigned long long)t->txid);
         return;
     }
+    /* in the fallback: outcome 2 when its footprint here changed */
+    if (outcome != 2 && wk_fb_leave(w, t) < 0)
+        outcome = 2;
     t->done = 1;
     msgpack_packer pk;
     wk_begin(w, &pk, 5, SF_FRAME_DONE);
@@ -32,6 +35,8 @@ static void send_done(sf_worker *w, wtxn *t, int outcome, const char *value, siz
     msgpack_pack_int(&pk, outcome);
     if (outcome == 0) {
         sf_pack_bin(&pk, value, vlen);
+    } else if (outcome == 2) {
+        sf_pack_bin(&pk, "", 0);
     } else {
         sf_buf *tmp = &w->tmp;
         sf_buf_reset(tmp);
@@ -61,7 +66,9 @@ static void send_done(sf_worker *w, wtxn *t, int outcome, const char *value, siz
         sf_buf_reset(&w->out);
         wk_log(w, "cannot send DONE to the coordinator (error %d)", rc);
         wk_fail(w, 1);
+        return;
     }
+    wk_fb_ended(w, t, outcome);
 }
 
 static void done_error(sf_worker *w, wtxn *t, const char *type, const char *msg)
@@ -147,9 +154,21 @@ static void run_request(sf_worker *w, wtxn *t, const char *req, size_t len)
     run_op(w, t, &op, args);
 }
 
+/* Its execution leaves this worker: in the fallback, a changed footprint
+ * ends it here (outcome 2, the next batch). Returns 0, or -1 then. */
+static int leave_ok(sf_worker *w, wtxn *t)
+{
+    if (wk_fb_leave(w, t) == 0)
+        return 0;
+    send_done(w, t, 2, NULL, 0, NULL, NULL);
+    return -1;
+}
+
 static void send_check(sf_worker *w, uint32_t to, wtxn *t, const char *req, size_t reqlen,
                        const char *refs, size_t refslen, uint32_t next)
 {
+    if (leave_ok(w, t) < 0)
+        return;
     msgpack_packer pk;
     wk_begin(w, &pk, 6, SF_FRAME_CHECK);
     msgpack_pack_uint64(&pk, w->batch);
@@ -234,6 +253,8 @@ static void check_refs(sf_worker *w, wtxn *t, const char *req, size_t reqlen, co
         send_check(w, home, t, req, reqlen, refs, refslen, n);
         return;
     }
+    if (!w->fb_active)
+        t->refs_ok = 1;
     run_request(w, t, req, reqlen);
 }
 
@@ -271,7 +292,7 @@ static void start_request(sf_worker *w, wtxn *t, const char *req, size_t len)
         done_tx_error(w, t);
         return;
     }
-    if (w->refs.len == 1 && (unsigned char)w->refs.data[0] == 0x90) {
+    if ((w->refs.len == 1 && (unsigned char)w->refs.data[0] == 0x90) || (w->fb_active && t->refs_ok)) {
         run_op(w, t, &op, args);
         return;
     }
@@ -347,7 +368,7 @@ static void create_finish(sf_worker *w, wtxn *t)
                 emsg.data);
         sf_buf_free(&key);
         sf_buf_free(&state);
-    } else {
+    } else if (leave_ok(w, t) == 0) {
         msgpack_packer pk;
         wk_begin(w, &pk, 7, SF_FRAME_INSTALL);
         msgpack_pack_uint64(&pk, w->batch);
@@ -380,6 +401,11 @@ static void run_event(sf_worker *w, wtxn *t)
     int st = sf_exec_event(w->ex, &t->tx, &w->ev, &res);
     if (st < 0) {
         done_tx_error(w, t);
+        return;
+    }
+    if (st == 1 && w->fb_active && wk_fb_leave(w, t) < 0) {
+        sf_event_clear(&w->ev);
+        send_done(w, t, 2, NULL, 0, NULL, NULL);
         return;
     }
     if (st == 1) {
@@ -444,7 +470,9 @@ void wk_on_batch(sf_worker *w, sf_rd *r)
             return;
         }
         wtxn *t = wk_txn_get(w, txid);
-        /* the request bytes live in the frame; nothing keeps them */
+        /* kept for the fallback phase */
+        sf_buf_reset(&t->req);
+        sf_buf_append(&t->req, req, len);
         start_request(w, t, req, len);
         if (w->stopping)
             return;
@@ -458,6 +486,17 @@ void wk_on_peer_op(sf_worker *w, int peer, int type, sf_rd *r)
 {
     uint64_t txid;
     char err[512];
+    const char *rest = r->d + r->pos;
+    size_t restlen = r->len - r->pos;
+    if (w->executed && !w->fb_active) {
+        /* a fallback step or release from a peer that got DECIDE first */
+        int32_t hdr[2] = {type, peer};
+        uint64_t n = restlen;
+        sf_buf_append(&w->fb_early, hdr, sizeof hdr);
+        sf_buf_append(&w->fb_early, &n, sizeof n);
+        sf_buf_append(&w->fb_early, rest, restlen);
+        return;
+    }
     if (type == SF_FRAME_EVENT) {
         const char *ev;
         size_t evlen;
@@ -477,6 +516,8 @@ void wk_on_peer_op(sf_worker *w, int peer, int type, sf_rd *r)
             return;
         }
         wtxn *t = wk_txn_get(w, txid);
+        if (!wk_fb_admit(w, t, type, peer, rest, restlen))
+            return;
         if (sf_event_decode(w->ex, &t->tx, ev, evlen, &w->ev, err, sizeof err) < 0) {
             wk_log(w, "bad event from worker %d: %s", peer, err);
             done_error(w, t, "InternalError", err);
@@ -495,7 +536,9 @@ void wk_on_peer_op(sf_worker *w, int peer, int type, sf_rd *r)
             wk_fail(w, 1);
             return;
         }
-        check_refs(w, wk_txn_get(w, txid), req, reqlen, refs, refslen, (uint32_t)next);
+        wtxn *t = wk_txn_get(w, txid);
+        if (wk_fb_admit(w, t, type, peer, rest, restlen))
+            check_refs(w, t, req, reqlen, refs, refslen, (uint32_t)next);
         return;
     }
     if (type == SF_FRAME_INSTALL) {
@@ -512,6 +555,8 @@ void wk_on_peer_op(sf_worker *w, int peer, int type, sf_rd *r)
             wk_fail(w, 1);
             return;
         }
+        if (!wk_fb_admit(w, wk_txn_get(w, txid), type, peer, rest, restlen))
+            return;
         sf_buf et, em;
         sf_buf_init(&et);
         sf_buf_init(&em);
@@ -542,6 +587,65 @@ void wk_on_peer_op(sf_worker *w, int peer, int type, sf_rd *r)
         sf_buf_free(&em);
         return;
     }
+    if (type == SF_FRAME_RELEASE) {
+        wk_on_release(w, r);
+        return;
+    }
     wk_log(w, "unexpected frame %d from worker %d", type, peer);
     wk_fail(w, 1);
+}
+
+/* ---- the fallback phase ------------------------------------------------------ */
+
+void wk_fb_start(sf_worker *w, const uint64_t *ids, size_t n)
+{
+    for (size_t i = 0; i < n && !w->stopping; i++) {
+        wtxn *t = wk_txn_find(w, ids[i]);
+        if (!t || !t->req.len)
+            continue; /* not its home */
+        /* the bytes move out: a parked step copies them */
+        sf_buf req = t->req;
+        sf_buf_init(&t->req);
+        if (wk_fb_admit(w, t, -1, 0, req.data, req.len))
+            start_request(w, t, req.data, req.len);
+        sf_buf_free(&req);
+    }
+    sf_buf early = w->fb_early;
+    sf_buf_init(&w->fb_early);
+    size_t p = 0;
+    while (!w->stopping && p + 2 * sizeof(int32_t) + sizeof(uint64_t) <= early.len) {
+        int32_t hdr[2];
+        uint64_t len;
+        memcpy(hdr, early.data + p, sizeof hdr);
+        memcpy(&len, early.data + p + sizeof hdr, sizeof len);
+        p += sizeof hdr + sizeof len;
+        sf_rd r;
+        sf_rd_init(&r, early.data + p, (size_t)len);
+        p += (size_t)len;
+        wk_on_peer_op(w, hdr[1], hdr[0], &r);
+    }
+    sf_buf_free(&early);
+    wk_fb_pump(w);
+}
+
+void wk_run_parked(sf_worker *w, wtxn *t)
+{
+    if (t->dtype == 0)
+        return;
+    int type = t->dtype, peer = t->dpeer;
+    t->dtype = 0;
+    /* the bytes move out: the step may reuse nothing of t's */
+    sf_buf b = t->dbytes;
+    sf_buf_init(&t->dbytes);
+    if (type == -1)
+        start_request(w, t, b.data, b.len);
+    else {
+        sf_rd r;
+        sf_rd_init(&r, b.data, b.len);
+        wk_on_peer_op(w, peer, type, &r);
+    }
+    if (!t->dbytes.data)
+        t->dbytes = b; /* keep the memory */
+    else
+        sf_buf_free(&b);
 }

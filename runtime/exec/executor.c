@@ -1124,6 +1124,37 @@ static long encode_writes(sf_executor *ex, sf_tx *tx)
     return (long)nw;
 }
 
+int sf_tx_clear_unchanged(sf_executor *ex, sf_tx *tx)
+{
+    int cleared = 0, had_err = tx->err_type.len > 0;
+    for (int j = 0; j < tx->ninsts; j++) {
+        sf_txinst *t = &tx->insts[j];
+        if ((t->flags & (SF_TXI_WRITTEN | SF_TXI_LOADED | SF_TXI_CREATED | SF_TXI_PENDING)) !=
+            (SF_TXI_WRITTEN | SF_TXI_LOADED))
+            continue;
+        sf_store_item it;
+        if (!sf_store_get_h(ex->store, t->hash, (uint32_t)t->entity, tx->keys.data + t->key_off,
+                            t->key_len, &it))
+            continue;
+        sf_buf_reset(&ex->state);
+        if (encode_state(ex, tx, j, &ex->state) < 0) {
+            /* an unstorable state is reported when the writes are encoded */
+            if (!had_err) {
+                sf_buf_reset(&tx->err_type);
+                sf_buf_reset(&tx->err_msg);
+            }
+            PyErr_Clear();
+            continue;
+        }
+        if (ex->state.len == it.vallen && memcmp(ex->state.data, it.val, it.vallen) == 0) {
+            tx->insts[j].flags &= ~(unsigned)SF_TXI_WRITTEN;
+            cleared++;
+        }
+    }
+    sf_buf_reset(&ex->state);
+    return cleared;
+}
+
 int sf_tx_encode_writes(sf_executor *ex, sf_tx *tx, sf_tx_write_fn fn, void *arg)
 {
     long nw = encode_writes(ex, tx);

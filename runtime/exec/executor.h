@@ -224,6 +224,14 @@ typedef void (*sf_tx_write_fn)(void *arg, const sf_txinst *inst, const char *key
                                const char *state, size_t statelen);
 int sf_tx_encode_writes(sf_executor *ex, sf_tx *tx, sf_tx_write_fn fn, void *arg);
 
+/* Write sets are what was written: clear SF_TXI_WRITTEN on every loaded
+ * instance (not created by tx) whose state encodes to exactly the bytes the
+ * store holds for it, so a method that ran but changed nothing (a transfer
+ * refused for insufficient funds) is a reader only. An instance whose state
+ * cannot be encoded stays written (the error comes from
+ * sf_tx_encode_writes). Returns how many were cleared. */
+int sf_tx_clear_unchanged(sf_executor *ex, sf_tx *tx);
+
 /* One client operation, already parsed. Strings are not NUL-terminated;
  * key and args are msgpack (args: an array; NULL/0 = no arguments); op is
  * SF_OP_CREATE, SF_OP_CALL, SF_OP_GET or SF_OP_DELETE (request.h). */

@@ -462,4 +462,17 @@ void sf_metrics_stateflow(sf_metrics *m, sf_stateflow_metrics *out)
                                                   NULL);
     out->rejected_unavailable = sf_metrics_counter(m, "stateflow_rejected_total", rej_help, "reason",
                                                    "unavailable", NULL);
+    static const char phase_help[] = "Transaction executions, by phase of the batch (aria: every "
+                                     "transaction once; fallback: the conflict aborts re-executed "
+                                     "under deterministic locking in the same batch).";
+    out->phase_aria = sf_metrics_counter(m, "stateflow_phase_transactions_total", phase_help, "phase", "aria",
+                                         NULL);
+    out->phase_fallback = sf_metrics_counter(m, "stateflow_phase_transactions_total", phase_help, "phase",
+                                             "fallback", NULL);
+    out->lock_waits = sf_metrics_counter(m, "stateflow_fallback_lock_waits_total",
+                                         "Steps of fallback transactions that waited for a lock "
+                                         "(summed over the workers).", NULL);
+    out->reruns = sf_metrics_counter(m, "stateflow_reruns_total",
+                                     "Transactions that ran again in the next batch (a footprint that "
+                                     "changed in the fallback phase).", NULL);
 }

@@ -84,6 +84,10 @@ typedef struct sf_stateflow_metrics {
     sf_metric *latency;          /* stateflow_request_latency_seconds (histogram) */
     sf_metric *rejected_overloaded;  /* stateflow_rejected_total{reason="overloaded"} */
     sf_metric *rejected_unavailable; /* stateflow_rejected_total{reason="unavailable"} */
+    sf_metric *phase_aria;       /* stateflow_phase_transactions_total{phase="aria"} */
+    sf_metric *phase_fallback;   /* stateflow_phase_transactions_total{phase="fallback"} */
+    sf_metric *lock_waits;       /* stateflow_fallback_lock_waits_total */
+    sf_metric *reruns;           /* stateflow_reruns_total: to the next batch */
 } sf_stateflow_metrics;
 
 void sf_metrics_stateflow(sf_metrics *m, sf_stateflow_metrics *out);
