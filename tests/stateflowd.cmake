@@ -90,3 +90,17 @@ endif()
 sf_add_test(test_batch_limit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_batch_limit.c LIBS sf_runtime m)
 target_include_directories(test_batch_limit PRIVATE ${SF_SFD_DIR})
 set_tests_properties(test_batch_limit PROPERTIES LABELS stateflowd)
+
+# tests/stateflowd/test_durability.py, one ctest per class: the durable log
+# end to end (runtime/cluster/coord_durable.c): Restart (SIGTERM and kill -9,
+# then a new start on the same --data), Supervise (kill -9 of a worker under
+# load: --local restarts its workers, the coordinator recovers), Modes.
+if(TARGET stateflowd AND TARGET sfc)
+  foreach(cls Restart Supervise Modes)
+    add_test(NAME stateflowd_durability_${cls}
+             COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_durability.py ${cls}
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(stateflowd_durability_${cls} PROPERTIES TIMEOUT 180 LABELS stateflowd
+                         ENVIRONMENT "${SF_SFD_ENV}")
+  endforeach()
+endif()
