@@ -179,6 +179,7 @@ int coord_durable_log_batch(sf_coordinator *c, size_t nreruns)
     for (size_t i = 0; i < c->ntxns; i++)
         coord_reply_error(c, &c->txns[i].e, "Unavailable", msg);
     c->ntxns = 0;
+    c->batch_id--; /* the workers expect consecutive ids, and so does the log */
     sf_ingress_ack(c->ingress, UINT64_MAX);
     sf_metric_set(c->m_pending, (double)sf_ingress_available(c->ingress));
     c->backoff_until = uv_hrtime() + (uint64_t)BACKOFF_MS * 1000000u;

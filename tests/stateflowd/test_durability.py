@@ -17,6 +17,10 @@ ctest runs each class as its own test (tests/stateflowd.cmake).
   Unavailable (or a dropped connection) meanwhile and retry; afterwards
   money is conserved, every ok transfer has its effect exactly once and the
   service answers again.
+- DiskFull: the log on a small tmpfs (skipped unless mount works, i.e. as
+  root): once the disk is full a request is answered Unavailable and
+  nothing acknowledged is lost; once space returns the service goes on,
+  and a restart finds exactly the acknowledged effects.
 - Modes: --durability off says so at start and in /healthz; on says so
   too; a bad value is refused.
 
@@ -241,6 +245,46 @@ class Supervise(DurabilityTest):
         self.assertEqual(d.stop(), 0, d.log_text())
         d = self.start("sup")
         self.assertEqual(self.balances(d), bal)
+        self.assertEqual(d.stop(), 0, d.log_text())
+
+
+class DiskFull(DurabilityTest):
+    def test_enospc(self):
+        mnt = os.path.join(self.tmp, "small")
+        os.makedirs(mnt)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mnt],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+            self.skipTest("cannot mount a tmpfs here")
+        self.addCleanup(subprocess.run, ["umount", "-l", mnt])
+        d = Daemon(STATEFLOWD, self.sfir, os.path.join(mnt, "d"), workers=2, native=False)
+        self.addCleanup(d.__exit__)
+        st, rep = request(d.http_port, "POST", "/v1/Account", {"args": ["a", "o"]})
+        self.assertEqual(st, 201, rep)
+        self.assertEqual(request(d.http_port, "POST", "/v1/Account/a/deposit", {"args": [50]})[1], {"ok": 50})
+        fill = os.path.join(mnt, "fill")
+        fd = os.open(fill, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\0" * 4096) > 0:
+                pass
+        except OSError:
+            pass
+        os.close(fd)
+        big = "o" * 9000  # more than the segment's last page holds
+        st, rep = request(d.http_port, "POST", "/v1/Account", {"args": ["b", big]})
+        self.assertEqual(st, 503, rep)
+        self.assertEqual(rep["error"]["type"], "Unavailable")
+        self.assertIn("durable log", rep["error"]["message"])
+        os.unlink(fill)
+        time.sleep(0.3)
+        st, rep = request(d.http_port, "POST", "/v1/Account/a/deposit", {"args": [1]})
+        self.assertEqual(rep, {"ok": 51}, d.log_text())
+        st, rep = request(d.http_port, "POST", "/v1/Account", {"args": ["b", big]})
+        self.assertEqual(st, 201, rep)
+        self.assertEqual(d.stop(), 0, d.log_text())
+        d = Daemon(STATEFLOWD, self.sfir, os.path.join(mnt, "d"), workers=2, native=False)
+        self.addCleanup(d.__exit__)
+        self.assertEqual(request(d.http_port, "GET", "/v1/Account/a")[1]["ok"]["balance"], 51)
+        self.assertEqual(request(d.http_port, "GET", "/v1/Account/b")[1]["ok"]["owner"], big)
         self.assertEqual(d.stop(), 0, d.log_text())
 
 
