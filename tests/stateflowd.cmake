@@ -95,9 +95,10 @@ set_tests_properties(test_batch_limit PROPERTIES LABELS stateflowd)
 # end to end (runtime/cluster/coord_durable.c): Restart (SIGTERM and kill -9,
 # then a new start on the same --data), Supervise (kill -9 of a worker under
 # load: --local restarts its workers, the coordinator recovers), DiskFull
-# (ENOSPC on a small tmpfs: Unavailable, then the service goes on), Modes.
+# (ENOSPC on a small tmpfs: Unavailable, then the service goes on),
+# Idempotent (retries by id across a recovery: exactly once), Modes.
 if(TARGET stateflowd AND TARGET sfc)
-  foreach(cls Restart Supervise DiskFull Modes)
+  foreach(cls Restart Supervise Idempotent DiskFull Modes)
     add_test(NAME stateflowd_durability_${cls}
              COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_durability.py ${cls}
              WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

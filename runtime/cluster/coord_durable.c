@@ -176,8 +176,10 @@ int coord_durable_log_batch(sf_coordinator *c, size_t nreruns)
               (unsigned long long)c->batch_id, err, c->ntxns, c->ntxns == 1 ? "" : "s");
     char msg[600];
     snprintf(msg, sizeof msg, "the durable log cannot be written: %s", err);
-    for (size_t i = 0; i < c->ntxns; i++)
+    for (size_t i = 0; i < c->ntxns; i++) {
         coord_reply_error(c, &c->txns[i].e, "Unavailable", msg);
+        coord_idem_forget(c, &c->txns[i].e, "Unavailable", msg);
+    }
     c->ntxns = 0;
     c->batch_id--; /* the workers expect consecutive ids, and so does the log */
     sf_ingress_ack(c->ingress, UINT64_MAX);
@@ -437,6 +439,7 @@ int coord_durable_restart(sf_coordinator *c)
     coord_log(c, "%s; recovering: dropping the cluster, waiting for %u worker%s to join, then replaying "
                  "the durable log", c->why, c->nworkers, c->nworkers == 1 ? "" : "s");
     coord_fail_pending(c, c->why);
+    coord_idem_clear(c, c->why); /* rebuilt by the replay */
     replay_reset(c);
     for (uint32_t w = 0; w < c->nworkers; w++) {
         sf_conn *conn = c->workers[w].conn;

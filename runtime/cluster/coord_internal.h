@@ -11,6 +11,7 @@
  *                      DECIDE, COMMITTED) and its end
  *   coord_reply.c      reply routing to the gateway or the native clients
  *   coord_commitlog.c  the commit log
+ *   coord_idem.c       idempotent retries: the id -> reply table
  *   coord_durable.c    durability: the durable log (docs/durability.md),
  *                      group commit per batch, recovery by replay
  *
@@ -123,6 +124,8 @@ struct sf_coordinator {
     uint64_t backoff_until;    /* uv_hrtime(): no batch before (a failed group commit) */
     sf_buf dbuf;
     sf_metric *m_log_bytes, *m_log_syncs, *m_log_errors, *m_log_sync_s;
+    struct coord_idem *idem;   /* coord_idem.c */
+    sf_metric *m_idem_hits;
     uint64_t *order_ids;
     unsigned *order_flags;
     size_t *order, order_cap;
@@ -214,6 +217,24 @@ void coord_durable_describe(const sf_coordinator *c, char *buf, size_t len);
 /* Form and send a batch: the reruns in c->reruns, then up to want requests
  * from the ingress (replay: exactly want, no byte cap). */
 void coord_start_batch(sf_coordinator *c, size_t want, int replay);
+
+/* ---- coord_idem.c ---- */
+typedef struct coord_idem coord_idem;
+/* A request arrives: 1 when its id was seen (answered now with the first
+ * reply, or attached to the request in flight): do not queue it; 0 to go
+ * on (its id, if any, is now pending). */
+int coord_idem_submit(sf_coordinator *c, const char *req, size_t len, const sf_reply_to *to);
+/* The request's reply is final (committed or logic-aborted): remember it,
+ * answer the retries waiting for it. */
+void coord_idem_done(sf_coordinator *c, const sf_ingress_entry *req, int is_err, const char *reply, size_t len);
+/* The request was answered without running (not durable): forget its id,
+ * answer its waiting retries the same way. */
+void coord_idem_forget(sf_coordinator *c, const sf_ingress_entry *req, const char *type, const char *msg);
+/* Every pending id: forgotten, its waiting retries answered Unavailable. */
+void coord_idem_forget_pending(sf_coordinator *c, const char *msg);
+/* Everything forgotten (a restart rebuilds the table by replay). */
+void coord_idem_clear(sf_coordinator *c, const char *msg);
+void coord_idem_free(sf_coordinator *c);
 
 /* ---- coord_commitlog.c ---- */
 /* Open cfg.commit_log (when set). Returns 0, or -1 with a message. */

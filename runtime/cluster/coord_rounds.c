@@ -98,9 +98,11 @@ static void finish_batch(sf_coordinator *c)
         if (t->decision == SF_ARIA_COMMIT) {
             commits++;
             coord_reply_ok(c, &t->e, r, t->reply_len);
+            coord_idem_done(c, &t->e, 0, r, t->reply_len);
         } else if (t->decision == SF_ARIA_LOGIC_ABORT) {
             logic++;
             coord_reply_error_map(c, &t->e, r, t->reply_len);
+            coord_idem_done(c, &t->e, 1, r, t->reply_len);
         } else
             c->reruns[c->nreruns++] = *t;
     }

@@ -214,9 +214,16 @@ static int submit(sf_coordinator *c, const char *req, size_t len, const sf_reply
         sf_metric_inc(c->sm.rejected_unavailable);
         return SF_SUBMIT_UNAVAILABLE;
     }
+    if (coord_idem_submit(c, req, len, to))
+        return SF_SUBMIT_OK; /* a retry: answered, or waits for the first one */
     char err[128];
     uint64_t pos;
     int rc = sf_ingress_append(c->ingress, req, len, to, uv_hrtime(), &pos, err, sizeof err);
+    if (rc != 0) {
+        sf_ingress_entry x = {0, req, len, *to, 0};
+        coord_idem_forget(c, &x, rc == SF_INGRESS_EFULL ? "Overloaded" : "Unavailable",
+                          rc == SF_INGRESS_EFULL ? "the service is overloaded: retry later" : err);
+    }
     if (rc == SF_INGRESS_EFULL) {
         sf_metric_inc(c->sm.rejected_overloaded);
         return SF_SUBMIT_OVERLOADED;

@@ -51,6 +51,7 @@ void coord_fail_pending(sf_coordinator *c, const char *msg)
         sf_ingress_ack(c->ingress, e.pos + 1);
     }
     sf_ingress_ack(c->ingress, UINT64_MAX);
+    coord_idem_forget_pending(c, msg);
     c->stage = ST_IDLE;
     sf_metric_set(c->m_pending, 0);
 }
@@ -251,6 +252,8 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
                                   "Transactions a batch takes at most now (adapts to conflict aborts, "
                                   "up to --batch-size).", NULL);
     sf_metric_set(c->m_admit, (double)c->admit);
+    c->m_idem_hits = sf_metrics_counter(c->metrics, "stateflow_idempotent_retries_total",
+                                        "Requests whose id was seen before: answered with the first reply.", NULL);
     uv_timer_init(c->loop, &c->timer);
     c->timer.data = c;
     c->timer_init = 1;
@@ -393,6 +396,7 @@ int sf_coordinator_free(sf_coordinator *c)
     free((char *)c->cfg.commit_log);
     free((char *)c->cfg.data_dir);
     coord_durable_free(c);
+    coord_idem_free(c);
     free(c);
     return 0;
 }

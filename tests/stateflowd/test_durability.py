@@ -17,6 +17,11 @@ ctest runs each class as its own test (tests/stateflowd.cmake).
   Unavailable (or a dropped connection) meanwhile and retry; afterwards
   money is conserved, every ok transfer has its effect exactly once and the
   service answers again.
+- Idempotent: the same, with an id on every transfer, and clients that
+  retry an unknown outcome with the same id until they get an answer: each
+  transfer then has its effect exactly once (balances match the ok replies
+  exactly), also across the recovery and a restart; a retry of a finished
+  id gets the first reply.
 - DiskFull: the log on a small tmpfs (skipped unless mount works, i.e. as
   root): once the disk is full a request is answered Unavailable and
   nothing acknowledged is lost; once space returns the service goes on,
@@ -244,6 +249,74 @@ class Supervise(DurabilityTest):
         # the state after the recovery survives a restart too
         self.assertEqual(d.stop(), 0, d.log_text())
         d = self.start("sup")
+        self.assertEqual(self.balances(d), bal)
+        self.assertEqual(d.stop(), 0, d.log_text())
+
+
+class RetryLoad(Load):
+    """Client k sends transfer k-n with id "k-n" until it gets an answer
+    that is not Unavailable (a dropped connection or a 503: the same id
+    again), then transfer k-(n+1)."""
+
+    def run(self, k):
+        rng = random.Random(k)
+        conn = None
+        n = 0
+        while not self.halt.is_set():
+            body = {"id": "t%d-%d" % (k, n), "op": "call", "entity": "Account", "key": "src%d" % k,
+                    "method": "transfer", "args": [1, {"$ref": ["Account", rng.choice(SINKS)]}]}
+            while True:
+                try:
+                    if conn is None:
+                        conn = http.client.HTTPConnection("127.0.0.1", self.port_fn(), timeout=30)
+                    st, rep = http_call(conn, "POST", "/v1/requests", body)
+                except (OSError, http.client.HTTPException, ValueError):
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                    st, rep = None, None
+                if st == 200:
+                    self.ok[k] += 1
+                    break
+                if st is not None and st != 503:
+                    self.other.append((st, rep))
+                    break
+                self.unknown[k] += 1
+                time.sleep(0.05)
+            n += 1
+        if conn is not None:
+            conn.close()
+
+
+class Idempotent(DurabilityTest):
+    def test_retries_by_id(self):
+        d = self.start("idem")
+        self.setup_bank(d)
+        load = RetryLoad(lambda: d.http_port)
+        time.sleep(0.8)
+        pids = d.worker_pids()
+        os.kill(pids[0], signal.SIGKILL)
+        self.assertTrue(d.log_has(r"recovered: \d+ batch", timeout=30), d.log_text())
+        time.sleep(1.0)
+        self.assertTrue(load.stop(), "a client hangs")
+        self.assertGreater(sum(load.unknown), 0, "the kill did not disturb any client")
+        bal = self.balances(d)
+        self.assertEqual(sum(bal.values()), START * len(accounts()))
+        self.assertEqual(load.other, [])
+        for k in range(NCLIENTS):
+            self.assertEqual(START - bal["src%d" % k], load.ok[k], "client %d" % k)
+        # a retry of a finished id: the first reply, no second effect
+        first = {"id": "t0-0", "op": "call", "entity": "Account", "key": "src0", "method": "transfer",
+                 "args": [1, {"$ref": ["Account", "sink0"]}]}
+        st, rep = request(d.http_port, "POST", "/v1/requests", first)
+        self.assertEqual(st, 200, rep)
+        self.assertEqual(rep["id"], "t0-0")
+        self.assertEqual(self.balances(d), bal)
+        # also after a restart (the table is rebuilt by the replay)
+        self.assertEqual(d.stop(), 0, d.log_text())
+        d = self.start("idem")
+        st, rep2 = request(d.http_port, "POST", "/v1/requests", first)
+        self.assertEqual(rep2, rep)
         self.assertEqual(self.balances(d), bal)
         self.assertEqual(d.stop(), 0, d.log_text())
 
