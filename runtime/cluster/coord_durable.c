@@ -336,6 +336,17 @@ void coord_durable_replay_next(sf_coordinator *c)
     sf_durlog_batch b;
     if (sf_durlog_batch_decode(data, len, &b, err, sizeof err) < 0)
         { replay_fail(c, "a malformed batch record", err); return; }
+    if (c->nrq > b.count) {
+        /* requests of a group commit torn by a crash (the valid records
+         * before the torn one are kept, its batch record was not): never
+         * executed, never answered */
+        size_t drop = c->nrq - b.count;
+        coord_log(c, "replay: %zu request%s logged before batch %llu belong to no batch (a torn group "
+                     "commit); skipped", drop, drop == 1 ? "" : "s", (unsigned long long)b.batch_id);
+        memmove(c->rq_off, c->rq_off + drop, b.count * sizeof(size_t));
+        memmove(c->rq_len, c->rq_len + drop, b.count * sizeof(size_t));
+        c->nrq = b.count;
+    }
     if (b.count != c->nrq) {
         snprintf(err, sizeof err, "batch %llu names %u requests, the log holds %zu before it",
                  (unsigned long long)b.batch_id, b.count, c->nrq);

@@ -147,7 +147,19 @@ class DurabilityTest(unittest.TestCase):
             self.assertEqual(rep, {"ok": START})
 
     def balances(self, d, timeout=30):
-        """Every balance, retrying while the service is unavailable."""
+        """Every balance once nothing moves any more: after a recovery the
+        conflict-aborted transfers of the last replayed batch still commit
+        (nobody waits for them), and balances read one request at a time
+        would straddle them. Retries while the service is unavailable."""
+        last = self.read_balances(d, timeout)
+        for _ in range(50):
+            now = self.read_balances(d, timeout)
+            if now == last:
+                return now
+            last = now
+        self.fail("the balances keep changing")
+
+    def read_balances(self, d, timeout):
         out = {}
         deadline = time.monotonic() + timeout
         for a in accounts():
