@@ -96,9 +96,10 @@ set_tests_properties(test_batch_limit PROPERTIES LABELS stateflowd)
 # then a new start on the same --data), Supervise (kill -9 of a worker under
 # load: --local restarts its workers, the coordinator recovers), DiskFull
 # (ENOSPC on a small tmpfs: Unavailable, then the service goes on),
-# Idempotent (retries by id across a recovery: exactly once), Modes.
+# Idempotent (retries by id across a recovery: exactly once), TornGroup
+# (requests of a torn group commit are never executed), Modes.
 if(TARGET stateflowd AND TARGET sfc)
-  foreach(cls Restart Supervise Idempotent DiskFull Modes)
+  foreach(cls Restart Supervise Idempotent TornGroup DiskFull Modes)
     add_test(NAME stateflowd_durability_${cls}
              COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_durability.py ${cls}
              WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
