@@ -38,6 +38,7 @@
 #include "stateflow/sf_util.h"
 
 #define BACKOFF_MS 100 /* after a failed group commit */
+#define RECOVERY_TRIES 5 /* cluster failures in a row before serving again */
 
 static const double SYNC_BOUNDS[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1};
 
@@ -233,6 +234,7 @@ int coord_durable_log_outcomes(sf_coordinator *c)
 static void finish_recovery(sf_coordinator *c)
 {
     replay_reset(c);
+    c->failed_recoveries = 0;
     c->replay_pending = 0;
     c->phase = PH_SERVING;
     coord_log(c, "recovered: %llu batch%s replayed from the durable log in %llu ms",
@@ -257,6 +259,7 @@ static void replay_fail(sf_coordinator *c, const char *what, const char *err)
 void coord_durable_on_cluster_ready(sf_coordinator *c)
 {
     if (!c->dlog || !c->replay_pending) {
+        c->failed_recoveries = 0;
         c->phase = PH_SERVING;
         coord_members_announce_ready(c);
         return;
@@ -447,6 +450,15 @@ int coord_durable_restart(sf_coordinator *c)
 {
     if (!c->dlog || c->phase == PH_CLOSING)
         return 0;
+    /* a cluster that fails again before it served (say a worker that
+     * crashes replaying some batch) is not restarted for ever */
+    if (c->phase == PH_RECOVERING || c->phase == PH_JOINING) {
+        if (++c->failed_recoveries > RECOVERY_TRIES) {
+            coord_log(c, "recovery failed %u times in a row: giving up", RECOVERY_TRIES);
+            return 0;
+        }
+    } else
+        c->failed_recoveries = 0;
     coord_log(c, "%s; recovering: dropping the cluster, waiting for %u worker%s to join, then replaying "
                  "the durable log", c->why, c->nworkers, c->nworkers == 1 ? "" : "s");
     coord_fail_pending(c, c->why);

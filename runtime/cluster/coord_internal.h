@@ -121,6 +121,7 @@ struct sf_coordinator {
     uint64_t *forced;          /* replay: positions logged TimeLimitExceeded in this batch */
     size_t nforced, forced_cap;
     uint64_t replayed, replay_t0;
+    unsigned failed_recoveries; /* cluster failures in a row before serving */
     uint64_t backoff_until;    /* uv_hrtime(): no batch before (a failed group commit) */
     sf_buf dbuf;
     sf_metric *m_log_bytes, *m_log_syncs, *m_log_errors, *m_log_sync_s;

@@ -96,6 +96,7 @@ typedef struct daemon {
     size_t toklen;
     uv_timer_t respawn;
     int respawn_open, restarts;
+    char exe[4096];            /* this program, for the worker processes */
     int shutting_down;
     int status;
 } daemon_t;
@@ -461,13 +462,17 @@ static void on_child_exit(uv_process_t *p, int64_t status, int term_signal)
 
 static int spawn_workers(daemon_t *d, int n, int port, const char *token, size_t toklen)
 {
-    char exe[4096];
-    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (el <= 0) {
-        say("cannot find my own executable: %s", strerror(errno));
-        return -1;
+    /* found once: a restart uses the same path even when the file was
+     * replaced meanwhile (then /proc/self/exe ends in " (deleted)") */
+    char *exe = d->exe;
+    if (!exe[0]) {
+        ssize_t el = readlink("/proc/self/exe", exe, sizeof d->exe - 1);
+        if (el <= 0) {
+            say("cannot find my own executable: %s", strerror(errno));
+            return -1;
+        }
+        exe[el] = '\0';
     }
-    exe[el] = '\0';
     char join[64];
     snprintf(join, sizeof join, "127.0.0.1:%d", port);
     /* environment: ours without STATEFLOW_TOKEN, plus the token */
