@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README's main command: set up, build, compile the shop example, start
 # `stateflowd --local` on it (a coordinator and one worker process per core),
-# send a few requests with the sfctl client, print the replies, and stop.
+# send a few requests with the sfctl client, print the replies, stop, start
+# again on the same data directory and show that the state survived.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -51,6 +52,23 @@ run get User/alice
 run get Item/apple
 run call User/bob buy_item 1 @Item/apple
 
+kill -TERM "$pid"
+wait "$pid" && echo "stateflowd stopped" || echo "stateflowd exited with status $?"
+pid=""
+
+# durable by default: a new start on the same --data replays the log
+echo
+echo "\$ stateflowd --local shop.sfir --http 127.0.0.1:$http    # again: the state is back"
+build/bin/stateflowd --local "$tmp/shop.sfir" --http "127.0.0.1:$http" --native "127.0.0.1:$native" \
+  --data "$tmp/data" 2> "$tmp/stateflowd2.log" &
+pid=$!
+for _ in $(seq 100); do
+  build/bin/sfctl --url "$url" --timeout 1 health >/dev/null 2>&1 && break
+  kill -0 "$pid" 2>/dev/null || { cat "$tmp/stateflowd2.log"; exit 1; }
+  sleep 0.1
+done
+run get User/alice
+run get Item/apple
 kill -TERM "$pid"
 wait "$pid" && echo "stateflowd stopped" || echo "stateflowd exited with status $?"
 pid=""

@@ -101,3 +101,20 @@ if(TARGET stateflowd AND TARGET sfc)
   set_tests_properties(stateflowd_Lifecycle PROPERTIES TIMEOUT 120 LABELS stateflowd
                        ENVIRONMENT "${SF_SFD_ENV}")
 endif()
+
+# tests/stateflowd/test_durability.py, one ctest per class: the durable log
+# end to end (runtime/cluster/coord_durable.c): Restart (SIGTERM and kill -9,
+# then a new start on the same --data), Supervise (kill -9 of a worker under
+# load: --local restarts its workers, the coordinator recovers), DiskFull
+# (ENOSPC on a small tmpfs: Unavailable, then the service goes on),
+# Idempotent (retries by id across a recovery: exactly once), TornGroup
+# (requests of a torn group commit are never executed), Modes.
+if(TARGET stateflowd AND TARGET sfc)
+  foreach(cls Restart Supervise Idempotent TornGroup DiskFull Modes)
+    add_test(NAME stateflowd_durability_${cls}
+             COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/stateflowd/test_durability.py ${cls}
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(stateflowd_durability_${cls} PROPERTIES TIMEOUT 180 LABELS stateflowd
+                         ENVIRONMENT "${SF_SFD_ENV}")
+  endforeach()
+endif()

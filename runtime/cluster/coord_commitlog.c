@@ -33,8 +33,9 @@ void coord_commitlog_close(sf_coordinator *c)
 
 void coord_commitlog_write(sf_coordinator *c)
 {
-    if (!c->clog)
-        return;
+    if (!c->clog || c->batch_id <= c->clog_batch)
+        return; /* a replay after a restart in this process: already written */
+    c->clog_batch = c->batch_id;
     size_t n = 0;
     if (c->ntxns > c->order_cap) {
         c->order_cap = c->ntxns;

@@ -12,6 +12,9 @@
  *                      DONE, RELEASE, COMMITTED) and its end
  *   coord_reply.c      reply routing to the gateway or the native clients
  *   coord_commitlog.c  the commit log
+ *   coord_idem.c       idempotent retries: the id -> reply table
+ *   coord_durable.c    durability: the durable log (docs/durability.md),
+ *                      group commit per batch, recovery by replay
  *
  * Single-threaded, on the loop. Not a public header. */
 #ifndef SF_RUNTIME_COORD_INTERNAL_H
@@ -32,7 +35,9 @@
 #include "native.h"
 #include "net.h"
 
-enum coord_phase { PH_JOINING, PH_SERVING, PH_BROKEN, PH_CLOSING };
+/* PH_RECOVERING: every worker is ready and the batches of the durable log
+ * are being re-executed (coord_durable.c); no request is taken yet. */
+enum coord_phase { PH_JOINING, PH_SERVING, PH_BROKEN, PH_CLOSING, PH_RECOVERING };
 enum coord_stage { ST_IDLE, ST_EXEC, ST_FLAGS, ST_COMMIT, ST_FALLBACK, ST_FBEND };
 
 typedef struct cworker {
@@ -107,6 +112,26 @@ struct sf_coordinator {
     sf_ingress_entry *take_buf;
 
     sf_buf out, tmp, tmp2;
+    uint64_t clog_batch;       /* the last batch in the commit log (a replay skips up to it) */
+
+    /* durability (coord_durable.c) */
+    struct sf_durlog *dlog;    /* NULL: --durability off */
+    struct sf_durlog_iter *replay_it;
+    int replay_pending;        /* the log holds batches to replay once the workers are ready */
+    sf_buf rq;                 /* replay: requests read since the last BATCH record */
+    size_t *rq_off, *rq_len, nrq, rq_cap;
+    sf_buf peek;               /* replay: a record read ahead */
+    uint32_t peek_type;
+    int have_peek;
+    uint64_t *forced;          /* replay: positions logged TimeLimitExceeded in this batch */
+    size_t nforced, forced_cap;
+    uint64_t replayed, replay_t0;
+    unsigned failed_recoveries; /* cluster failures in a row before serving */
+    uint64_t backoff_until;    /* uv_hrtime(): no batch before (a failed group commit) */
+    sf_buf dbuf;
+    sf_metric *m_log_bytes, *m_log_syncs, *m_log_errors, *m_log_sync_s;
+    struct coord_idem *idem;   /* coord_idem.c */
+    sf_metric *m_idem_hits;
     uint64_t *order_ids;
     unsigned *order_flags;
     size_t *order, order_cap;
@@ -119,6 +144,8 @@ void coord_log(sf_coordinator *c, const char *fmt, ...) __attribute__((format(pr
 void coord_broken(sf_coordinator *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Answer everything in flight or waiting with Unavailable. */
 void coord_fail_pending(sf_coordinator *c, const char *msg);
+/* A new empty ingress with the configured bounds. */
+sf_ingress *coord_new_ingress(const sf_coordinator *c);
 /* A frame from a worker (sf_conn_callbacks.on_frame; ud is its clink). */
 void coord_on_worker_frame(sf_conn *conn, int type, const char *payload, size_t len, void *ud);
 
@@ -131,6 +158,9 @@ int coord_frame_end(sf_coordinator *c, size_t at);
 /* Send the frame(s) in c->out to worker i; -1 (broken) on failure. */
 int coord_send_worker(sf_coordinator *c, uint32_t i);
 void coord_on_ready(sf_coordinator *c, uint32_t wi);
+/* The service takes requests now: the "coordinator ready" line, on_ready,
+ * the first batch. */
+void coord_members_announce_ready(sf_coordinator *c);
 
 /* ---- coord_sequencer.c ---- */
 /* Start the next batch when the loop is idle and one is due. */
@@ -160,6 +190,57 @@ void coord_reply_ok(sf_coordinator *c, const sf_ingress_entry *e, const char *va
 void coord_reply_error(sf_coordinator *c, const sf_ingress_entry *e, const char *type, const char *msg);
 /* An error map (msgpack {"type","message"}), e.g. from the arena. */
 void coord_reply_error_map(sf_coordinator *c, const sf_ingress_entry *e, const char *map, size_t len);
+
+/* ---- coord_durable.c ---- */
+/* Open the log under cfg.data_dir (when durability is on); notes whether
+ * there is something to replay. Returns 0, or -1 with a message. */
+int coord_durable_open(sf_coordinator *c, char *err, size_t errlen);
+void coord_durable_close(sf_coordinator *c);
+void coord_durable_free(sf_coordinator *c);
+/* Every worker is ready: replay the log (PH_RECOVERING) or serve. */
+void coord_durable_on_cluster_ready(sf_coordinator *c);
+/* PH_RECOVERING and idle: start the next logged batch, or finish the
+ * recovery when the log is exhausted. */
+void coord_durable_replay_next(sf_coordinator *c);
+/* The batch's membership (txns[0..nreruns) reruns, the rest new) is formed:
+ * append its requests and membership and group-commit. Returns 0, or -1
+ * when the sync failed (the batch was answered Unavailable and dropped). */
+int coord_durable_log_batch(sf_coordinator *c, size_t nreruns);
+/* Replay: force the logged time-dependent outcomes before EXECUTED. */
+void coord_durable_force_outcomes(sf_coordinator *c);
+/* The batch is decided: log its time-dependent outcomes (TimeLimitExceeded
+ * aborts) and sync them before any reply. Returns 0, or -1 (broken). */
+int coord_durable_log_outcomes(sf_coordinator *c);
+/* The coordinator lost its cluster (a worker died, a batch stalled):
+ * with durability on, answer what waits Unavailable, drop the workers and
+ * wait for a new cluster, which recovers from the log. Returns 1 when it
+ * restarts, 0 when it cannot (durability off). */
+int coord_durable_restart(sf_coordinator *c);
+/* "on, log DIR (N records)" or "off (in memory: nothing survives a restart)". */
+void coord_durable_describe(const sf_coordinator *c, char *buf, size_t len);
+
+/* ---- coord_sequencer.c (replay) ---- */
+/* Form and send a batch: the reruns in c->reruns, then up to want requests
+ * from the ingress (replay: exactly want, no byte cap). */
+void coord_start_batch(sf_coordinator *c, size_t want, int replay);
+
+/* ---- coord_idem.c ---- */
+typedef struct coord_idem coord_idem;
+/* A request arrives: 1 when its id was seen (answered now with the first
+ * reply, or attached to the request in flight): do not queue it; 0 to go
+ * on (its id, if any, is now pending). */
+int coord_idem_submit(sf_coordinator *c, const char *req, size_t len, const sf_reply_to *to);
+/* The request's reply is final (committed or logic-aborted): remember it,
+ * answer the retries waiting for it. */
+void coord_idem_done(sf_coordinator *c, const sf_ingress_entry *req, int is_err, const char *reply, size_t len);
+/* The request was answered without running (not durable): forget its id,
+ * answer its waiting retries the same way. */
+void coord_idem_forget(sf_coordinator *c, const sf_ingress_entry *req, const char *type, const char *msg);
+/* Every pending id: forgotten, its waiting retries answered Unavailable. */
+void coord_idem_forget_pending(sf_coordinator *c, const char *msg);
+/* Everything forgotten (a restart rebuilds the table by replay). */
+void coord_idem_clear(sf_coordinator *c, const char *msg);
+void coord_idem_free(sf_coordinator *c);
 
 /* ---- coord_commitlog.c ---- */
 /* Open cfg.commit_log (when set). Returns 0, or -1 with a message. */

@@ -3,9 +3,10 @@
  * a free slot while the cluster forms; each gets the application (APP);
  * when the expected number has joined, every worker gets the partition map
  * and the addresses of its peers (MAP) and answers READY once connected to
- * all of them; the last READY starts the service. A worker that leaves
- * before the map went out frees its slot; one that leaves later breaks the
- * service (recovery is not built yet). Also the one path that sends frames
+ * all of them; the last READY starts the service (after a replay of the
+ * durable log, coord_durable.c). A worker that leaves before the map went
+ * out frees its slot; one that leaves later breaks the cluster (with
+ * durability on, the coordinator then waits for a new one and recovers). Also the one path that sends frames
  * to a worker. */
 #include <stdlib.h>
 #include <string.h>
@@ -83,18 +84,24 @@ void coord_on_ready(sf_coordinator *c, uint32_t wi)
     c->workers[wi].ready = 1;
     c->nready++;
     sf_metric_set(c->m_workers, (double)c->nready);
-    if (c->nready == c->nworkers && c->phase == PH_JOINING) {
-        c->phase = PH_SERVING;
-        coord_log(c, "coordinator ready: %u worker%s, %u partitions, cluster=%s:%d http=%s%s%d native=%s%s%d",
-                  c->nworkers, c->nworkers == 1 ? "" : "s", c->P,
-                  c->cfg.listen_host, sf_listener_port(c->listener),
-                  c->gw ? c->cfg.http_host : "off", c->gw ? ":" : "", c->gw ? c->http_port : 0,
-                  c->native ? c->cfg.native_host : "off", c->native ? ":" : "",
-                  c->native ? c->native_port : 0);
-        if (c->cfg.on_ready)
-            c->cfg.on_ready(c->cfg.ud);
-        coord_maybe_start_batch(c);
-    }
+    if (c->nready == c->nworkers && c->phase == PH_JOINING)
+        coord_durable_on_cluster_ready(c);
+}
+
+void coord_members_announce_ready(sf_coordinator *c)
+{
+    char dur[300];
+    coord_durable_describe(c, dur, sizeof dur);
+    coord_log(c, "coordinator ready: %u worker%s, %u partitions, cluster=%s:%d http=%s%s%d native=%s%s%d, "
+                 "durability %s",
+              c->nworkers, c->nworkers == 1 ? "" : "s", c->P,
+              c->cfg.listen_host, sf_listener_port(c->listener),
+              c->gw ? c->cfg.http_host : "off", c->gw ? ":" : "", c->gw ? c->http_port : 0,
+              c->native ? c->cfg.native_host : "off", c->native ? ":" : "",
+              c->native ? c->native_port : 0, dur);
+    if (c->cfg.on_ready)
+        c->cfg.on_ready(c->cfg.ud);
+    coord_maybe_start_batch(c);
 }
 
 static void on_worker_close(sf_conn *conn, const char *reason, void *ud)

@@ -35,6 +35,7 @@ static ctxn *find_txn(sf_coordinator *c, uint64_t txid)
 static void send_executed(sf_coordinator *c)
 {
     c->stage = ST_FLAGS;
+    coord_durable_force_outcomes(c);
     uint32_t nlogic = 0;
     for (size_t i = 0; i < c->ntxns; i++)
         if (c->txns[i].outcome)
@@ -97,6 +98,8 @@ static void send_decide(sf_coordinator *c)
 
 static void finish_batch(sf_coordinator *c)
 {
+    if (coord_durable_log_outcomes(c) < 0)
+        return;
     coord_commitlog_write(c);
     size_t commits = 0, logic = 0;
     if (c->nreruns + c->ntxns > c->rcap) {
@@ -110,9 +113,11 @@ static void finish_batch(sf_coordinator *c)
         if (t->decision == SF_ARIA_COMMIT) {
             commits++;
             coord_reply_ok(c, &t->e, r, t->reply_len);
+            coord_idem_done(c, &t->e, 0, r, t->reply_len);
         } else if (t->decision == SF_ARIA_LOGIC_ABORT) {
             logic++;
             coord_reply_error_map(c, &t->e, r, t->reply_len);
+            coord_idem_done(c, &t->e, 1, r, t->reply_len);
         } else
             c->reruns[c->nreruns++] = *t;
     }
@@ -309,7 +314,7 @@ static const char *stage_name(int stage)
 static void on_watch(uv_timer_t *t)
 {
     sf_coordinator *c = t->data;
-    if (c->phase != PH_SERVING)
+    if (c->phase != PH_SERVING && c->phase != PH_RECOVERING)
         return;
     uint64_t stalled = coord_stalled_ns(c, uv_hrtime());
     if (stalled < c->batch_timeout_ns)

@@ -6,7 +6,9 @@
  * its oldest request for more when it is not full. A transaction's id is
  * its ingress position; its home worker follows from its target's
  * partition (sf_cluster_home_partition). Each worker then gets the BATCH
- * frames of the transactions it is home to. The ingress is bounded (count
+ * frames of the transactions it is home to (after the batch was made
+ * durable, coord_durable.c; a replay forms the logged batches through the
+ * same path). The ingress is bounded (count
  * and bytes): past a bound a request is refused as Overloaded, never
  * queued. */
 #include <string.h>
@@ -68,33 +70,40 @@ static int send_batch_to(sf_coordinator *c, uint32_t wi)
     return 0;
 }
 
-static void start_batch(sf_coordinator *c)
+void coord_start_batch(sf_coordinator *c, size_t want, int replay)
 {
-    size_t room = c->admit;
-    txn_reserve(c, c->nreruns + room);
+    txn_reserve(c, c->nreruns + want);
     c->ntxns = 0;
     sf_buf_reset(&c->arena);
     /* conflict-aborted transactions of the last batch open this one */
     for (size_t i = 0; i < c->nreruns; i++)
         c->txns[c->ntxns++] = c->reruns[i];
+    size_t nreruns = c->nreruns;
     c->nreruns = 0;
-    size_t want = room > c->ntxns ? room - c->ntxns : 0;
     if (!c->take_buf)
         c->take_buf = sf_xrealloc(NULL, sizeof(sf_ingress_entry));
     size_t bytes = 0;
     for (size_t i = 0; i < c->ntxns; i++)
         bytes += c->txns[i].e.len;
     /* one at a time, so a batch of large requests stops at the byte cap */
-    while (want > 0 && bytes < SF_BATCH_MAX_BYTES && sf_ingress_take(c->ingress, 1, c->take_buf) == 1) {
+    while (want > 0 && (replay || bytes < SF_BATCH_MAX_BYTES) && sf_ingress_take(c->ingress, 1, c->take_buf) == 1) {
         ctxn *t = &c->txns[c->ntxns++];
         memset(t, 0, sizeof(*t));
         t->e = c->take_buf[0];
         bytes += t->e.len;
         want--;
     }
-    if (c->ntxns == 0)
+    if (c->ntxns == 0) {
+        if (replay)
+            coord_maybe_start_batch(c); /* an empty logged batch: the next one */
         return;
+    }
     c->batch_id++;
+    /* durable before it runs: no reply can leave before its request is */
+    if (c->dlog && !replay && coord_durable_log_batch(c, nreruns) < 0) {
+        coord_maybe_start_batch(c);
+        return;
+    }
     for (size_t i = 0; i < c->ntxns; i++) {
         ctxn *t = &c->txns[i];
         t->home = home_of(c, &t->e, &t->op);
@@ -127,8 +136,21 @@ void coord_on_timer(uv_timer_t *t)
 
 void coord_maybe_start_batch(sf_coordinator *c)
 {
+    if (c->phase == PH_RECOVERING && c->stage == ST_IDLE) {
+        coord_durable_replay_next(c);
+        return;
+    }
     if (c->phase != PH_SERVING || c->stage != ST_IDLE)
         return;
+    if (c->backoff_until) {
+        uint64_t now = uv_hrtime();
+        if (now < c->backoff_until) {
+            uint64_t ms = (c->backoff_until - now + 999999) / 1000000;
+            uv_timer_start(&c->timer, coord_on_timer, ms ? ms : 1, 0);
+            return;
+        }
+        c->backoff_until = 0;
+    }
     size_t avail = sf_ingress_available(c->ingress);
     if (c->nreruns == 0 && avail == 0)
         return;
@@ -143,7 +165,7 @@ void coord_maybe_start_batch(sf_coordinator *c)
         }
     }
     uv_timer_stop(&c->timer);
-    start_batch(c);
+    coord_start_batch(c, c->admit > c->nreruns ? c->admit - c->nreruns : 0, 0);
 }
 
 /* ---- the batch limit ---- */
@@ -192,9 +214,16 @@ static int submit(sf_coordinator *c, const char *req, size_t len, const sf_reply
         sf_metric_inc(c->sm.rejected_unavailable);
         return SF_SUBMIT_UNAVAILABLE;
     }
+    if (coord_idem_submit(c, req, len, to))
+        return SF_SUBMIT_OK; /* a retry: answered, or waits for the first one */
     char err[128];
     uint64_t pos;
     int rc = sf_ingress_append(c->ingress, req, len, to, uv_hrtime(), &pos, err, sizeof err);
+    if (rc != 0) {
+        sf_ingress_entry x = {0, req, len, *to, 0};
+        coord_idem_forget(c, &x, rc == SF_INGRESS_EFULL ? "Overloaded" : "Unavailable",
+                          rc == SF_INGRESS_EFULL ? "the service is overloaded: retry later" : err);
+    }
     if (rc == SF_INGRESS_EFULL) {
         sf_metric_inc(c->sm.rejected_overloaded);
         return SF_SUBMIT_OVERLOADED;

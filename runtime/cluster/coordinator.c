@@ -51,6 +51,7 @@ void coord_fail_pending(sf_coordinator *c, const char *msg)
         sf_ingress_ack(c->ingress, e.pos + 1);
     }
     sf_ingress_ack(c->ingress, UINT64_MAX);
+    coord_idem_forget_pending(c, msg);
     c->stage = ST_IDLE;
     sf_metric_set(c->m_pending, 0);
 }
@@ -63,6 +64,8 @@ void coord_broken(sf_coordinator *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(c->why, sizeof c->why, fmt, ap);
     va_end(ap);
+    if (coord_durable_restart(c))
+        return;
     coord_log(c, "%s; the service is unavailable from now on (restart to recover)", c->why);
     c->phase = PH_BROKEN;
     coord_fail_pending(c, c->why);
@@ -138,8 +141,10 @@ static int gw_healthy(void *ud, char *why, size_t whylen)
     case PH_SERVING: {
         /* healthy means progress: idle, or the running batch moved lately */
         uint64_t stalled = coord_stalled_ns(c, uv_hrtime());
-        if (stalled <= (uint64_t)SF_HEALTH_STALL_MS * 1000000u)
+        if (stalled <= (uint64_t)SF_HEALTH_STALL_MS * 1000000u) {
+            snprintf(why, whylen, "durability %s", c->dlog ? "on" : "off (in memory: nothing survives a restart)");
             return 1;
+        }
         char who[200];
         coord_waiting_for(c, who, sizeof who);
         snprintf(why, whylen, "batch %llu has made no progress for %llu ms (waiting for worker%s %s)",
@@ -149,6 +154,10 @@ static int gw_healthy(void *ud, char *why, size_t whylen)
     }
     case PH_JOINING:
         snprintf(why, whylen, "waiting for workers (%u of %u ready)", c->nready, c->nworkers);
+        return 0;
+    case PH_RECOVERING:
+        snprintf(why, whylen, "recovering: replaying the durable log (batch %llu, %llu replayed)",
+                 (unsigned long long)c->batch_id, (unsigned long long)c->replayed);
         return 0;
     case PH_BROKEN: snprintf(why, whylen, "%s", c->why); return 0;
     default: snprintf(why, whylen, "shutting down"); return 0;
@@ -186,6 +195,12 @@ static int read_file(const char *path, char **data, size_t *len, char *err, size
     return 0;
 }
 
+sf_ingress *coord_new_ingress(const sf_coordinator *c)
+{
+    size_t max_pending = c->cfg.max_pending ? c->cfg.max_pending : (size_t)c->batch_size * 10u;
+    return sf_ingress_memory_new(max_pending, c->cfg.max_pending_bytes, 0);
+}
+
 static char *xstrdup(const char *s)
 {
     if (!s)
@@ -210,6 +225,7 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
     c->cfg.http_host = xstrdup(cfg->http_host);
     c->cfg.native_host = xstrdup(cfg->native_host);
     c->cfg.commit_log = xstrdup(cfg->commit_log);
+    c->cfg.data_dir = xstrdup(cfg->data_dir);
     c->cfg.token = NULL;
     c->loop = cfg->loop;
     c->nworkers = cfg->workers ? cfg->workers : 1;
@@ -226,8 +242,7 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
     sf_buf_init(&c->tmp2);
     c->workers = sf_xrealloc(NULL, c->nworkers * sizeof(cworker));
     memset(c->workers, 0, c->nworkers * sizeof(cworker));
-    size_t max_pending = cfg->max_pending ? cfg->max_pending : (size_t)c->batch_size * 10u;
-    c->ingress = sf_ingress_memory_new(max_pending, cfg->max_pending_bytes, 0);
+    c->ingress = coord_new_ingress(c);
     c->metrics = sf_metrics_new();
     sf_metrics_stateflow(c->metrics, &c->sm);
     c->m_workers = sf_metrics_gauge(c->metrics, "stateflow_workers", "Workers connected and ready.", NULL);
@@ -237,6 +252,8 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
                                   "Transactions a batch takes at most now (adapts to conflict aborts, "
                                   "up to --batch-size).", NULL);
     sf_metric_set(c->m_admit, (double)c->admit);
+    c->m_idem_hits = sf_metrics_counter(c->metrics, "stateflow_idempotent_retries_total",
+                                        "Requests whose id was seen before: answered with the first reply.", NULL);
     uv_timer_init(c->loop, &c->timer);
     c->timer.data = c;
     c->timer_init = 1;
@@ -264,6 +281,9 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
     }
     if (coord_commitlog_open(c, err, errlen) < 0)
         goto fail;
+    if (coord_durable_open(c, err, errlen) < 0)
+        goto fail;
+
     sf_net_config nc = {0};
     nc.loop = c->loop;
     nc.token = cfg->token;
@@ -303,13 +323,21 @@ int sf_coordinator_cluster_port(const sf_coordinator *c)
     return c->listener ? sf_listener_port(c->listener) : 0;
 }
 int sf_coordinator_http_port(const sf_coordinator *c) { return c->http_port; }
+void sf_coordinator_durability(const sf_coordinator *c, char *buf, size_t len)
+{
+    coord_durable_describe(c, buf, len);
+    if (c->replay_pending) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, len - n, "; replayed once the workers are ready");
+    }
+}
 int sf_coordinator_native_port(const sf_coordinator *c) { return c->native_port; }
 
 void sf_coordinator_shutdown(sf_coordinator *c)
 {
     if (!c || c->phase == PH_CLOSING)
         return;
-    if (c->phase == PH_SERVING || c->phase == PH_JOINING)
+    if (c->phase == PH_SERVING || c->phase == PH_JOINING || c->phase == PH_RECOVERING)
         coord_fail_pending(c, "the service is shutting down");
     c->phase = PH_CLOSING;
     if (c->gw) {
@@ -333,6 +361,7 @@ void sf_coordinator_shutdown(sf_coordinator *c)
         c->watch_init = 0;
     }
     coord_commitlog_close(c);
+    coord_durable_close(c);
 }
 
 int sf_coordinator_free(sf_coordinator *c)
@@ -365,6 +394,9 @@ int sf_coordinator_free(sf_coordinator *c)
     free((char *)c->cfg.http_host);
     free((char *)c->cfg.native_host);
     free((char *)c->cfg.commit_log);
+    free((char *)c->cfg.data_dir);
+    coord_durable_free(c);
+    coord_idem_free(c);
     free(c);
     return 0;
 }

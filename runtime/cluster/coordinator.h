@@ -7,10 +7,14 @@
  * position), and the Aria rounds of every batch (BATCH, DONE, EXECUTED,
  * FLAGS, DECIDE, COMMITTED; aria.h), replies, reruns of conflict-aborted
  * transactions, the commit log, /healthz (progress) and /metrics.
- * A worker that leaves after the cluster formed, a worker that reports a
- * failure (FAILED) and a batch that makes no progress for the batch timeout
- * make the service Unavailable (recovery is not built yet): every waiting
- * request is answered Unavailable. Single-threaded, on the loop. The
+ * With durability on (the default; coord_durable.c, docs/durability.md)
+ * every batch is group-committed to the durable log before it runs, a start
+ * on an existing log replays it, and a worker that leaves after the cluster
+ * formed, a worker that reports a failure (FAILED) or a batch that makes no
+ * progress for the batch timeout drop the cluster: every waiting request is
+ * answered Unavailable and the coordinator waits for a new cluster, which
+ * recovers by replay. With durability off those failures make the service
+ * Unavailable for good. Single-threaded, on the loop. The
  * implementation: coordinator.c and coord_*.c (coord_internal.h). */
 #ifndef SF_RUNTIME_COORDINATOR_H
 #define SF_RUNTIME_COORDINATOR_H
@@ -49,6 +53,13 @@ typedef struct sf_coordinator_config {
      * (10 x the batch size; SF_INGRESS_DEFAULT_MAX_BYTES, 256 MiB). */
     size_t max_pending;
     size_t max_pending_bytes;
+    /* Durability (docs/durability.md): with durable set, every batch's
+     * requests and membership are group-committed to the log under
+     * data_dir/log before the batch runs, a start on an existing log
+     * replays it, and a lost worker makes the coordinator wait for a new
+     * cluster and recover (instead of staying unavailable). */
+    int durable;
+    const char *data_dir;
     /* One line per event worth logging (no newline). NULL = stderr. */
     void (*log)(void *ud, const char *line);
     /* Every expected worker is ready: the service takes requests. */
@@ -64,6 +75,8 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
 int sf_coordinator_cluster_port(const sf_coordinator *c);
 int sf_coordinator_http_port(const sf_coordinator *c);   /* 0 when none */
 int sf_coordinator_native_port(const sf_coordinator *c); /* 0 when none */
+/* "on, log DIR/log (N records)[; replayed ...]" or "off (in memory: ...)". */
+void sf_coordinator_durability(const sf_coordinator *c, char *buf, size_t len);
 /* Stop: pending requests get Unavailable, the gateways close, the workers'
  * connections close (they exit). The loop then runs out of handles. */
 void sf_coordinator_shutdown(sf_coordinator *c);

@@ -121,6 +121,15 @@ void sf_ingress_memory_usage(const sf_ingress *in, size_t *count, size_t *bytes)
     *bytes = m->bytes;
 }
 
+int sf_ingress_memory_set_next(sf_ingress *in, uint64_t pos)
+{
+    mem_ingress *m = (mem_ingress *)in;
+    if (pos < m->next_pos)
+        return -1;
+    m->next_pos = pos;
+    return 0;
+}
+
 sf_ingress *sf_ingress_memory_new(size_t max_pending, size_t max_bytes, size_t max_request)
 {
     mem_ingress *m = sf_xrealloc(NULL, sizeof(*m));

@@ -102,5 +102,9 @@ static inline void sf_ingress_free(sf_ingress *in)
 sf_ingress *sf_ingress_memory_new(size_t max_pending, size_t max_bytes, size_t max_request);
 /* Requests appended and not yet acknowledged, and their bytes. */
 void sf_ingress_memory_usage(const sf_ingress *in, size_t *count, size_t *bytes);
+/* The next append gets position pos (a replay of the durable log, whose
+ * positions may have gaps). Returns 0, or -1 when pos is below the next
+ * position already. */
+int sf_ingress_memory_set_next(sf_ingress *in, uint64_t pos);
 
 #endif

@@ -23,6 +23,7 @@
 
 #define STATEFLOWD_VERSION "0.1.0"
 #define MAX_TOKEN 256
+#define DEFAULT_DATA "stateflow-data"
 #define CHILD_GRACE_MS 3000 /* then SIGTERM; SIGKILL after as long again */
 
 extern char **environ;
@@ -32,19 +33,26 @@ static const char USAGE[] =
     "  stateflowd --local APP.sfir [--workers N] [--http ADDR:PORT] [--native ADDR:PORT]\n"
     "             [--data DIR] [COORDINATOR OPTIONS]\n"
     "  stateflowd --coordinator --app APP.sfir --listen ADDR:PORT [--workers N]\n"
-    "             [--http ADDR:PORT] [--native ADDR:PORT] [--token T] [COORDINATOR OPTIONS]\n"
+    "             [--http ADDR:PORT] [--native ADDR:PORT] [--token T] [--data DIR]\n"
+    "             [COORDINATOR OPTIONS]\n"
     "  stateflowd --worker --join HOST:PORT [--listen ADDR:PORT] [--token T]\n"
     "\n"
     "--local runs a coordinator in this process and N worker processes (default:\n"
     "one per core) on this machine; HTTP on 127.0.0.1:8080, the native protocol on\n"
-    "127.0.0.1:7070, data (the cluster token) under ./stateflow-data. Ctrl-C stops\n"
-    "everything.\n"
+    "127.0.0.1:7070, data (the durable log, the cluster token) under\n"
+    "./stateflow-data. Ctrl-C stops everything; a worker process that dies is\n"
+    "restarted and the cluster recovers from the log.\n"
     "\n"
     "Coordinator options:\n"
     "  --partitions P     partitions of every entity (default 64)\n"
     "  --batch-size N     transactions per batch at most (default 1000)\n"
     "  --batch-ms MS      a batch closes MS milliseconds after its first request (default 2)\n"
     "  --commit-log FILE  one JSON line per committed transaction, in commit order\n"
+    "  --data DIR         the durable log lives in DIR/log (default ./stateflow-data);\n"
+    "                     a start on an existing log replays it: all state is back\n"
+    "  --durability on|off  on (default): every batch is group-committed (fdatasync)\n"
+    "                     to the log before it runs; off: in memory only, nothing\n"
+    "                     survives a restart\n"
     "  --batch-timeout-ms MS  a batch without progress for MS milliseconds is a failure:\n"
     "                     the service becomes unavailable (default 15000)\n"
     "  --max-pending N    requests waiting or in a batch at most; more are answered\n"
@@ -59,7 +67,7 @@ static const char USAGE[] =
 
 typedef struct opts {
     int mode; /* 'l', 'c', 'w' */
-    const char *app, *listen, *http, *native, *join, *token, *data, *commit_log;
+    const char *app, *listen, *http, *native, *join, *token, *data, *commit_log, *durability;
     long workers, partitions, batch_size, batch_ms, batch_timeout_ms, max_pending, max_pending_bytes;
 } opts;
 
@@ -79,6 +87,16 @@ typedef struct daemon {
     int grace_open, grace_stage;
     child *children;
     int nchildren, nalive;
+    /* --local supervision: with durability on, a worker process that dies
+     * takes the others down with it and all are started again (the
+     * coordinator recovers the new cluster from the log) */
+    int supervise;
+    int cport;                 /* the coordinator's cluster port */
+    char token[MAX_TOKEN + 1];
+    size_t toklen;
+    uv_timer_t respawn;
+    int respawn_open, restarts;
+    char exe[4096];            /* this program, for the worker processes */
     int shutting_down;
     int status;
 } daemon_t;
@@ -162,6 +180,8 @@ static int parse_args(int argc, char **argv, opts *o)
             sp = &o->data;
         else if (strcmp(a, "--commit-log") == 0)
             sp = &o->commit_log;
+        else if (strcmp(a, "--durability") == 0)
+            sp = &o->durability;
         else if (strcmp(a, "--workers") == 0) {
             lp = &o->workers;
             lo = 1;
@@ -226,8 +246,12 @@ static int parse_args(int argc, char **argv, opts *o)
         say("--worker takes only --join, --listen and --token (the coordinator sends the application)");
         return -1;
     }
-    if (o->mode == 'c' && o->data) {
-        say("--data is for --local");
+    if (o->durability && strcmp(o->durability, "on") != 0 && strcmp(o->durability, "off") != 0) {
+        say("--durability: expected on or off, got '%s'", o->durability);
+        return -1;
+    }
+    if (o->mode == 'w' && o->durability) {
+        say("--durability is a coordinator option");
         return -1;
     }
     return 0;
@@ -317,6 +341,11 @@ static void maybe_finish(daemon_t *d)
 {
     if (d->shutting_down && d->nalive == 0) {
         close_signals(d);
+        if (d->respawn_open) {
+            d->respawn_open = 0;
+            uv_timer_stop(&d->respawn);
+            uv_close((uv_handle_t *)&d->respawn, NULL);
+        }
         if (d->grace_open) {
             d->grace_open = 0;
             uv_close((uv_handle_t *)&d->grace, NULL);
@@ -383,6 +412,25 @@ static void open_signals(daemon_t *d)
 
 /* ---- local mode: worker processes ---- */
 
+static int spawn_workers(daemon_t *d, int n, int port, const char *token, size_t toklen);
+
+static void on_respawn(uv_timer_t *t)
+{
+    daemon_t *d = t->data;
+    if (d->shutting_down || d->nalive > 0)
+        return;
+    int n = d->nchildren;
+    free(d->children);
+    d->children = NULL;
+    d->nchildren = 0;
+    d->restarts++;
+    say("restarting %d worker process%s (restart %d)", n, n == 1 ? "" : "es", d->restarts);
+    if (spawn_workers(d, n, d->cport, d->token, d->toklen) < 0) {
+        d->status = 1;
+        shutdown_all(d);
+    }
+}
+
 static void on_child_exit(uv_process_t *p, int64_t status, int term_signal)
 {
     child *ch = p->data;
@@ -393,18 +441,38 @@ static void on_child_exit(uv_process_t *p, int64_t status, int term_signal)
         say("worker process %d (#%d) exited (status %lld%s%s)", p->pid, ch->index, (long long)status,
             term_signal ? ", signal " : "", term_signal ? strsignal(term_signal) : "");
     uv_close((uv_handle_t *)p, NULL);
+    if (d->supervise && !d->shutting_down) {
+        /* the cluster restarts whole: a survivor may be stopped or hung */
+        for (int i = 0; i < d->nchildren; i++)
+            if (d->children[i].alive)
+                uv_process_kill(&d->children[i].proc, SIGKILL);
+        if (d->nalive == 0) {
+            if (!d->respawn_open) {
+                uv_timer_init(d->loop, &d->respawn);
+                d->respawn.data = d;
+                d->respawn_open = 1;
+            }
+            /* at once the first time, then a little later each time */
+            uint64_t ms = d->restarts == 0 ? 0 : (d->restarts < 10 ? 200u * (uint64_t)d->restarts : 2000u);
+            uv_timer_start(&d->respawn, on_respawn, ms, 0);
+        }
+    }
     maybe_finish(d);
 }
 
 static int spawn_workers(daemon_t *d, int n, int port, const char *token, size_t toklen)
 {
-    char exe[4096];
-    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (el <= 0) {
-        say("cannot find my own executable: %s", strerror(errno));
-        return -1;
+    /* found once: a restart uses the same path even when the file was
+     * replaced meanwhile (then /proc/self/exe ends in " (deleted)") */
+    char *exe = d->exe;
+    if (!exe[0]) {
+        ssize_t el = readlink("/proc/self/exe", exe, sizeof d->exe - 1);
+        if (el <= 0) {
+            say("cannot find my own executable: %s", strerror(errno));
+            return -1;
+        }
+        exe[el] = '\0';
     }
-    exe[el] = '\0';
     char join[64];
     snprintf(join, sizeof join, "127.0.0.1:%d", port);
     /* environment: ours without STATEFLOW_TOKEN, plus the token */
@@ -565,6 +633,8 @@ static int run_coordinator(daemon_t *d, const opts *o, const char *token, size_t
     cc.batch_size = o->batch_size > 0 ? (unsigned)o->batch_size : 0;
     cc.batch_ms = o->batch_ms >= 0 ? (int)o->batch_ms : -1;
     cc.commit_log = o->commit_log;
+    cc.durable = !o->durability || strcmp(o->durability, "on") == 0;
+    cc.data_dir = o->data ? o->data : DEFAULT_DATA;
     cc.batch_timeout_ms = o->batch_timeout_ms > 0 ? (unsigned)o->batch_timeout_ms : 0;
     cc.max_pending = o->max_pending > 0 ? (size_t)o->max_pending : 0;
     cc.max_pending_bytes = o->max_pending_bytes > 0 ? (size_t)o->max_pending_bytes : 0;
@@ -586,7 +656,16 @@ static int run_coordinator(daemon_t *d, const opts *o, const char *token, size_t
         lhost, sf_coordinator_cluster_port(d->coord), hoff ? "off" : hhost, hoff ? "" : ":",
         hoff ? 0 : sf_coordinator_http_port(d->coord), noff ? "off" : nhost, noff ? "" : ":",
         noff ? 0 : sf_coordinator_native_port(d->coord), nworkers, nworkers == 1 ? "" : "s");
-    if (local && spawn_workers(d, (int)nworkers, sf_coordinator_cluster_port(d->coord), token, toklen) < 0) {
+    {
+        char dur[600];
+        sf_coordinator_durability(d->coord, dur, sizeof dur);
+        say("durability %s", dur);
+    }
+    d->supervise = local && cc.durable;
+    d->cport = sf_coordinator_cluster_port(d->coord);
+    memcpy(d->token, token, toklen);
+    d->toklen = toklen;
+    if (local && spawn_workers(d, (int)nworkers, d->cport, token, toklen) < 0) {
         d->status = 1;
         shutdown_all(d);
     }
@@ -614,7 +693,7 @@ int main(int argc, char **argv)
         token = getenv("STATEFLOW_TOKEN");
         toklen = strlen(token);
     } else if (o.mode == 'l') {
-        if (local_token(o.data ? o.data : "stateflow-data", tokbuf, &toklen) < 0)
+        if (local_token(o.data ? o.data : DEFAULT_DATA, tokbuf, &toklen) < 0)
             return 2;
         token = tokbuf;
     } else {

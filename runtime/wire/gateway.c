@@ -998,7 +998,18 @@ static void route(gw_conn *c, const sf_http_request *hr)
         } else {
             char why[200] = "";
             if (!gw->ops.healthy || gw->ops.healthy(gw->ud, why, sizeof why)) {
-                fixed_body(c, 200, hr->keep_alive, head, "application/json", "{\"ok\":true}", 11);
+                if (!why[0])
+                    fixed_body(c, 200, hr->keep_alive, head, "application/json", "{\"ok\":true}", 11);
+                else {
+                    /* a healthy service may say something about itself */
+                    char body[260];
+                    why[sizeof why - 1] = '\0';
+                    for (char *q = why; *q; q++)
+                        if (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20)
+                            *q = '\'';
+                    int bl = snprintf(body, sizeof body, "{\"ok\":true,\"note\":\"%s\"}", why);
+                    fixed_body(c, 200, hr->keep_alive, head, "application/json", body, (size_t)bl);
+                }
             } else {
                 why[sizeof why - 1] = '\0';
                 fixed_error(c, 503, hr->keep_alive, head, "Unavailable",

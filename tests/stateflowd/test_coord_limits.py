@@ -137,7 +137,7 @@ def resume(pid):
 
 class StalledBatch(DaemonTest):
     def test_stopped_worker(self):
-        d = self.start("stall", workers=2, extra=["--batch-timeout-ms", "1500"])
+        d = self.start("stall", workers=2, extra=["--batch-timeout-ms", "1500", "--durability", "off"])
         accts = ["a%d" % i for i in range(8)]
         setup_accounts(d.http_port, accts, 1000)
         pids = d.worker_pids()
@@ -524,7 +524,7 @@ class Coordinator:
     def __init__(self, sfir, token, workers=1, extra=()):
         self.p = subprocess.Popen([STATEFLOWD, "--coordinator", "--app", sfir, "--listen", "127.0.0.1:0",
                                    "--http", "127.0.0.1:0", "--native", "off", "--token", token,
-                                   "--workers", str(workers)] + list(extra),
+                                   "--workers", str(workers), "--durability", "off"] + list(extra),
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         line = self.p.stderr.readline().decode()
         m = re.search(r"cluster=[^ ]*:(\d+) http=[^ ]*:(\d+)", line)

@@ -136,7 +136,7 @@ class PeerFailure(DaemonTest):
         self.assertEqual(gone, [], d.log_text())
 
     def test_peer_process_killed(self):
-        d = self.start("killed")
+        d = self.start("killed", extra=["--durability", "off"])  # the in-memory failure path
         self.setup_bank(d)
         pids = d.worker_pids()
         self.assertEqual(len(pids), 2, d.log_text())
@@ -156,7 +156,7 @@ class PeerFailure(DaemonTest):
     def test_peer_connection_killed(self):
         if not ss_kill_works():
             self.skipTest("`ss -K` cannot destroy sockets here")
-        d = self.start("conn")
+        d = self.start("conn", extra=["--durability", "off"])
         self.setup_bank(d)
         pids = d.worker_pids()
         self.assertEqual(len(pids), 2, d.log_text())

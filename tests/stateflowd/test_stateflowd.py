@@ -789,7 +789,9 @@ class BadInput(DaemonTest):
 
 class WorkerDeath(DaemonTest):
     def test_killed_worker(self):
-        d = self.start("death")
+        # the in-memory mode: a lost worker is the end of the service
+        # (with durability on it recovers: tests/stateflowd/test_durability.py)
+        d = self.start("death", extra=["--durability", "off"])
         accts = ["a%d" % i for i in range(8)]
         for a in accts:
             request(d.http_port, {"op": "create", "entity": "Account", "args": [a, "o"]})
@@ -891,7 +893,8 @@ class Cli(DaemonTest):
         log = os.path.join(self.tmp, "roles.log")
         coord = subprocess.Popen([STATEFLOWD, "--coordinator", "--app", self.sfir, "--listen", "127.0.0.1:0",
                                   "--http", "127.0.0.1:0", "--native", "off", "--token", "t0k",
-                                  "--workers", "2", "--partitions", "8", "--commit-log", log],
+                                  "--workers", "2", "--partitions", "8", "--commit-log", log,
+                                  "--data", os.path.join(self.tmp, "roles-data")],
                                  stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         procs = [coord]
         try:
