@@ -1129,8 +1129,9 @@ int sf_tx_clear_unchanged(sf_executor *ex, sf_tx *tx)
     int cleared = 0, had_err = tx->err_type.len > 0;
     for (int j = 0; j < tx->ninsts; j++) {
         sf_txinst *t = &tx->insts[j];
-        if ((t->flags & (SF_TXI_WRITTEN | SF_TXI_LOADED | SF_TXI_CREATED | SF_TXI_PENDING)) !=
-            (SF_TXI_WRITTEN | SF_TXI_LOADED))
+        /* a delete is a write whatever the state looks like */
+        if ((t->flags & (SF_TXI_WRITTEN | SF_TXI_LOADED | SF_TXI_CREATED | SF_TXI_PENDING |
+                         SF_TXI_DELETED)) != (SF_TXI_WRITTEN | SF_TXI_LOADED))
             continue;
         sf_store_item it;
         if (!sf_store_get_h(ex->store, t->hash, (uint32_t)t->entity, tx->keys.data + t->key_off,

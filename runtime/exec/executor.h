@@ -225,7 +225,7 @@ typedef void (*sf_tx_write_fn)(void *arg, const sf_txinst *inst, const char *key
 int sf_tx_encode_writes(sf_executor *ex, sf_tx *tx, sf_tx_write_fn fn, void *arg);
 
 /* Write sets are what was written: clear SF_TXI_WRITTEN on every loaded
- * instance (not created by tx) whose state encodes to exactly the bytes the
+ * instance (not created or deleted by tx) whose state encodes to exactly the bytes the
  * store holds for it, so a method that ran but changed nothing (a transfer
  * refused for insufficient funds) is a reader only. An instance whose state
  * cannot be encoded stays written (the error comes from
