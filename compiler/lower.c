@@ -15,12 +15,11 @@
  *   min/max(G, key=, default=)  the first element, then `v < best` /
  *                  `v > best`; empty: default, else min(())/max(()) raises
  *                  Python's own ValueError
- *   list, tuple, sorted, dict, frozenset, str.join: the builtin applied to
- *                  the list (or set) of the elements: these builtins
+ *   list, tuple, sorted, frozenset, str.join: the builtin applied to the
+ *                  list (or set) of the elements: these builtins
  *                  materialise their argument before looking at it
- *                  (dict() is the exception: it looks at each pair as it
- *                  comes, so a bad pair is reported after the remaining
- *                  elements are computed, with Python's message).
+ *   dict(G)        r.update() with each pair as it comes; when that fails,
+ *                  dict() of the pairs so far raises Python's own error
  * The other arguments are evaluated after the first iterable, in source
  * order, as Python does; they must not hold remote operations.
  */
@@ -649,10 +648,33 @@ static int lower_consumer(lw *w, sf_expr *e, int kind, const char *fname, sf_stm
     sf_stmt_list inner = {0}, post = {0}, none = {0};
     after_fn after = NULL;
     switch (kind) {
-    case B_LIST: case B_TUPLE: case B_SORTED: case B_DICT: case B_JOIN:
+    case B_DICT: {
+        /* dict() takes each pair as it comes: r.update() per element, and
+         * when it fails, dict() of all the elements so far raises Python's
+         * own error numbered as that element */
+        const char *l = fresh(w, "l");
+        sf_stmt_list_push(w->a, out, assign(w, name(w, r), sf_expr_new(w->a, SF_EX_DICT, w->pos)));
+        sf_stmt_list_push(w->a, out, assign(w, name(w, l), sf_expr_new(w->a, SF_EX_LIST, w->pos)));
+        sf_stmt_list_push(w->a, &inner, expr_stmt(w, call(w, attr(w, name(w, l), "append"), el, NULL)));
+        sf_expr *last = sf_expr_new(w->a, SF_EX_SUBSCRIPT, w->pos);
+        last->u.subscript.value = name(w, l);
+        last->u.subscript.slice = sf_expr_new(w->a, SF_EX_SLICE, w->pos);
+        last->u.subscript.slice->u.slice.lower = sf_expr_int(w->a, -1, w->pos);
+        sf_stmt *t = sf_stmt_new(w->a, SF_ST_TRY, w->pos);
+        t->u.try_.body = one(w, expr_stmt(w, call(w, attr(w, name(w, r), "update"), last, NULL)));
+        t->u.try_.handlers = sf_arena_alloc(w->a, sizeof(sf_handler));
+        t->u.try_.nhandlers = 1;
+        t->u.try_.handlers[0].type = name(w, "Exception");
+        t->u.try_.handlers[0].pos = w->pos;
+        t->u.try_.handlers[0].body = two(w, expr_stmt(w, call(w, name(w, "dict"), name(w, l), NULL)),
+                                         sf_stmt_new(w->a, SF_ST_RAISE, w->pos));
+        sf_stmt_list_push(w->a, &inner, t);
+        break;
+    }
+    case B_LIST: case B_TUPLE: case B_SORTED: case B_JOIN:
         sf_stmt_list_push(w->a, out, assign(w, name(w, r), sf_expr_new(w->a, SF_EX_LIST, w->pos)));
         sf_stmt_list_push(w->a, &inner, expr_stmt(w, call(w, attr(w, name(w, r), "append"), el, NULL)));
-        if (kind == B_TUPLE || kind == B_DICT)
+        if (kind == B_TUPLE)
             sf_stmt_list_push(w->a, &post, assign(w, name(w, r), call(w, name(w, fname), name(w, r), NULL)));
         else if (kind == B_JOIN)
             sf_stmt_list_push(w->a, &post, assign(w, name(w, r), call(w, attr(w, sep, "join"), name(w, r), NULL)));
@@ -771,12 +793,17 @@ int sf_lower_expr(const sf_lower_env *env, sf_expr *e, sf_stmt_list *out, sf_exp
     const sf_expr *f = e->u.call.func;
     int kind = -1;
     const char *fname = NULL;
-    if (f->kind == SF_EX_NAME && !env->is_local(env->ctx, f->u.name.id) && !module_binds(env->mod, f->u.name.id)) {
+    if (f->kind == SF_EX_NAME) {
         for (size_t i = 0; i < sizeof(consumers) / sizeof(consumers[0]); i++)
             if (strcmp(consumers[i].name, f->u.name.id) == 0) {
                 kind = consumers[i].kind;
                 fname = consumers[i].name;
             }
+        if (kind >= 0 && (env->is_local(env->ctx, f->u.name.id) || module_binds(env->mod, f->u.name.id)))
+            return err(&w, f->pos, "'%s' here is not the builtin (this module or method assigns the name): a "
+                                   "generator expression with remote operations cannot be given to it; write a "
+                                   "list comprehension [...] instead",
+                       fname);
     } else if (f->kind == SF_EX_ATTR && strcmp(f->u.attr.attr, "join") == 0 && f->u.attr.value->type &&
                f->u.attr.value->type->kind == SF_TYPE_STR && !remote(&w, f->u.attr.value)) {
         kind = B_JOIN;
