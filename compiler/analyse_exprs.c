@@ -465,7 +465,10 @@ static const sf_type *tx_comp(mctx *mc, sf_expr *e)
     case SF_EX_LISTCOMP: return an_t1(a, SF_TYPE_LIST, et);
     case SF_EX_SETCOMP: return an_t1(a, SF_TYPE_SET, et);
     case SF_EX_DICTCOMP: return an_t2(a, SF_TYPE_DICT, et, vt);
-    default: return NULL;
+    /* a generator expression: typed as the list of its elements, so that
+     * what consumes it (max, sorted, list, next, a for loop) knows the
+     * element type, references included */
+    default: return an_t1(a, SF_TYPE_LIST, et);
     }
 }
 

@@ -504,6 +504,51 @@ static sf_expr *first_iter_now(lw *w, sf_expr *g, sf_stmt_list *out)
     return name(w, t);
 }
 
+/* A lambda that becomes (part of) the value the comprehension collects: it
+ * would outlive its iteration, where Python's closure sees the loop
+ * variable's later values and the lowered one cannot (and a function
+ * cannot travel in a frame). Lambdas passed to a call are consumed there. */
+static const sf_expr *kept_lambda(const sf_expr *e, int depth)
+{
+    if (!e || depth > 64)
+        return NULL;
+    const sf_expr *l = NULL;
+    switch (e->kind) {
+    case SF_EX_LAMBDA: return e;
+    case SF_EX_LIST: case SF_EX_TUPLE: case SF_EX_SET:
+        for (int i = 0; i < e->u.seq.elts.n && !l; i++)
+            l = kept_lambda(e->u.seq.elts.v[i], depth + 1);
+        return l;
+    case SF_EX_DICT:
+        for (int i = 0; i < e->u.dict.n && !l; i++)
+            l = kept_lambda(e->u.dict.values[i], depth + 1);
+        return l;
+    case SF_EX_IFEXP:
+        l = kept_lambda(e->u.ifexp.body, depth + 1);
+        return l ? l : kept_lambda(e->u.ifexp.orelse, depth + 1);
+    case SF_EX_BOOLOP:
+        for (int i = 0; i < e->u.boolop.values.n && !l; i++)
+            l = kept_lambda(e->u.boolop.values.v[i], depth + 1);
+        return l;
+    case SF_EX_LISTCOMP: case SF_EX_SETCOMP: case SF_EX_GENEXP:
+        return kept_lambda(e->u.comp.elt, depth + 1);
+    case SF_EX_DICTCOMP: return kept_lambda(e->u.comp.value, depth + 1);
+    case SF_EX_NAMEDEXPR: return kept_lambda(e->u.namedexpr.value, depth + 1);
+    case SF_EX_STARRED: return kept_lambda(e->u.starred.value, depth + 1);
+    default: return NULL;
+    }
+}
+
+static int lambda_kept(lw *w, const sf_expr *comp)
+{
+    const sf_expr *l = kept_lambda(comp->kind == SF_EX_DICTCOMP ? comp->u.comp.value : comp->u.comp.elt, 0);
+    if (!l)
+        return 0;
+    return err(w, l->pos, "a lambda collected by a comprehension with remote operations is not supported (it "
+                          "would not see the loop variables as Python's closure does): collect the values "
+                          "and make the functions after the comprehension", NULL);
+}
+
 /* ---- comprehensions ------------------------------------------------------- */
 
 static int lower_comp(lw *w, sf_expr *e, sf_stmt_list *out, sf_expr **result)
@@ -780,6 +825,8 @@ int sf_lower_expr(const sf_lower_env *env, sf_expr *e, sf_stmt_list *out, sf_exp
         }
         if (e->kind == SF_EX_GENEXP)
             return err(&w, e->pos, GENEXP_HELP, NULL);
+        if (lambda_kept(&w, e))
+            return -1;
         return lower_comp(&w, e, out, result);
     }
     if (e->kind != SF_EX_CALL || e->u.call.args.n < 1)
@@ -811,5 +858,7 @@ int sf_lower_expr(const sf_lower_env *env, sf_expr *e, sf_stmt_list *out, sf_exp
     }
     if (kind < 0)
         return 0;
+    if (lambda_kept(&w, g))
+        return -1;
     return lower_consumer(&w, e, kind, fname, out, result);
 }

@@ -1,12 +1,14 @@
-# expect: 41:18: a generator expression with remote operations is supported only as the argument of sum(), min(), max(), any(), all(), sorted(), list(), tuple(), set()
-# expect: 42:21: a generator expression with remote operations is supported only as the argument of sum(), min(), max(), any(), all(), sorted(), list(), tuple(), set()
-# expect: 43:27: a generator expression with remote operations is supported only as the argument of sum(), min(), max(), any(), all(), sorted(), list(), tuple(), set()
-# expect: 44:18: a generator expression with remote operations is supported only as the argument of sum(), min(), max(), any(), all(), sorted(), list(), tuple(), set()
-# expect: 46:13: max() of a generator expression with remote operations takes no other positional argument: use key= and default=, or a list comprehension
-# expect: 47:48: min() of a generator expression with remote operations does not take the keyword argument 'start' here: compute a list comprehension first
-# expect: 48:48: a remote operation in the default argument of max() over a generator expression with remote operations is not supported: compute it into a variable be
-# expect: 49:55: the key= of sorted() over a generator expression with remote operations must be a name, an attribute or a lambda without default values: compute the e
-# expect: 54:16: 'sum' here is not the builtin (this module or method assigns the name): a generator expression with remote operations cannot be given to it; write a l
+# expect: 43:18: a generator expression with remote operations is supported only as the argument of sum(), min(), max(), any(), all(), sorted(), list(), tuple(), set()
+# expect: 44:21: a generator expression with remote operations is supported only as the argument of sum(), min(), max(), any(), all(), sorted(), list(), tuple(), set()
+# expect: 45:27: a generator expression with remote operations is supported only as the argument of sum(), min(), max(), any(), all(), sorted(), list(), tuple(), set()
+# expect: 46:18: a generator expression with remote operations is supported only as the argument of sum(), min(), max(), any(), all(), sorted(), list(), tuple(), set()
+# expect: 48:13: max() of a generator expression with remote operations takes no other positional argument: use key= and default=, or a list comprehension
+# expect: 49:48: min() of a generator expression with remote operations does not take the keyword argument 'start' here: compute a list comprehension first
+# expect: 50:48: a remote operation in the default argument of max() over a generator expression with remote operations is not supported: compute it into a variable be
+# expect: 51:55: the key= of sorted() over a generator expression with remote operations must be a name, an attribute or a lambda without default values: compute the e
+# expect: 56:16: 'sum' here is not the builtin (this module or method assigns the name): a generator expression with remote operations cannot be given to it; write a l
+# expect: 59:16: a lambda collected by a comprehension with remote operations is not supported (it would not see the loop variables as Python's closure does): collect 
+# expect: 60:22: a lambda collected by a comprehension with remote operations is not supported (it would not see the loop variables as Python's closure does): collect 
 from typing import List
 from stateflow import entity
 
@@ -52,3 +54,8 @@ class Cart:
     def shadowed(self) -> int:
         sum = len
         return sum(i.get_price() for i in self.items)
+
+    def functions(self) -> int:
+        fs = [(lambda: n) for n in range(3) if self.items[n].get_price()]
+        gs = {n: (n, lambda: n) for n in range(3) if self.items[n].get_price()}
+        return len(fs) + len(gs)

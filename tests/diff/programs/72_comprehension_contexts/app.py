@@ -72,6 +72,11 @@ class Runner:
         while True:
             return sum(self.c.val(x) for x in xs)
 
+    def typed_from_generator(self, cs: List[Counter]) -> List[int]:
+        busy = list(c for c in cs if c.name != "idle")
+        first = next(c for c in cs)
+        return [c.val(7) for c in busy] + [first.val(8)]
+
     def unused_value(self, xs: List[int]) -> int:
         [self.c.val(x) for x in xs]
         any(self.c.val(x) == 2 for x in xs)
