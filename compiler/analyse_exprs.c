@@ -436,14 +436,11 @@ static const sf_type *tx_lambda(mctx *mc, sf_expr *e)
 static const sf_type *tx_comp(mctx *mc, sf_expr *e)
 {
     actx *a = mc->a;
-    const char *where = e->kind == SF_EX_LISTCOMP ? "inside a list comprehension"
-                      : e->kind == SF_EX_SETCOMP ? "inside a set comprehension"
-                      : e->kind == SF_EX_DICTCOMP ? "inside a dict comprehension"
-                      : "inside a generator expression";
+    /* remote operations inside are allowed where the enclosing code allows
+     * them: the split stage rewrites the comprehension as a loop (lower.c) */
     scope *cs = an_scope_new(a, mc->sc, SC_COMP, 0);
     mctx sub = *mc;
     sub.sc = cs;
-    an_enter(&sub, where, "use a for loop");
     for (int g = 0; g < e->u.comp.ngens; g++) {
         sf_comprehension *gen = &e->u.comp.gens[g];
         if (gen->is_async && in_entity(mc))
@@ -470,7 +467,10 @@ static const sf_type *tx_comp(mctx *mc, sf_expr *e)
     case SF_EX_LISTCOMP: return an_t1(a, SF_TYPE_LIST, et);
     case SF_EX_SETCOMP: return an_t1(a, SF_TYPE_SET, et);
     case SF_EX_DICTCOMP: return an_t2(a, SF_TYPE_DICT, et, vt);
-    default: return NULL;
+    /* a generator expression: typed as the list of its elements, so that
+     * what consumes it (max, sorted, list, next, a for loop) knows the
+     * element type, references included */
+    default: return an_t1(a, SF_TYPE_LIST, et);
     }
 }
 

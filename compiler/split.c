@@ -19,6 +19,8 @@
  */
 #include "split.h"
 
+#include "lower.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1233,6 +1235,29 @@ static sf_expr *flat_compare(builder *b, sf_expr *e)
     return mk_name(b, res, e->pos);
 }
 
+/* Comprehensions and generator expressions with remote operations
+ * (lower.c): the loops computing them are built here, in order. */
+static void build_stmts(builder *b, sf_stmt_list *l);
+static const char *lower_fresh(void *ctx, const char *prefix) { return new_temp(ctx, prefix); }
+static int lower_is_local(void *ctx, const char *name)
+{
+    builder *b = ctx;
+    return var_index(b, name) >= 0 || strcmp(name, b->self_name) == 0;
+}
+static int lower_has_remote(void *ctx, sf_expr *e) { return has_remote(ctx, e); }
+
+static int flat_lowered(builder *b, sf_expr *e, sf_expr **result)
+{
+    sf_lower_env env = {b->a, b->d, b->p->mod, b, lower_fresh, lower_is_local, lower_has_remote};
+    sf_stmt_list pre = {0};
+    int r = sf_lower_expr(&env, e, &pre, result);
+    if (r < 0)
+        b->errors++;
+    if (r > 0)
+        build_stmts(b, &pre);
+    return r;
+}
+
 /* Flatten e, which holds a remote operation, into statements of the current
  * block(s); returns an expression without remote operations. */
 static sf_expr *flat(builder *b, sf_expr *e)
@@ -1243,6 +1268,10 @@ static sf_expr *flat(builder *b, sf_expr *e)
         return flat_remote_call(b, e, 1);
     if (is_remote_attr(b, e))
         return flat_remote_get(b, e);
+    sf_expr *lowered = NULL;
+    int lr = flat_lowered(b, e, &lowered);
+    if (lr != 0)
+        return lr > 0 ? lowered : e;
     switch (e->kind) {
     case SF_EX_BOOLOP: {
         /* only the first operand remote: no short-circuit across blocks */
@@ -1265,9 +1294,6 @@ static sf_expr *flat(builder *b, sf_expr *e)
     }
     case SF_EX_LAMBDA:
         error_at(b, e->pos, "remote operation inside a lambda is not supported: use a method or a loop");
-        return e;
-    case SF_EX_LISTCOMP: case SF_EX_SETCOMP: case SF_EX_DICTCOMP: case SF_EX_GENEXP:
-        error_at(b, e->pos, "remote operation inside a comprehension is not supported: use a for loop");
         return e;
     case SF_EX_AWAIT: case SF_EX_YIELD: case SF_EX_YIELDFROM:
         error_at(b, e->pos, "await/yield are not supported in entity methods");

@@ -6,8 +6,10 @@
  * then resume, jump). Remote operations nested anywhere in expressions are
  * pulled out in evaluation order (a form of A-normal form), control flow
  * around them (if/elif/while/for, break, continue, early return, and/or
- * short-circuit, conditional expressions) becomes jumps between blocks, and
- * liveness decides which variables each frame carries.
+ * short-circuit, conditional expressions) becomes jumps between blocks,
+ * comprehensions and generator expressions with remote operations become
+ * loops first (lower.h), and liveness decides which variables each frame
+ * carries.
  *
  * Input: an analysed program. Output: the block graph of every split method
  * in its IR (blocks, exits, live-in sets) and the block functions as

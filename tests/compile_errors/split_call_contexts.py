@@ -1,5 +1,5 @@
 # expect: 21:22: call of Cart.fetch, which performs remote operations, in __init__ is not supported: pass the value to __init__ as a parameter
-# expect: 30:21: call of Cart.fetch, which performs remote operations, inside a list comprehension is not supported: use a for loop
+# (a list comprehension calling a split method of self, Cart.all, is supported: tests/diff/programs/74_comprehension_remote (self_split))
 from stateflow import entity
 
 @entity

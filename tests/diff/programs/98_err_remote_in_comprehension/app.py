@@ -25,4 +25,4 @@ class User:
         return self.name
 
     def prices(self, items: List[Item]) -> List[int]:
-        return [it.get_price() for it in items]
+        return list(zip(it.get_price() for it in items))
