@@ -364,6 +364,9 @@ void coord_durable_replay_next(sf_coordinator *c)
     for (size_t i = 0; i < c->nrq; i++) {
         sf_reply_to none = {SF_REPLY_NONE, 0, 0};
         uint64_t pos;
+        /* its id is pending from now on: a retry that arrives after the
+         * recovery while it still waits to rerun must not run it again */
+        (void)coord_idem_submit(c, c->rq.data + c->rq_off[i], c->rq_len[i], &none);
         if (sf_ingress_append(c->ingress, c->rq.data + c->rq_off[i], c->rq_len[i], &none, uv_hrtime(), &pos,
                               err, sizeof err) != 0) {
             sf_durlog_batch_free(&b);
