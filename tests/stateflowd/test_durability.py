@@ -43,6 +43,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -137,6 +138,10 @@ class DurabilityTest(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="sfd-dur-")
         cls.sfir = os.path.join(cls.tmp, "bank.sfir")
         subprocess.run([SFC, BANK, "-o", cls.sfir], check=True, stdout=subprocess.DEVNULL)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def start(self, data, **kw):
         d = Daemon(STATEFLOWD, self.sfir, os.path.join(self.tmp, data), workers=2, native=False, **kw)
