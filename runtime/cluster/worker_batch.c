@@ -77,7 +77,6 @@ wtxn *wk_txn_get(sf_worker *w, uint64_t txid)
     t->fb = w->fb_active ? 1 : 0;
     t->nfp = t->fb_wait = 0;
     t->dtype = 0;
-    t->refs_ok = 0;
     sf_buf_reset(&t->req);
     if (w->ntx * 2 > w->icap)
         index_rebuild(w, w->icap ? w->icap * 2 : 256);
@@ -100,7 +99,6 @@ static void batch_reset(sf_worker *w)
         t->fb = 0;
         t->nfp = t->fb_wait = 0;
         t->dtype = 0;
-        t->refs_ok = 0;
         sf_buf_reset(&t->req);
     }
     w->fb_active = 0;

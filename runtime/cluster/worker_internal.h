@@ -60,9 +60,6 @@ typedef struct wtxn {
     uint32_t fb_wait;    /* queues of fp where it is not the head yet */
     int dtype, dpeer;    /* its parked step: 0 none, -1 the request, else a peer frame */
     sf_buf req;          /* at its home: the request (msgpack), for the fallback */
-    int refs_ok;         /* at its home: its references passed their checks in the
-                          * first execution (instances are never deleted, so they
-                          * still exist: the fallback skips the CHECK hops) */
     sf_buf dbytes;
 } wtxn;
 

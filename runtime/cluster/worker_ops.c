@@ -253,8 +253,6 @@ static void check_refs(sf_worker *w, wtxn *t, const char *req, size_t reqlen, co
         send_check(w, home, t, req, reqlen, refs, refslen, n);
         return;
     }
-    if (!w->fb_active)
-        t->refs_ok = 1;
     run_request(w, t, req, reqlen);
 }
 
@@ -292,7 +290,7 @@ static void start_request(sf_worker *w, wtxn *t, const char *req, size_t len)
         done_tx_error(w, t);
         return;
     }
-    if ((w->refs.len == 1 && (unsigned char)w->refs.data[0] == 0x90) || (w->fb_active && t->refs_ok)) {
+    if (w->refs.len == 1 && (unsigned char)w->refs.data[0] == 0x90) {
         run_op(w, t, &op, args);
         return;
     }
