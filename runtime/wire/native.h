@@ -64,7 +64,7 @@ typedef struct sf_native_limits {
     unsigned max_inflight;         /* a client's requests submitted and not
                                       answered; at the cap reading from it
                                       pauses (backpressure) until replies
-                                      come; 0 = 1024 */
+                                      come; 0 = 16384 */
     size_t max_unsent;             /* a client's reply bytes not yet written
                                       (it does not read them); reading
                                       pauses there too; 0 = 4 MiB */
