@@ -117,10 +117,13 @@ static const char *dir_of(loader *L, const char *path)
 /* The file of module `name` in dir (name.py or name/__init__.py), or NULL. */
 static const char *module_file(loader *L, const char *dir, const char *name, size_t n)
 {
-    const char *f = sf_arena_printf(L->a, "%s/%.*s.py", dir, (int)n, name);
+    const char *sep = "/";
+    if (strcmp(dir, ".") == 0)
+        dir = sep = "";   /* "b.py", not "./b.py", in messages */
+    const char *f = sf_arena_printf(L->a, "%s%s%.*s.py", dir, sep, (int)n, name);
     if (is_file(f))
         return f;
-    f = sf_arena_printf(L->a, "%s/%.*s/__init__.py", dir, (int)n, name);
+    f = sf_arena_printf(L->a, "%s%s%.*s/__init__.py", dir, sep, (int)n, name);
     return is_file(f) ? f : NULL;
 }
 
