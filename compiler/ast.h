@@ -183,6 +183,10 @@ typedef struct sf_module {
     const char *filename;   /* as given on the command line */
     const char *source;     /* the whole source text, NUL-terminated */
     sf_stmt_list body;
+    /* an application of several modules (modules.h): the files, [0] the
+     * entry; lines >> SF_DIAG_FILE_SHIFT index it. NULL/0 for one module. */
+    const char *const *files;
+    int nfiles;
 } sf_module;
 
 /* Constructors used by parse.c and by later stages that synthesise code.

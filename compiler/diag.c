@@ -72,8 +72,13 @@ void sf_diag_print(const sf_diag *d, FILE *out)
         /* identical errors at one spot (e.g. reported by two passes) print once */
         if (i > 0 && entry_cmp(&sorted[i - 1], &sorted[i]) == 0)
             continue;
-        fprintf(out, "%s:%d:%d: error: %s\n", d->filename, sorted[i].line,
-                sorted[i].col, sorted[i].msg);
+        const char *file = d->filename;
+        int line = sorted[i].line, k = line >> SF_DIAG_FILE_SHIFT;
+        if (k > 0 && k < d->nfiles) {
+            file = d->files[k];
+            line &= (1 << SF_DIAG_FILE_SHIFT) - 1;
+        }
+        fprintf(out, "%s:%d:%d: error: %s\n", file, line, sorted[i].col, sorted[i].msg);
     }
     free(sorted);
 }

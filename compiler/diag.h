@@ -12,8 +12,14 @@ typedef struct sf_diag_entry {
     char *msg;
 } sf_diag_entry;
 
+/* Lines of a multi-module application (modules.h): line >> SF_DIAG_FILE_SHIFT
+ * indexes files[] (0: filename), the rest is the line in that file. */
+#define SF_DIAG_FILE_SHIFT 24
+
 typedef struct sf_diag {
     const char *filename;
+    const char *const *files;  /* NULL, or nfiles names; files[0] is filename */
+    int nfiles;
     sf_diag_entry *v;
     int n, cap;
 } sf_diag;

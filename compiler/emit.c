@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "diag.h"
 #include "split.h"
 #include "unparse.h"
 
@@ -188,8 +189,9 @@ void sf_emit_module(sf_program *p, const sf_stmt_list *block_functions, sf_buf *
                 continue;
             for (int blk = 0; blk < m->nblocks && fi < block_functions->n; blk++, fi++) {
                 const sf_ir_block *ib = &m->blocks[blk];
-                sf_buf_printf(out, "\n\n# %s.%s, block %d: from %s line %d", ent->ir->name, m->name,
-                              ib->id, p->mod->filename, ib->line);
+                int line = ib->line & ((1 << SF_DIAG_FILE_SHIFT) - 1), k = ib->line >> SF_DIAG_FILE_SHIFT;
+                sf_buf_printf(out, "\n\n# %s.%s, block %d: from %s line %d", ent->ir->name, m->name, ib->id,
+                              k > 0 && k < p->mod->nfiles ? p->mod->files[k] : p->mod->filename, line);
                 if (ib->nlive_in) {
                     sf_buf_puts(out, "; frame:");
                     for (int v = 0; v < ib->nlive_in; v++)

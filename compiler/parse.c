@@ -143,6 +143,7 @@ typedef struct conv {
     line_info *lines;
     int nlines;
     int depth;
+    int line_base;                 /* added to every AST line (sf_parse_at) */
 } conv;
 
 /* ---- source text helpers (no Python needed) ------------------------------ */
@@ -338,9 +339,9 @@ static sf_pos node_pos(conv *c, PyObject *d)
         PyErr_Clear();
         return p;
     }
-    p.line = line > 0 && line < INT_MAX ? (int)line : 0;
+    p.line = line > 0 && line < INT_MAX - c->line_base ? (int)line + c->line_base : 0;
     p.col = char_col(c, line, col);
-    p.end_line = eline > 0 && eline < INT_MAX ? (int)eline : 0;
+    p.end_line = eline > 0 && eline < INT_MAX - c->line_base ? (int)eline + c->line_base : 0;
     p.end_col = char_col(c, eline, ecol);
     return p;
 }
@@ -1055,6 +1056,12 @@ static void free_tables(conv *c)
 int sf_parse(sf_arena *a, const char *filename, const char *source, size_t len,
              sf_module *mod, sf_diag *d)
 {
+    return sf_parse_at(a, filename, source, len, 0, mod, d);
+}
+
+int sf_parse_at(sf_arena *a, const char *filename, const char *source, size_t len,
+                int line_base, sf_module *mod, sf_diag *d)
+{
     memset(mod, 0, sizeof(*mod));
     if (!Py_IsInitialized()) {
         sf_diag_error(d, 0, 0, "internal error: the embedded Python is not running");
@@ -1080,6 +1087,7 @@ int sf_parse(sf_arena *a, const char *filename, const char *source, size_t len,
     memset(&c, 0, sizeof(c));
     c.a = a;
     c.d = d;
+    c.line_base = line_base;
     c.src = sf_arena_strndup(a, source, len); /* NUL-terminated copy */
     c.len = len;
     c.lines = split_lines(c.src, len, &c.nlines);

@@ -41,5 +41,10 @@ void sf_python_fini(void);
  * Must be called with sf_python_init done, from the thread that did it. */
 int sf_parse(sf_arena *a, const char *filename, const char *source, size_t len,
              sf_module *mod, sf_diag *d);
+/* The same, with line_base added to every line in the AST (not to the lines
+ * of errors recorded in d): the modules of a multi-module application are
+ * told apart by their line ranges (modules.h). */
+int sf_parse_at(sf_arena *a, const char *filename, const char *source, size_t len,
+                int line_base, sf_module *mod, sf_diag *d);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "analyse.h"
 #include "emit.h"
+#include "modules.h"
 #include "parse.h"
 #include "split.h"
 #include "stateflow/sf_buf.h"
@@ -87,6 +88,28 @@ static char *module_name(const char *path)
     return m;
 }
 
+/* Lines of entities from other modules of the application: the file's own
+ * line (the IR names one file). */
+static int own_line(int line) { return line & ((1 << SF_DIAG_FILE_SHIFT) - 1); }
+
+static void own_lines(sf_ir *ir)
+{
+    for (int e = 0; e < ir->nentities; e++) {
+        sf_ir_entity *en = &ir->entities[e];
+        en->line = own_line(en->line);
+        for (int i = 0; i < en->nattrs; i++)
+            en->attrs[i].line = own_line(en->attrs[i].line);
+        for (int i = 0; i < en->nmethods; i++) {
+            sf_ir_method *m = &en->methods[i];
+            m->line = own_line(m->line);
+            for (int j = 0; j < m->ncalls; j++)
+                m->calls[j].line = own_line(m->calls[j].line);
+            for (int j = 0; j < m->nblocks; j++)
+                m->blocks[j].line = own_line(m->blocks[j].line);
+        }
+    }
+}
+
 /* Compile path into a new IR; NULL after printing errors. */
 static sf_ir *compile(const char *path, int print_python)
 {
@@ -106,7 +129,7 @@ static sf_ir *compile(const char *path, int print_python)
     sf_diag_init(&diag, path);
     sf_module mod;
     memset(&mod, 0, sizeof(mod));
-    int rc = sf_parse(&arena, path, source, len, &mod, &diag);
+    int rc = sf_load_app(&arena, path, source, len, &mod, &diag);
     sf_python_fini();
 
     sf_ir *ir = NULL;
@@ -131,6 +154,7 @@ static sf_ir *compile(const char *path, int print_python)
             if (print_python)
                 fwrite(py.data, 1, py.len, stdout);
             sf_buf_free(&py);
+            own_lines(ir);
         }
     }
     if (sf_diag_count(&diag) > 0) {

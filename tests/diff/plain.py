@@ -457,10 +457,16 @@ class App:
         self.module = module
         APP_MODULES[:] = [module]
         self.entities = {}
-        for v in vars(module).values():
-            if isinstance(v, type) and v.__dict__.get(MARKER, False) \
-                    and v.__module__ == module.__name__:
-                self.entities[v.__name__] = v
+        # an application of several modules: the entities of every module
+        # loaded from the app's folder (sfc merges them into one)
+        folder = os.path.dirname(self.path) + os.sep
+        local = [module] + [m for m in list(sys.modules.values()) if m is not module
+                            and (getattr(m, "__file__", None) or "").startswith(folder)]
+        for m in local:
+            for v in vars(m).values():
+                if isinstance(v, type) and v.__dict__.get(MARKER, False) \
+                        and v.__module__ == m.__name__:
+                    self.entities.setdefault(v.__name__, v)
         self._methods = {}
 
     def method(self, entity, name, create=False):
