@@ -18,5 +18,6 @@ endif()
 # sfctl work; python/ installs with pip into a virtualenv.
 if(TARGET stateflowd)
   add_test(NAME install COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/install_test.sh ${CMAKE_COMMAND} ${CMAKE_BINARY_DIR})
-  set_tests_properties(install PROPERTIES TIMEOUT 180)
+  set_tests_properties(install PROPERTIES TIMEOUT 180 ENVIRONMENT
+    "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/executor-lsan.supp:print_suppressions=0")
 endif()
