@@ -36,7 +36,7 @@ out=$("$p/bin/sfctl" --help 2>&1); rc=$?
 "$p/bin/stateflowd" --local "$tmp/bank.sfir" --workers 1 --http 127.0.0.1:0 --native off \
   --data "$tmp/data" > "$tmp/sfd.log" 2>&1 &
 sfd_pid=$!
-for _ in $(seq 300); do
+for _ in $(seq 600); do   # up to 60 s on a loaded machine
   grep -q "coordinator ready" "$tmp/sfd.log" && break
   kill -0 "$sfd_pid" 2>/dev/null || break
   sleep 0.1
@@ -68,8 +68,11 @@ if /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null &&
    /usr/bin/python3 -m venv --system-site-packages "$tmp/venv" > "$tmp/venv.log" 2>&1 &&
    "$tmp/venv/bin/python" -m pip --version > /dev/null 2>&1 &&
    /usr/bin/python3 -c 'import setuptools, wheel' 2>/dev/null; then
-  cp -r "$root/python" "$tmp/python-src"   # pip builds in place: keep the source tree clean
-  rm -rf "$tmp/python-src/build" "$tmp/python-src"/*.egg-info
+  # pip builds in place: build a copy, to keep the source tree clean (only
+  # the sources: other tests may be writing __pycache__ there meanwhile)
+  mkdir -p "$tmp/python-src/stateflow"
+  cp "$root/python/pyproject.toml" "$tmp/python-src/" &&
+    cp "$root/python/stateflow/"*.py "$tmp/python-src/stateflow/" || bad "copying python/"
   if "$tmp/venv/bin/python" -m pip install --no-build-isolation --no-index "$tmp/python-src" > "$tmp/pip.log" 2>&1; then
     ok
     rm -rf "$tmp/python-src"
