@@ -22,3 +22,32 @@ runpy.run_path(\"${SF_PYTHON_DIR}/sfctl\", run_name=\"__main__\")
 "
      FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
                       WORLD_READ WORLD_EXECUTE)
+
+# Installed: the stateflow package goes to P/${SF_INSTALL_PYTHONDIR} and
+# P/bin/sfctl is a launcher that puts that directory (found relative to the
+# launcher's real path, so the prefix can move and a symlink to it works)
+# first on sys.path. pip users get the same command from python/pyproject.toml.
+set(SF_INSTALL_PYTHONDIR "lib/stateflow/python" CACHE STRING
+    "where cmake --install puts the stateflow package, relative to the prefix")
+file(RELATIVE_PATH SF_SFCTL_TO_PYTHON /sf/${CMAKE_INSTALL_BINDIR} /sf/${SF_INSTALL_PYTHONDIR})
+if(SF_SFCTL_TO_PYTHON MATCHES "[\"\\\\]")
+  message(FATAL_ERROR "sfctl.cmake: SF_INSTALL_PYTHONDIR may not contain quotes or backslashes")
+endif()
+file(GENERATE OUTPUT ${CMAKE_BINARY_DIR}/install/sfctl
+     CONTENT "#!/usr/bin/python3
+\"\"\"sfctl: command-line client for stateflowd (installed by cmake --install;
+see `sfctl --help`). The stateflow package is in ${SF_INSTALL_PYTHONDIR}.\"\"\"
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)),
+                                \"${SF_SFCTL_TO_PYTHON}\"))
+
+from stateflow._sfctl import main  # noqa: E402
+
+if __name__ == \"__main__\":
+    sys.exit(main())
+")
+install(PROGRAMS ${CMAKE_BINARY_DIR}/install/sfctl DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(DIRECTORY ${SF_PYTHON_DIR}/stateflow DESTINATION ${SF_INSTALL_PYTHONDIR}
+        FILES_MATCHING PATTERN "*.py" PATTERN "__pycache__" EXCLUDE)

@@ -13,3 +13,11 @@ endif()
 if(TARGET sfrun)
   add_test(NAME sfrun_time_limit COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/sfrun_time_limit.sh $<TARGET_FILE:sfc> $<TARGET_FILE:sfrun>)
 endif()
+
+# cmake --install into a temporary prefix; the installed sfc, stateflowd and
+# sfctl work; python/ installs with pip into a virtualenv.
+if(TARGET stateflowd)
+  add_test(NAME install COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/install_test.sh ${CMAKE_COMMAND} ${CMAKE_BINARY_DIR})
+  set_tests_properties(install PROPERTIES TIMEOUT 180 ENVIRONMENT
+    "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/executor-lsan.supp:print_suppressions=0")
+endif()
