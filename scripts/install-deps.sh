@@ -10,6 +10,7 @@ pkgs=(
   libuv1-dev libmsgpack-dev librdkafka-dev libcmocka-dev
   clang libclang-rt-dev             # libFuzzer targets
   valgrind kcat
+  python3-venv python3-pip python3-wheel python3-setuptools  # tests/install_test.sh: pip install of python/ in a venv
   libpq-dev                         # bench/ycsbt's PostgreSQL driver (built with everything)
 )
 if [ "${1:-}" = "--bench" ]; then
