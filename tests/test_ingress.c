@@ -205,6 +205,34 @@ static void test_bounded_under_pressure(void **st)
     sf_ingress_free(in);
 }
 
+/* room answers what the next append would, without queueing anything */
+static void test_room_matches_append(void **st)
+{
+    (void)st;
+    sf_ingress *in = sf_ingress_memory_new(2, 10, 8);
+    char err[128];
+    uint64_t pos;
+    assert_int_equal(sf_ingress_room(in, 0), SF_INGRESS_EREFUSED);
+    assert_int_equal(sf_ingress_room(in, 9), SF_INGRESS_EREFUSED);
+    assert_int_equal(sf_ingress_room(in, 6), 0);
+    assert_int_equal(sf_ingress_available(in), 0);
+    assert_int_equal(sf_ingress_append(in, "aaaaaa", 6, NULL, 0, &pos, err, sizeof err), 0);
+    assert_int_equal(sf_ingress_room(in, 5), SF_INGRESS_EFULL); /* bytes: 6 + 5 > 10 */
+    assert_int_equal(sf_ingress_append(in, "bbbbb", 5, NULL, 0, &pos, err, sizeof err), SF_INGRESS_EFULL);
+    assert_int_equal(sf_ingress_room(in, 4), 0);
+    assert_int_equal(sf_ingress_append(in, "cccc", 4, NULL, 0, &pos, err, sizeof err), 0);
+    assert_int_equal(sf_ingress_room(in, 1), SF_INGRESS_EFULL); /* count: 2 of 2 */
+    sf_ingress_entry e[2];
+    assert_int_equal(sf_ingress_take(in, 2, e), 2);
+    assert_int_equal(sf_ingress_room(in, 1), SF_INGRESS_EFULL); /* taken is not acknowledged */
+    sf_ingress_ack(in, e[1].pos); /* acknowledges the positions before it */
+    assert_int_equal(sf_ingress_room(in, 8), SF_INGRESS_EFULL);
+    assert_int_equal(sf_ingress_room(in, 6), 0);
+    sf_ingress_ack(in, e[1].pos + 1);
+    assert_int_equal(sf_ingress_room(in, 8), 0);
+    sf_ingress_free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_bound_by_count),
         cmocka_unit_test(test_bound_by_bytes),
         cmocka_unit_test(test_bounded_under_pressure),
+        cmocka_unit_test(test_room_matches_append),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

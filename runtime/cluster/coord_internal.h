@@ -167,6 +167,9 @@ void coord_members_announce_ready(sf_coordinator *c);
 void coord_maybe_start_batch(sf_coordinator *c);
 int coord_gw_submit(void *ud, const char *req, size_t len, uint64_t token);
 int coord_native_submit(void *ud, const char *req, size_t len, uint64_t client, uint64_t corr);
+/* Whether the ingress could take a native request of len bytes now (an
+ * sf_submit_result): lets the native server refuse before decoding. */
+int coord_native_room(void *ud, size_t len);
 void coord_on_timer(uv_timer_t *t);
 /* A batch of ntxns ended with nreruns conflict aborts: adapt the batch limit. */
 void coord_batch_feedback(sf_coordinator *c, size_t ntxns, size_t nreruns);

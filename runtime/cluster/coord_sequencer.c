@@ -242,6 +242,20 @@ int coord_gw_submit(void *ud, const char *req, size_t len, uint64_t token)
     return submit(ud, req, len, &to);
 }
 
+int coord_native_room(void *ud, size_t len)
+{
+    sf_coordinator *c = ud;
+    if (c->phase != PH_SERVING) {
+        sf_metric_inc(c->sm.rejected_unavailable);
+        return SF_SUBMIT_UNAVAILABLE;
+    }
+    if (sf_ingress_room(c->ingress, len) == SF_INGRESS_EFULL) {
+        sf_metric_inc(c->sm.rejected_overloaded);
+        return SF_SUBMIT_OVERLOADED;
+    }
+    return SF_SUBMIT_OK; /* a request append refuses for good is answered by submit */
+}
+
 int coord_native_submit(void *ud, const char *req, size_t len, uint64_t client, uint64_t corr)
 {
     sf_coordinator *c = ud;

@@ -306,7 +306,7 @@ int sf_coordinator_start(const sf_coordinator_config *cfg, sf_coordinator **out,
         c->http_port = sf_gateway_port(c->gw);
     }
     if (cfg->native_host) {
-        sf_native_ops nops = {coord_native_submit, native_log};
+        sf_native_ops nops = {coord_native_submit, native_log, coord_native_room};
         if (sf_native_start(c->loop, cfg->native_host, cfg->native_port, cfg->token, cfg->token_len,
                             &nops, c, &c->native, err, errlen) < 0)
             goto fail;

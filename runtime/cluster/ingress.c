@@ -22,10 +22,8 @@ typedef struct mem_ingress {
     size_t bytes;               /* of the requests in [head, tail) */
 } mem_ingress;
 
-static int mem_append(sf_ingress *in, const char *req, size_t len, const sf_reply_to *to,
-                      uint64_t arrival_ns, uint64_t *pos, char *err, size_t errlen)
+static int mem_check(const mem_ingress *m, size_t len, char *err, size_t errlen)
 {
-    mem_ingress *m = (mem_ingress *)in;
     if (len == 0 || len > m->max_request || len > m->max_bytes)
         return (sf_set_err(err, errlen, "request of %zu bytes (limit %zu)", len,
                                m->max_request < m->max_bytes ? m->max_request : m->max_bytes),
@@ -35,6 +33,21 @@ static int mem_append(sf_ingress *in, const char *req, size_t len, const sf_repl
     if (len > m->max_bytes - m->bytes)
         return (sf_set_err(err, errlen, "too many bytes waiting (%zu of %zu)", m->bytes, m->max_bytes),
                 SF_INGRESS_EFULL);
+    return 0;
+}
+
+static int mem_room(const sf_ingress *in, size_t len)
+{
+    return mem_check((const mem_ingress *)in, len, NULL, 0);
+}
+
+static int mem_append(sf_ingress *in, const char *req, size_t len, const sf_reply_to *to,
+                      uint64_t arrival_ns, uint64_t *pos, char *err, size_t errlen)
+{
+    mem_ingress *m = (mem_ingress *)in;
+    int rc = mem_check(m, len, err, errlen);
+    if (rc != 0)
+        return rc;
     if (m->tail == m->cap) {
         if (m->head > 0 && m->head >= m->cap / 2) {
             memmove(m->v, m->v + m->head, (m->tail - m->head) * sizeof(*m->v));
@@ -111,7 +124,7 @@ static void mem_free(sf_ingress *in)
 }
 
 static const sf_ingress_ops mem_ops = {
-    mem_append, mem_available, mem_oldest, mem_take, mem_ack, mem_free,
+    mem_append, mem_available, mem_oldest, mem_take, mem_ack, mem_free, mem_room,
 };
 
 void sf_ingress_memory_usage(const sf_ingress *in, size_t *count, size_t *bytes)

@@ -55,6 +55,7 @@ typedef struct sf_ingress_ops {
     size_t (*take)(sf_ingress *in, size_t max, sf_ingress_entry *out);
     void (*ack)(sf_ingress *in, uint64_t upto);
     void (*free)(sf_ingress *in);
+    int (*room)(const sf_ingress *in, size_t len);
 } sf_ingress_ops;
 
 struct sf_ingress {
@@ -75,6 +76,10 @@ static inline int sf_ingress_append(sf_ingress *in, const char *req, size_t len,
     return in->ops->append(in, req, len, to, arrival_ns, pos, err, errlen);
 }
 static inline size_t sf_ingress_available(const sf_ingress *in) { return in->ops->available(in); }
+/* Whether an append of len bytes would be taken now: 0, or what append
+ * would return (SF_INGRESS_EFULL, SF_INGRESS_EREFUSED). Lets a server
+ * refuse before it decodes a request it cannot take. */
+static inline int sf_ingress_room(const sf_ingress *in, size_t len) { return in->ops->room(in, len); }
 /* 1 and *arrival_ns when a request is available, else 0. */
 static inline int sf_ingress_oldest(const sf_ingress *in, uint64_t *arrival_ns)
 {

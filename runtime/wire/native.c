@@ -264,6 +264,17 @@ static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void
         send_reply(n, id, corr, rid, ridlen, NULL, 0, "BadRequest", err);
         return;
     }
+    int room = n->ops.room ? n->ops.room(n->ud, reqlen) : SF_SUBMIT_OK;
+    if (room != SF_SUBMIT_OK) {
+        const char *rid;
+        size_t ridlen;
+        find_id(req, reqlen, &rid, &ridlen);
+        send_reply(n, id, corr, rid, ridlen, NULL, 0, room == SF_SUBMIT_OVERLOADED ? "Overloaded" : "Unavailable",
+                   room == SF_SUBMIT_OVERLOADED ? "the service is overloaded: retry later"
+                                                : "the service is not accepting requests");
+        update_reading(c, cl);
+        return;
+    }
     /* keys are compared as values: the map goes on with its key and the
      * keys inside its arguments canonical (request.h) */
     sf_buf_reset(&n->canon);

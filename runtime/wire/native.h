@@ -39,6 +39,11 @@ typedef struct sf_native_ops {
     int (*submit)(void *ud, const char *req, size_t len, uint64_t client, uint64_t corr);
     /* One line per refused or dropped client; NULL = silent. */
     void (*log)(void *ud, const char *line);
+    /* Optional (NULL = always try submit): whether a request of len bytes
+     * could be taken now; a nonzero sf_submit_result refuses it before it
+     * is canonicalised and decoded, which keeps refusing cheap under
+     * overload (the reply still echoes the request's id). */
+    int (*room)(void *ud, size_t len);
 } sf_native_ops;
 
 /* Listen on host:port (numeric address; port 0 = any free port). token is
