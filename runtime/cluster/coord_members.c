@@ -9,6 +9,7 @@
  * durability on, the coordinator then waits for a new one and recovers). Also the one path that sends frames
  * to a worker. */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "coord_internal.h"
@@ -92,13 +93,15 @@ void coord_members_announce_ready(sf_coordinator *c)
 {
     char dur[300];
     coord_durable_describe(c, dur, sizeof dur);
-    coord_log(c, "coordinator ready: %u worker%s, %u partitions, cluster=%s:%d http=%s%s%d native=%s%s%d, "
+    char http[300] = "off", native[300] = "off";
+    if (c->gw)
+        snprintf(http, sizeof http, "%s:%d", c->cfg.http_host, c->http_port);
+    if (c->native)
+        snprintf(native, sizeof native, "%s:%d", c->cfg.native_host, c->native_port);
+    coord_log(c, "coordinator ready: %u worker%s, %u partitions, cluster=%s:%d http=%s native=%s, "
                  "durability %s",
               c->nworkers, c->nworkers == 1 ? "" : "s", c->P,
-              c->cfg.listen_host, sf_listener_port(c->listener),
-              c->gw ? c->cfg.http_host : "off", c->gw ? ":" : "", c->gw ? c->http_port : 0,
-              c->native ? c->cfg.native_host : "off", c->native ? ":" : "",
-              c->native ? c->native_port : 0, dur);
+              c->cfg.listen_host, sf_listener_port(c->listener), http, native, dur);
     if (c->cfg.on_ready)
         c->cfg.on_ready(c->cfg.ud);
     coord_maybe_start_batch(c);

@@ -652,10 +652,13 @@ static int run_coordinator(daemon_t *d, const opts *o, const char *token, size_t
             sf_coordinator_free(d->coord);
         return d->status;
     }
-    say("coordinator listening: cluster=%s:%d http=%s%s%d native=%s%s%d, waiting for %ld worker%s",
-        lhost, sf_coordinator_cluster_port(d->coord), hoff ? "off" : hhost, hoff ? "" : ":",
-        hoff ? 0 : sf_coordinator_http_port(d->coord), noff ? "off" : nhost, noff ? "" : ":",
-        noff ? 0 : sf_coordinator_native_port(d->coord), nworkers, nworkers == 1 ? "" : "s");
+    char http[300] = "off", native[300] = "off";
+    if (!hoff)
+        snprintf(http, sizeof http, "%s:%d", hhost, sf_coordinator_http_port(d->coord));
+    if (!noff)
+        snprintf(native, sizeof native, "%s:%d", nhost, sf_coordinator_native_port(d->coord));
+    say("coordinator listening: cluster=%s:%d http=%s native=%s, waiting for %ld worker%s", lhost,
+        sf_coordinator_cluster_port(d->coord), http, native, nworkers, nworkers == 1 ? "" : "s");
     {
         char dur[600];
         sf_coordinator_durability(d->coord, dur, sizeof dur);
