@@ -8,8 +8,8 @@
  * out frees its slot; one that leaves later breaks the cluster (with
  * durability on, the coordinator then waits for a new one and recovers). Also the one path that sends frames
  * to a worker. */
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "coord_internal.h"
