@@ -765,10 +765,26 @@ static int is_stable(const sf_expr *e)
     return e->kind == SF_EX_CONST || e->kind == SF_EX_NAME;
 }
 
+static int is_iterator(const sf_expr *v);
+
+/* Save e in a temporary that lives across the remote operation after it. A
+ * generator, iterator or view, or a lambda, cannot be stored in a frame
+ * (the frame crosses workers): an error at it, saying what to write. */
 static sf_expr *hoist(builder *b, sf_expr *e)
 {
     if (is_stable(e))
         return e;
+    if (e->kind == SF_EX_LAMBDA || is_iterator(e)) {
+        error_at(b, e->pos,
+                 e->kind == SF_EX_LAMBDA
+                     ? "this lambda is evaluated before a remote operation later in the same expression and "
+                       "cannot be kept across it: assign the remote operation's result to a variable in a "
+                       "statement before this one"
+                     : "this generator, iterator or view is evaluated before a remote operation later in the "
+                       "same expression and cannot be kept across it: make it a list (`[...]` or `list(...)`), "
+                       "or assign the remote operation's result to a variable in a statement before this one");
+        return e;
+    }
     const char *t = new_temp(b, "t");
     add_stmt(b, mk_assign(b, mk_name(b, t, e->pos), e, e->pos));
     return mk_name(b, t, e->pos);
