@@ -254,7 +254,6 @@ static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void
         return;
     }
     uint64_t id = client_id(n, cl->idx);
-    sf_reqmap gr;
     char err[256];
     if (reqlen > NATIVE_MAX_REQUEST) {
         const char *rid;
@@ -278,8 +277,7 @@ static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void
     /* keys are compared as values: the map goes on with its key and the
      * keys inside its arguments canonical (request.h) */
     sf_buf_reset(&n->canon);
-    if (sf_reqmap_canonical(req, reqlen, &n->canon, err, sizeof err) < 0 ||
-        sf_reqmap_decode(n->canon.data, n->canon.len, &gr, err, sizeof err) < 0) {
+    if (sf_reqmap_canonical(req, reqlen, &n->canon, err, sizeof err) < 0) {
         const char *rid;
         size_t ridlen;
         find_id(req, reqlen, &rid, &ridlen);
@@ -292,6 +290,11 @@ static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void
     if (rc != SF_SUBMIT_OK) {
         if (client_conn(n, id) == c)
             cl->inflight--;
+        /* the id for the reply, decoded only on this rare path (req
+         * checked out above, so this does not fail) */
+        sf_reqmap gr;
+        if (sf_reqmap_decode(req, reqlen, &gr, err, sizeof err) < 0)
+            gr.id = NULL, gr.id_len = 0;
         if (rc == SF_SUBMIT_OVERLOADED)
             send_reply(n, id, corr, gr.id, gr.id_len, NULL, 0, "Overloaded",
                        "the service is overloaded: retry later");
