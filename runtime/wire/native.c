@@ -228,6 +228,26 @@ static void find_id(const char *req, size_t len, const char **id, size_t *idlen)
     }
 }
 
+/* Answer a request refused before submission (too large, malformed, no
+ * room), with the id it carries when that can be found. */
+static void refuse(sf_native *n, uint64_t client, uint64_t corr, const char *req, size_t reqlen, const char *type,
+                   const char *message)
+{
+    const char *rid;
+    size_t ridlen;
+    find_id(req, reqlen, &rid, &ridlen);
+    send_reply(n, client, corr, rid, ridlen, NULL, 0, type, message);
+}
+
+/* The error of a refusal by room() or submit(): SF_SUBMIT_OVERLOADED, or any
+ * other nonzero value. */
+static const char *refusal_type(int rc) { return rc == SF_SUBMIT_OVERLOADED ? "Overloaded" : "Unavailable"; }
+static const char *refusal_message(int rc)
+{
+    return rc == SF_SUBMIT_OVERLOADED ? "the service is overloaded: retry later"
+                                      : "the service is not accepting requests";
+}
+
 /* ---- connections ---- */
 
 static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void *ud)
@@ -254,36 +274,23 @@ static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void
         return;
     }
     uint64_t id = client_id(n, cl->idx);
-    sf_reqmap gr;
     char err[256];
     if (reqlen > NATIVE_MAX_REQUEST) {
-        const char *rid;
-        size_t ridlen;
-        find_id(req, reqlen, &rid, &ridlen);
         snprintf(err, sizeof err, "request too large (%zu bytes, limit %u)", reqlen, NATIVE_MAX_REQUEST);
-        send_reply(n, id, corr, rid, ridlen, NULL, 0, "BadRequest", err);
+        refuse(n, id, corr, req, reqlen, "BadRequest", err);
         return;
     }
     int room = n->ops.room ? n->ops.room(n->ud, reqlen) : SF_SUBMIT_OK;
     if (room != SF_SUBMIT_OK) {
-        const char *rid;
-        size_t ridlen;
-        find_id(req, reqlen, &rid, &ridlen);
-        send_reply(n, id, corr, rid, ridlen, NULL, 0, room == SF_SUBMIT_OVERLOADED ? "Overloaded" : "Unavailable",
-                   room == SF_SUBMIT_OVERLOADED ? "the service is overloaded: retry later"
-                                                : "the service is not accepting requests");
+        refuse(n, id, corr, req, reqlen, refusal_type(room), refusal_message(room));
         update_reading(c, cl);
         return;
     }
     /* keys are compared as values: the map goes on with its key and the
      * keys inside its arguments canonical (request.h) */
     sf_buf_reset(&n->canon);
-    if (sf_reqmap_canonical(req, reqlen, &n->canon, err, sizeof err) < 0 ||
-        sf_reqmap_decode(n->canon.data, n->canon.len, &gr, err, sizeof err) < 0) {
-        const char *rid;
-        size_t ridlen;
-        find_id(req, reqlen, &rid, &ridlen);
-        send_reply(n, id, corr, rid, ridlen, NULL, 0, "BadRequest", err);
+    if (sf_reqmap_canonical(req, reqlen, &n->canon, err, sizeof err) < 0) {
+        refuse(n, id, corr, req, reqlen, "BadRequest", err);
         return;
     }
     /* counted first: the answer may come from inside submit */
@@ -292,12 +299,12 @@ static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void
     if (rc != SF_SUBMIT_OK) {
         if (client_conn(n, id) == c)
             cl->inflight--;
-        if (rc == SF_SUBMIT_OVERLOADED)
-            send_reply(n, id, corr, gr.id, gr.id_len, NULL, 0, "Overloaded",
-                       "the service is overloaded: retry later");
-        else
-            send_reply(n, id, corr, gr.id, gr.id_len, NULL, 0, "Unavailable",
-                       "the service is not accepting requests");
+        /* the id for the reply, decoded only on this rare path (req
+         * checked out above, so this does not fail) */
+        sf_reqmap gr;
+        if (sf_reqmap_decode(req, reqlen, &gr, err, sizeof err) < 0)
+            gr.id = NULL, gr.id_len = 0;
+        send_reply(n, id, corr, gr.id, gr.id_len, NULL, 0, refusal_type(rc), refusal_message(rc));
     }
     if (client_conn(n, id) == c)
         update_reading(c, cl);

@@ -409,25 +409,15 @@ static int canon_ext_array(canon *c, const sf_mp_item *it, int depth)
     if (rc == 0 && it->ext_type == SF_EXT_SET && a.n > 1) {
         uint32_t kept = canon_sort_set(c, from, offs, a.n);
         if (kept != a.n) {
-            /* rewrite the array header for the unique elements */
+            /* rewrite the array header for the unique elements, as
+             * msgpack-c writes it: packed at the end, moved to apos */
+            size_t end = c->out->len;
+            msgpack_pack_array(&c->pk, kept);
             unsigned char h[5];
-            size_t hl;
-            if (kept <= 15) {
-                h[0] = (unsigned char)(0x90 | kept);
-                hl = 1;
-            } else if (kept <= 0xffff) {
-                h[0] = 0xdc;
-                h[1] = (unsigned char)(kept >> 8);
-                h[2] = (unsigned char)kept;
-                hl = 3;
-            } else {
-                h[0] = 0xdd;
-                h[1] = (unsigned char)(kept >> 24);
-                h[2] = (unsigned char)(kept >> 16);
-                h[3] = (unsigned char)(kept >> 8);
-                h[4] = (unsigned char)kept;
-                hl = 5;
-            }
+            size_t hl = c->out->len - end;
+            memcpy(h, c->out->data + end, hl);
+            c->out->len = end;
+            c->out->data[end] = '\0';
             sf_mp_resize_gap(c->out, apos, from - apos, hl);
             memcpy(c->out->data + apos, h, hl);
         }
