@@ -166,7 +166,7 @@ void coord_members_announce_ready(sf_coordinator *c);
 /* Start the next batch when the loop is idle and one is due. */
 void coord_maybe_start_batch(sf_coordinator *c);
 int coord_gw_submit(void *ud, const char *req, size_t len, uint64_t token);
-int coord_native_submit(void *ud, const char *req, size_t len, uint64_t client, uint64_t corr);
+int coord_native_submit(void *ud, const char *req, size_t len, int op, uint64_t client, uint64_t corr);
 /* Whether the ingress could take a native request of len bytes now (an
  * sf_submit_result): lets the native server refuse before decoding. */
 int coord_native_room(void *ud, size_t len);
