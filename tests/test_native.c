@@ -46,11 +46,12 @@ typedef struct fx {
     size_t replies, dup;
 } fx;
 
-static int stub_submit(void *ud, const char *req, size_t len, uint64_t client, uint64_t corr)
+static int stub_submit(void *ud, const char *req, size_t len, int op, uint64_t client, uint64_t corr)
 {
     fx *f = ud;
     (void)req;
     (void)len;
+    (void)op;
     assert_true(f->nq < NREQ);
     f->q[f->nq++] = (pend){client, corr};
     f->submitted++;

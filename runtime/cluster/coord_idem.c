@@ -49,16 +49,6 @@ static uint64_t hash_bytes(const char *p, size_t n)
     return h;
 }
 
-static int request_id(const char *req, size_t len, const char **id, size_t *idlen)
-{
-    sf_reqmap gr;
-    if (sf_reqmap_decode(req, len, &gr, NULL, 0) < 0 || !gr.id || gr.id_len == 0)
-        return 0;
-    *id = gr.id;
-    *idlen = gr.id_len;
-    return 1;
-}
-
 static coord_idem *table(sf_coordinator *c)
 {
     if (!c->idem) {
@@ -134,7 +124,7 @@ int coord_idem_submit(sf_coordinator *c, const char *req, size_t len, const sf_r
 {
     const char *id;
     size_t n;
-    if (!request_id(req, len, &id, &n))
+    if (!coord_request_id(req, len, &id, &n))
         return 0;
     coord_idem *t = table(c);
     uint64_t h = hash_bytes(id, n);
@@ -171,7 +161,7 @@ static idem_ent *lookup(sf_coordinator *c, const char *req, size_t len)
 {
     const char *id;
     size_t n;
-    if (!c->idem || !request_id(req, len, &id, &n))
+    if (!c->idem || !coord_request_id(req, len, &id, &n))
         return NULL;
     return *find_slot(c->idem, id, n, hash_bytes(id, n));
 }
@@ -183,7 +173,7 @@ void coord_idem_done(sf_coordinator *c, const sf_ingress_entry *req, int is_err,
         /* a replayed request (the table is rebuilt as the log replays) */
         const char *id;
         size_t n;
-        if (!request_id(req->req, req->len, &id, &n))
+        if (!coord_request_id(req->req, req->len, &id, &n))
             return;
         sf_reply_to none = {0};
         coord_idem_submit(c, req->req, req->len, &none);

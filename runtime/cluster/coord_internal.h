@@ -166,7 +166,7 @@ void coord_members_announce_ready(sf_coordinator *c);
 /* Start the next batch when the loop is idle and one is due. */
 void coord_maybe_start_batch(sf_coordinator *c);
 int coord_gw_submit(void *ud, const char *req, size_t len, uint64_t token);
-int coord_native_submit(void *ud, const char *req, size_t len, uint64_t client, uint64_t corr);
+int coord_native_submit(void *ud, const char *req, size_t len, int op, uint64_t client, uint64_t corr);
 /* Whether the ingress could take a native request of len bytes now (an
  * sf_submit_result): lets the native server refuse before decoding. */
 int coord_native_room(void *ud, size_t len);
@@ -189,6 +189,9 @@ void coord_watch_start(sf_coordinator *c);
 void coord_waiting_for(const sf_coordinator *c, char *buf, size_t len);
 
 /* ---- coord_reply.c ---- */
+/* The id of a request map (msgpack span): id and idlen as decoded (NULL, 0
+ * when it does not decode); nonzero when it has a non-empty id. */
+int coord_request_id(const char *req, size_t len, const char **id, size_t *idlen);
 void coord_reply_ok(sf_coordinator *c, const sf_ingress_entry *e, const char *value, size_t len);
 void coord_reply_error(sf_coordinator *c, const sf_ingress_entry *e, const char *type, const char *msg);
 /* An error map (msgpack {"type","message"}), e.g. from the arena. */

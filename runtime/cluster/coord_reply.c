@@ -7,16 +7,16 @@
 #include "coord_internal.h"
 #include "request.h"
 
-/* The id of a request map (msgpack span), for native replies. */
-static void request_id(const sf_ingress_entry *e, const char **id, size_t *idlen)
+int coord_request_id(const char *req, size_t len, const char **id, size_t *idlen)
 {
     sf_reqmap gr;
     *id = NULL;
     *idlen = 0;
-    if (sf_reqmap_decode(e->req, e->len, &gr, NULL, 0) == 0) {
-        *id = gr.id;
-        *idlen = gr.id_len;
-    }
+    if (sf_reqmap_decode(req, len, &gr, NULL, 0) < 0)
+        return 0;
+    *id = gr.id;
+    *idlen = gr.id_len;
+    return gr.id && gr.id_len > 0;
 }
 
 static void native_latency(sf_coordinator *c, const sf_ingress_entry *e)
@@ -31,7 +31,7 @@ void coord_reply_ok(sf_coordinator *c, const sf_ingress_entry *e, const char *va
     else if (e->to.kind == SF_REPLY_NATIVE && c->native) {
         const char *id;
         size_t idlen;
-        request_id(e, &id, &idlen);
+        (void)coord_request_id(e->req, e->len, &id, &idlen);
         native_latency(c, e);
         sf_native_reply_ok(c->native, e->to.a, e->to.b, id, idlen, value, len);
     }
@@ -44,7 +44,7 @@ void coord_reply_error(sf_coordinator *c, const sf_ingress_entry *e, const char 
     else if (e->to.kind == SF_REPLY_NATIVE && c->native) {
         const char *id;
         size_t idlen;
-        request_id(e, &id, &idlen);
+        (void)coord_request_id(e->req, e->len, &id, &idlen);
         native_latency(c, e);
         sf_native_reply_error(c->native, e->to.a, e->to.b, id, idlen, type, msg);
     }

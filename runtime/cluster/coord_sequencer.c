@@ -256,14 +256,13 @@ int coord_native_room(void *ud, size_t len)
     return SF_SUBMIT_OK; /* a request append refuses for good is answered by submit */
 }
 
-int coord_native_submit(void *ud, const char *req, size_t len, uint64_t client, uint64_t corr)
+int coord_native_submit(void *ud, const char *req, size_t len, int op, uint64_t client, uint64_t corr)
 {
     sf_coordinator *c = ud;
-    sf_reqmap gr;
-    if (sf_reqmap_decode(req, len, &gr, NULL, 0) == 0)
-        sf_metric_inc(gr.op == SF_OP_CREATE ? c->sm.requests_create
-                      : gr.op == SF_OP_CALL ? c->sm.requests_call
-                                            : c->sm.requests_get);
+    /* native.c decoded the request already and passes its op */
+    sf_metric_inc(op == SF_OP_CREATE ? c->sm.requests_create
+                  : op == SF_OP_CALL ? c->sm.requests_call
+                                     : c->sm.requests_get);
     sf_reply_to to = {SF_REPLY_NATIVE, client, corr};
     return submit(c, req, len, &to);
 }

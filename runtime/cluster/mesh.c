@@ -32,14 +32,16 @@ static const sf_conn_callbacks peer_cbs;
 
 static void set_peer(sf_worker *w, uint32_t id, sf_conn *c)
 {
+    wlink *l = sf_conn_data(c);
     if (id >= w->nworkers || id == w->id || w->peers[id]) {
         wk_log(w, "unexpected peer %u from %s, closing", id, sf_conn_peer(c));
+        /* not a peer: its close is no lost worker (on_peer_close) */
+        l->peer = -1;
         sf_conn_close(c, "unexpected peer");
         return;
     }
     w->peers[id] = c;
     w->npeers++;
-    wlink *l = sf_conn_data(c);
     l->peer = (int)id;
     wk_check_ready(w);
 }
@@ -79,8 +81,18 @@ int wk_mesh_connect(sf_worker *w, sf_rd *r)
             return -1;
         }
     }
-    for (size_t k = 0; k < w->nearly; k++)
-        set_peer(w, (uint32_t)w->early_id[k], w->early[k]);
+    /* an early claim is checked as a late one is (on_peer_frame): the
+     * peers with a smaller id are the ones this worker connects to */
+    for (size_t k = 0; k < w->nearly; k++) {
+        uint32_t id = (uint32_t)w->early_id[k];
+        if (id <= w->id) {
+            wk_log(w, "peer %s claims id %u, closing", sf_conn_peer(w->early[k]), id);
+            ((wlink *)sf_conn_data(w->early[k]))->peer = -1;
+            sf_conn_close(w->early[k], "bad peer id");
+            continue;
+        }
+        set_peer(w, id, w->early[k]);
+    }
     w->nearly = 0;
     return 0;
 }

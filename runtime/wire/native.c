@@ -295,7 +295,7 @@ static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void
     }
     /* counted first: the answer may come from inside submit */
     cl->inflight++;
-    int rc = n->ops.submit(n->ud, n->canon.data, n->canon.len, id, corr);
+    int rc = n->ops.submit(n->ud, n->canon.data, n->canon.len, gr.op, id, corr);
     if (rc != SF_SUBMIT_OK) {
         if (client_conn(n, id) == c)
             cl->inflight--;

@@ -32,11 +32,12 @@
 typedef struct sf_native sf_native;
 
 typedef struct sf_native_ops {
-    /* A well-formed request map (valid during the call). Return 0: the
+    /* A well-formed request map (valid during the call) and its decoded op
+     * (enum sf_op, so the callee need not decode it again). Return 0: the
      * coordinator answers (client, corr) later, exactly once, with
      * sf_native_reply_*. Nonzero (enum sf_submit_result, request.h):
      * refused; the client gets Overloaded or Unavailable now. */
-    int (*submit)(void *ud, const char *req, size_t len, uint64_t client, uint64_t corr);
+    int (*submit)(void *ud, const char *req, size_t len, int op, uint64_t client, uint64_t corr);
     /* One line per refused or dropped client; NULL = silent. */
     void (*log)(void *ud, const char *line);
     /* Optional (NULL = always try submit): whether a request of len bytes
