@@ -289,7 +289,9 @@ static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void
     /* keys are compared as values: the map goes on with its key and the
      * keys inside its arguments canonical (request.h) */
     sf_buf_reset(&n->canon);
-    if (sf_reqmap_canonical(req, reqlen, &n->canon, err, sizeof err) < 0) {
+    sf_reqmap gr; /* decoded once: its op goes to submit, its id to a refusal */
+    if (sf_reqmap_canonical(req, reqlen, &n->canon, err, sizeof err) < 0 ||
+        sf_reqmap_decode(n->canon.data, n->canon.len, &gr, err, sizeof err) < 0) {
         refuse(n, id, corr, req, reqlen, "BadRequest", err);
         return;
     }
@@ -299,11 +301,6 @@ static void on_frame(sf_conn *c, int type, const char *payload, size_t len, void
     if (rc != SF_SUBMIT_OK) {
         if (client_conn(n, id) == c)
             cl->inflight--;
-        /* the id for the reply, decoded only on this rare path (req
-         * checked out above, so this does not fail) */
-        sf_reqmap gr;
-        if (sf_reqmap_decode(req, reqlen, &gr, err, sizeof err) < 0)
-            gr.id = NULL, gr.id_len = 0;
         send_reply(n, id, corr, gr.id, gr.id_len, NULL, 0, refusal_type(rc), refusal_message(rc));
     }
     if (client_conn(n, id) == c)
