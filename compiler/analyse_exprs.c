@@ -394,19 +394,26 @@ static const sf_type *same_or_null(mctx *mc, sf_expr **v, int n)
     return t;
 }
 
+/* The default values of a def's or a lambda's parameters, evaluated where the
+ * function is defined. */
+void an_tx_defaults(mctx *mc, sf_arguments *args)
+{
+    if (!args)
+        return;
+    saved sv = an_enter(mc, "in a default argument value",
+                        "use None as the default and compute the value in the body");
+    for (int i = 0; i < args->defaults.n; i++)
+        an_tx(mc, args->defaults.v[i]);
+    for (int i = 0; i < args->nkwonly; i++)
+        if (args->kw_defaults && args->kw_defaults[i])
+            an_tx(mc, args->kw_defaults[i]);
+    an_leave(mc, sv);
+}
+
 static const sf_type *tx_lambda(mctx *mc, sf_expr *e)
 {
     sf_arguments *args = e->u.lambda.args;
-    if (args) {
-        saved sv = an_enter(mc, "in a default argument value",
-                            "use None as the default and compute the value in the body");
-        for (int i = 0; i < args->defaults.n; i++)
-            an_tx(mc, args->defaults.v[i]);
-        for (int i = 0; i < args->nkwonly; i++)
-            if (args->kw_defaults && args->kw_defaults[i])
-                an_tx(mc, args->kw_defaults[i]);
-        an_leave(mc, sv);
-    }
+    an_tx_defaults(mc, args);
     const sf_type *lam[4] = {NULL, NULL, NULL, NULL};
     for (int i = 0; i < mc->nlam && i < 4; i++)
         lam[i] = mc->lam[i];
