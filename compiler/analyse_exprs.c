@@ -336,7 +336,8 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
     return NULL;
 }
 
-static const sf_type *const_type(actx *a, const sf_expr *e)
+/* The type of a constant; NULL for a complex number or Ellipsis. */
+const sf_type *an_const_type(actx *a, const sf_expr *e)
 {
     switch (e->u.constant.kind) {
     case SF_CONST_NONE: return a->t_none;
@@ -536,7 +537,7 @@ static const sf_type *tx_inner(mctx *mc, sf_expr *e)
         return an_local_type(l);
     }
     case SF_EX_CONST:
-        return const_type(a, e);
+        return an_const_type(a, e);
     case SF_EX_ATTR:
         return an_tx_attr(mc, e);
     case SF_EX_CALL:
