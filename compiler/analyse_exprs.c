@@ -336,6 +336,19 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
     return NULL;
 }
 
+/* The elements of a list, set or tuple display; 1 if one is starred. */
+static int tx_elts(mctx *mc, sf_expr_list *elts)
+{
+    int star = 0;
+    for (int i = 0; i < elts->n; i++) {
+        an_tx(mc, elts->v[i]);
+        an_check_self_stored(mc, elts->v[i]);
+        if (elts->v[i]->kind == SF_EX_STARRED)
+            star = 1;
+    }
+    return star;
+}
+
 /* The type of a constant; NULL for a complex number or Ellipsis. */
 const sf_type *an_const_type(actx *a, const sf_expr *e)
 {
@@ -586,24 +599,12 @@ static const sf_type *tx_inner(mctx *mc, sf_expr *e)
         return an_join_strict(a, b, o);
     }
     case SF_EX_LIST: case SF_EX_SET: {
-        int n = e->u.seq.elts.n, star = 0;
-        for (int i = 0; i < n; i++) {
-            an_tx(mc, e->u.seq.elts.v[i]);
-            an_check_self_stored(mc, e->u.seq.elts.v[i]);
-            if (e->u.seq.elts.v[i]->kind == SF_EX_STARRED)
-                star = 1;
-        }
+        int n = e->u.seq.elts.n, star = tx_elts(mc, &e->u.seq.elts);
         const sf_type *el = n > 0 && !star ? same_or_null(mc, e->u.seq.elts.v, n) : NULL;
         return an_t1(a, e->kind == SF_EX_LIST ? SF_TYPE_LIST : SF_TYPE_SET, el);
     }
     case SF_EX_TUPLE: {
-        int n = e->u.seq.elts.n, star = 0;
-        for (int i = 0; i < n; i++) {
-            an_tx(mc, e->u.seq.elts.v[i]);
-            an_check_self_stored(mc, e->u.seq.elts.v[i]);
-            if (e->u.seq.elts.v[i]->kind == SF_EX_STARRED)
-                star = 1;
-        }
+        int n = e->u.seq.elts.n, star = tx_elts(mc, &e->u.seq.elts);
         if (star || n == 0 || n > 64)
             return a->t_tuple;
         sf_type *t = an_tnew(a, SF_TYPE_TUPLE, n);
