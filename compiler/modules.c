@@ -353,7 +353,7 @@ static void merge(loader *L, int k, const sf_stmt_list *body)
     }
 }
 
-static int read_source(const char *path, sf_buf *b, char *err, size_t errlen)
+int sf_read_source(const char *path, sf_buf *b, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -429,7 +429,7 @@ static int include(loader *L, const char *path, const sf_stmt *at)
     char err[256];
     sf_buf b;
     sf_buf_init(&b);
-    if (read_source(path, &b, err, sizeof(err)) < 0) {
+    if (sf_read_source(path, &b, err, sizeof(err)) < 0) {
         sf_diag_error(L->d, at->pos.line, at->pos.col, "%s: %s", path, err);
         sf_buf_free(&b);
         return -1;

@@ -26,6 +26,7 @@
 #include "ast.h"
 #include "diag.h"
 #include "stateflow/sf_arena.h"
+#include "stateflow/sf_buf.h"
 
 #define SF_APP_MAX_MODULES 64   /* local modules in one application */
 
@@ -34,6 +35,10 @@
  * outlive d's printing). Returns 0, or -1 with errors in d. */
 int sf_load_app(sf_arena *a, const char *path, const char *source, size_t len,
                 sf_module *mod, sf_diag *d);
+
+/* Append the file at path to b (at most SF_PARSE_MAX_SOURCE bytes). Returns
+ * 0, or -1 with the reason in err. */
+int sf_read_source(const char *path, sf_buf *b, char *err, size_t errlen);
 
 /* The file and the file's own line of an AST line (files as in d). */
 const char *sf_app_line(const sf_diag *d, int line, int *file_line);
