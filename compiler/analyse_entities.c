@@ -221,16 +221,10 @@ static const sf_type *infer_value(actx *a, const ameth *m, const sf_expr *v)
     if (!v)
         return NULL;
     switch (v->kind) {
-    case SF_EX_CONST:
-        switch (v->u.constant.kind) {
-        case SF_CONST_NONE: return a->t_none;
-        case SF_CONST_BOOL: return a->t_bool;
-        case SF_CONST_INT: return a->t_int;
-        case SF_CONST_FLOAT: return a->t_float;
-        case SF_CONST_STR: return a->t_str;
-        case SF_CONST_BYTES: return a->t_bytes;
-        default: return a->t_any;
-        }
+    case SF_EX_CONST: {
+        const sf_type *ct = an_const_type(a, v);
+        return ct ? ct : a->t_any;
+    }
     case SF_EX_UNARYOP:
         if ((v->u.unaryop.op == SF_OP_USUB || v->u.unaryop.op == SF_OP_UADD) &&
             v->u.unaryop.operand->kind == SF_EX_CONST) {

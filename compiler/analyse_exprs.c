@@ -336,7 +336,21 @@ static const sf_type *tx_call(mctx *mc, sf_expr *e)
     return NULL;
 }
 
-static const sf_type *const_type(actx *a, const sf_expr *e)
+/* The elements of a list, set or tuple display; 1 if one is starred. */
+static int tx_elts(mctx *mc, sf_expr_list *elts)
+{
+    int star = 0;
+    for (int i = 0; i < elts->n; i++) {
+        an_tx(mc, elts->v[i]);
+        an_check_self_stored(mc, elts->v[i]);
+        if (elts->v[i]->kind == SF_EX_STARRED)
+            star = 1;
+    }
+    return star;
+}
+
+/* The type of a constant; NULL for a complex number or Ellipsis. */
+const sf_type *an_const_type(actx *a, const sf_expr *e)
 {
     switch (e->u.constant.kind) {
     case SF_CONST_NONE: return a->t_none;
@@ -394,19 +408,26 @@ static const sf_type *same_or_null(mctx *mc, sf_expr **v, int n)
     return t;
 }
 
+/* The default values of a def's or a lambda's parameters, evaluated where the
+ * function is defined. */
+void an_tx_defaults(mctx *mc, sf_arguments *args)
+{
+    if (!args)
+        return;
+    saved sv = an_enter(mc, "in a default argument value",
+                        "use None as the default and compute the value in the body");
+    for (int i = 0; i < args->defaults.n; i++)
+        an_tx(mc, args->defaults.v[i]);
+    for (int i = 0; i < args->nkwonly; i++)
+        if (args->kw_defaults && args->kw_defaults[i])
+            an_tx(mc, args->kw_defaults[i]);
+    an_leave(mc, sv);
+}
+
 static const sf_type *tx_lambda(mctx *mc, sf_expr *e)
 {
     sf_arguments *args = e->u.lambda.args;
-    if (args) {
-        saved sv = an_enter(mc, "in a default argument value",
-                            "use None as the default and compute the value in the body");
-        for (int i = 0; i < args->defaults.n; i++)
-            an_tx(mc, args->defaults.v[i]);
-        for (int i = 0; i < args->nkwonly; i++)
-            if (args->kw_defaults && args->kw_defaults[i])
-                an_tx(mc, args->kw_defaults[i]);
-        an_leave(mc, sv);
-    }
+    an_tx_defaults(mc, args);
     const sf_type *lam[4] = {NULL, NULL, NULL, NULL};
     for (int i = 0; i < mc->nlam && i < 4; i++)
         lam[i] = mc->lam[i];
@@ -529,7 +550,7 @@ static const sf_type *tx_inner(mctx *mc, sf_expr *e)
         return an_local_type(l);
     }
     case SF_EX_CONST:
-        return const_type(a, e);
+        return an_const_type(a, e);
     case SF_EX_ATTR:
         return an_tx_attr(mc, e);
     case SF_EX_CALL:
@@ -578,24 +599,12 @@ static const sf_type *tx_inner(mctx *mc, sf_expr *e)
         return an_join_strict(a, b, o);
     }
     case SF_EX_LIST: case SF_EX_SET: {
-        int n = e->u.seq.elts.n, star = 0;
-        for (int i = 0; i < n; i++) {
-            an_tx(mc, e->u.seq.elts.v[i]);
-            an_check_self_stored(mc, e->u.seq.elts.v[i]);
-            if (e->u.seq.elts.v[i]->kind == SF_EX_STARRED)
-                star = 1;
-        }
+        int n = e->u.seq.elts.n, star = tx_elts(mc, &e->u.seq.elts);
         const sf_type *el = n > 0 && !star ? same_or_null(mc, e->u.seq.elts.v, n) : NULL;
         return an_t1(a, e->kind == SF_EX_LIST ? SF_TYPE_LIST : SF_TYPE_SET, el);
     }
     case SF_EX_TUPLE: {
-        int n = e->u.seq.elts.n, star = 0;
-        for (int i = 0; i < n; i++) {
-            an_tx(mc, e->u.seq.elts.v[i]);
-            an_check_self_stored(mc, e->u.seq.elts.v[i]);
-            if (e->u.seq.elts.v[i]->kind == SF_EX_STARRED)
-                star = 1;
-        }
+        int n = e->u.seq.elts.n, star = tx_elts(mc, &e->u.seq.elts);
         if (star || n == 0 || n > 64)
             return a->t_tuple;
         sf_type *t = an_tnew(a, SF_TYPE_TUPLE, n);

@@ -261,6 +261,8 @@ int an_find_builtin(mctx *mc, const char *name);
 int an_builtin_propagates(int b); /* its result may alias its arguments */
 void an_tx_args(mctx *mc, sf_expr *e);
 const sf_type *an_tx(mctx *mc, sf_expr *e);
+const sf_type *an_const_type(actx *a, const sf_expr *e);
+void an_tx_defaults(mctx *mc, sf_arguments *args); /* parameter defaults, where the def stands */
 
 /* ---- analyse_refs.c: references -------------------------------------------- */
 

@@ -495,16 +495,7 @@ static void walk_nested_def(mctx *mc, sf_stmt *s)
     for (int i = 0; i < s->u.func.decorators.n; i++)
         an_tx(mc, s->u.func.decorators.v[i]);
     sf_arguments *args = s->u.func.args;
-    if (args) {
-        saved sv = an_enter(mc, "in a default argument value",
-                            "use None as the default and compute the value in the body");
-        for (int i = 0; i < args->defaults.n; i++)
-            an_tx(mc, args->defaults.v[i]);
-        for (int i = 0; i < args->nkwonly; i++)
-            if (args->kw_defaults && args->kw_defaults[i])
-                an_tx(mc, args->kw_defaults[i]);
-        an_leave(mc, sv);
-    }
+    an_tx_defaults(mc, args);
     an_bind(mc, s->u.func.name, NULL, NULL, HOW_ASSIGN);
     scope *ns = nested_scope(a, s);
     if (!ns) {

@@ -61,6 +61,17 @@ static int entry_cmp(const void *a, const void *b)
     return strcmp(x->msg, y->msg);
 }
 
+const char *sf_diag_file_line(const sf_diag *d, int line, int *file_line)
+{
+    int k = line >> SF_DIAG_FILE_SHIFT;
+    if (k > 0 && k < d->nfiles) {
+        *file_line = line & ((1 << SF_DIAG_FILE_SHIFT) - 1);
+        return d->files[k];
+    }
+    *file_line = line;
+    return d->filename;
+}
+
 void sf_diag_print(const sf_diag *d, FILE *out)
 {
     sf_diag_entry *sorted = malloc((size_t)(d->n ? d->n : 1) * sizeof(*sorted));
@@ -72,12 +83,8 @@ void sf_diag_print(const sf_diag *d, FILE *out)
         /* identical errors at one spot (e.g. reported by two passes) print once */
         if (i > 0 && entry_cmp(&sorted[i - 1], &sorted[i]) == 0)
             continue;
-        const char *file = d->filename;
-        int line = sorted[i].line, k = line >> SF_DIAG_FILE_SHIFT;
-        if (k > 0 && k < d->nfiles) {
-            file = d->files[k];
-            line &= (1 << SF_DIAG_FILE_SHIFT) - 1;
-        }
+        int line;
+        const char *file = sf_diag_file_line(d, sorted[i].line, &line);
         fprintf(out, "%s:%d:%d: error: %s\n", file, line, sorted[i].col, sorted[i].msg);
     }
     free(sorted);

@@ -26,6 +26,8 @@ typedef struct sf_diag {
 
 void sf_diag_init(sf_diag *d, const char *filename);
 void sf_diag_free(sf_diag *d);
+/* The file and the file's own line of a line (files as above). */
+const char *sf_diag_file_line(const sf_diag *d, int line, int *file_line);
 /* Record an error at line:col (1-based; col 0 when unknown). */
 void sf_diag_error(sf_diag *d, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

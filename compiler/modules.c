@@ -66,7 +66,7 @@ static void bind(loader *L, int k, const char *name, const char *origin, int lin
         for (binding *b = L->names[h]; b; b = b->next)
             if (b->k != k && strcmp(b->name, name) == 0 && strcmp(b->origin, origin) != 0) {
                 int fl;
-                const char *f = sf_app_line(L->d, b->line, &fl);
+                const char *f = sf_diag_file_line(L->d, b->line, &fl);
                 sf_diag_error(L->d, line, col,
                               "'%s' is also a module-level name of %s (line %d): the modules of an "
                               "application are compiled into one namespace, rename one of them",
@@ -353,7 +353,7 @@ static void merge(loader *L, int k, const sf_stmt_list *body)
     }
 }
 
-static int read_source(const char *path, sf_buf *b, char *err, size_t errlen)
+int sf_read_source(const char *path, sf_buf *b, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -429,7 +429,7 @@ static int include(loader *L, const char *path, const sf_stmt *at)
     char err[256];
     sf_buf b;
     sf_buf_init(&b);
-    if (read_source(path, &b, err, sizeof(err)) < 0) {
+    if (sf_read_source(path, &b, err, sizeof(err)) < 0) {
         sf_diag_error(L->d, at->pos.line, at->pos.col, "%s: %s", path, err);
         sf_buf_free(&b);
         return -1;
@@ -496,15 +496,4 @@ int sf_load_app(sf_arena *a, const char *path, const char *source, size_t len,
         free(L->real[i]);
     free(L);
     return rc;
-}
-
-const char *sf_app_line(const sf_diag *d, int line, int *file_line)
-{
-    int k = line >> SF_DIAG_FILE_SHIFT;
-    if (k > 0 && k < d->nfiles) {
-        *file_line = line & ((1 << SF_DIAG_FILE_SHIFT) - 1);
-        return d->files[k];
-    }
-    *file_line = line;
-    return d->filename;
 }

@@ -16,7 +16,8 @@
  *
  * Lines: the AST of the k-th module (k = 0 the entry) has its lines plus
  * k << SF_DIAG_FILE_SHIFT, and d->files names the files, so diagnostics of
- * every stage print the right file and line; sf_app_line maps a line back.
+ * every stage print the right file and line; sf_diag_file_line maps a line
+ * back.
  */
 #ifndef SF_COMPILER_MODULES_H
 #define SF_COMPILER_MODULES_H
@@ -26,6 +27,7 @@
 #include "ast.h"
 #include "diag.h"
 #include "stateflow/sf_arena.h"
+#include "stateflow/sf_buf.h"
 
 #define SF_APP_MAX_MODULES 64   /* local modules in one application */
 
@@ -35,7 +37,8 @@
 int sf_load_app(sf_arena *a, const char *path, const char *source, size_t len,
                 sf_module *mod, sf_diag *d);
 
-/* The file and the file's own line of an AST line (files as in d). */
-const char *sf_app_line(const sf_diag *d, int line, int *file_line);
+/* Append the file at path to b (at most SF_PARSE_MAX_SOURCE bytes). Returns
+ * 0, or -1 with the reason in err. */
+int sf_read_source(const char *path, sf_buf *b, char *err, size_t errlen);
 
 #endif

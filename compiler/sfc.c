@@ -29,28 +29,11 @@ static void usage(FILE *out)
 
 static int read_file(const char *path, char **out, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "sfc: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
+    char err[256];
     sf_buf b;
     sf_buf_init(&b);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (b.len + n > SF_PARSE_MAX_SOURCE) {
-            fprintf(stderr, "sfc: %s: file too large (limit %u bytes)\n", path, SF_PARSE_MAX_SOURCE);
-            fclose(f);
-            sf_buf_free(&b);
-            return -1;
-        }
-        sf_buf_append(&b, chunk, n);
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        fprintf(stderr, "sfc: %s: read error\n", path);
+    if (sf_read_source(path, &b, err, sizeof(err)) < 0) {
+        fprintf(stderr, "sfc: %s: %s\n", path, err);
         sf_buf_free(&b);
         return -1;
     }
