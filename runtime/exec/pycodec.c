@@ -471,14 +471,18 @@ void sf_pycodec_fini(sf_pycodec *c)
 
 /* The class named by qualname in the application's module (new reference),
  * or NULL with no exception set. Every dotted part must be an identifier
- * that is not a dunder. */
+ * that is not a dunder. The first part is looked up in the module's dict
+ * and each further part in the previous class's own dict: no attribute
+ * access, so no descriptor, module __getattr__ or imported module is ever
+ * reached from a name a client sent. */
 static PyObject *lookup_class(sf_pycodec *c, const char *qualname, size_t n)
 {
-    if (!c->module || n == 0 || n > 512)
+    if (!c->module || !PyModule_Check(c->module) || n == 0 || n > 512)
         return NULL;
-    PyObject *cur = Py_NewRef(c->module);
+    PyObject *ns = PyModule_GetDict(c->module); /* borrowed */
+    PyObject *cur = NULL;                       /* borrowed */
     size_t i = 0;
-    while (cur && i <= n) {
+    while (ns && i <= n) {
         size_t j = i;
         while (j < n && qualname[j] != '.')
             j++;
@@ -486,17 +490,14 @@ static PyObject *lookup_class(sf_pycodec *c, const char *qualname, size_t n)
         int ok = part && PyUnicode_IsIdentifier(part) &&
                  !(j - i >= 4 && qualname[i] == '_' && qualname[i + 1] == '_' && qualname[j - 1] == '_' &&
                    qualname[j - 2] == '_');
-        PyObject *next = ok ? PyObject_GetAttr(cur, part) : NULL;
+        cur = ok ? PyDict_GetItemWithError(ns, part) : NULL;
         Py_XDECREF(part);
-        Py_DECREF(cur);
-        cur = next;
+        ns = cur && PyType_Check(cur) ? ((PyTypeObject *)cur)->tp_dict : NULL;
         i = j + 1;
     }
     if (PyErr_Occurred())
         PyErr_Clear();
-    if (cur && !PyType_Check(cur))
-        Py_CLEAR(cur);
-    return cur;
+    return i > n && cur && PyType_Check(cur) ? Py_NewRef(cur) : NULL;
 }
 
 PyObject *sf_pycodec_ref_new(sf_pycodec *c, const char *entity, PyObject *key)
