@@ -210,6 +210,18 @@ static const char hints_src[] =
     "    return -td if sign else td\n"
     "\n"
     "\n"
+    "_dc_cache = {}\n"
+    "\n"
+    "\n"
+    "def _dc_spec(h):\n"
+    "    \"\"\"(type hints, {name: field} of the init fields) of dataclass h,\n"
+    "    computed once per class.\"\"\"\n"
+    "    r = _dc_cache.get(h)\n"
+    "    if r is None:\n"
+    "        r = _dc_cache[h] = (typing.get_type_hints(h), {f.name: f for f in dataclasses.fields(h) if f.init})\n"
+    "    return r\n"
+    "\n"
+    "\n"
     "def conv(h, v, path):\n"
     "    if h is typing.Any or h is None:\n"
     "        return v\n"
@@ -270,8 +282,7 @@ static const char hints_src[] =
     "    if dataclasses.is_dataclass(h):\n"
     "        if type(v) is not dict:\n"
     "            raise Mismatch(path, \"%s (an object)\" % h.__name__, v)\n"
-    "        hints = typing.get_type_hints(h)\n"
-    "        fs = {f.name: f for f in dataclasses.fields(h) if f.init}\n"
+    "        hints, fs = _dc_spec(h)\n"
     "        for k in v:\n"
     "            if k not in fs:\n"
     "                raise Mismatch(path, \"%s (an object)\" % h.__name__, v, \" with unknown field %r\" % (k,))\n"
@@ -404,9 +415,12 @@ void sf_pycodec_set_module(sf_pycodec *c, PyObject *module)
     memset(c->hint_slots, 0, sizeof c->hint_slots);
     if (c->hints_convert) {
         PyObject *g = PyFunction_Check(c->hints_convert) ? PyFunction_GetGlobals(c->hints_convert) : NULL;
-        PyObject *cache = g ? PyDict_GetItemString(g, "_cache") : NULL;
-        if (cache && PyDict_Check(cache))
-            PyDict_Clear(cache);
+        static const char *const caches[] = {"_cache", "_dc_cache"};
+        for (size_t i = 0; i < sizeof caches / sizeof caches[0]; i++) {
+            PyObject *cache = g ? PyDict_GetItemString(g, caches[i]) : NULL;
+            if (cache && PyDict_Check(cache))
+                PyDict_Clear(cache);
+        }
     }
 }
 
