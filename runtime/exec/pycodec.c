@@ -413,6 +413,7 @@ void sf_pycodec_set_module(sf_pycodec *c, PyObject *module)
     Py_XSETREF(c->module, module);
     /* a new application: forget what was known about the old one's methods */
     memset(c->hint_slots, 0, sizeof c->hint_slots);
+    Py_CLEAR(c->dc_names);
     if (c->hints_convert) {
         PyObject *g = PyFunction_Check(c->hints_convert) ? PyFunction_GetGlobals(c->hints_convert) : NULL;
         static const char *const caches[] = {"_cache", "_dc_cache"};
@@ -479,6 +480,7 @@ void sf_pycodec_fini(sf_pycodec *c)
     Py_CLEAR(c->zoneinfo_t);
     Py_CLEAR(c->enum_meta);
     Py_CLEAR(c->dc_fields);
+    Py_CLEAR(c->dc_names);
     Py_CLEAR(c->hints_convert);
     Py_CLEAR(c->hints_need);
 }
@@ -941,13 +943,22 @@ static int enc_enum(enc *e, PyObject *o, int depth)
     return rc;
 }
 
-/* The names of the fields of a dataclass (instance or class): a new list. */
-static PyObject *dc_field_names(sf_pycodec *c, PyObject *o)
+/* The names of the fields of dataclass cls (a new reference to a list
+ * shared by every caller: read only), asked of dataclasses.fields once per
+ * class. */
+static PyObject *dc_field_names(sf_pycodec *c, PyObject *cls)
 {
-    PyObject *fields = PyObject_CallOneArg(c->dc_fields, o);
+    if (!c->dc_names && !(c->dc_names = PyDict_New()))
+        return NULL;
+    PyObject *names = PyDict_GetItemWithError(c->dc_names, cls);
+    if (names)
+        return Py_NewRef(names);
+    if (PyErr_Occurred())
+        return NULL;
+    PyObject *fields = PyObject_CallOneArg(c->dc_fields, cls);
     if (!fields)
         return NULL;
-    PyObject *names = PySequence_List(fields);
+    names = PySequence_List(fields);
     Py_DECREF(fields);
     if (!names)
         return NULL;
@@ -962,6 +973,10 @@ static PyObject *dc_field_names(sf_pycodec *c, PyObject *o)
         }
         PyList_SetItem(names, i, nm);
     }
+    if (PyDict_SetItem(c->dc_names, cls, names) < 0) {
+        Py_DECREF(names);
+        return NULL;
+    }
     return names;
 }
 
@@ -972,7 +987,7 @@ static int enc_dataclass(enc *e, PyObject *o, int depth)
     PyObject *q = enc_class_name(e, Py_TYPE(o), "dataclasses");
     if (!q)
         return -1;
-    PyObject *names = dc_field_names(e->c, o);
+    PyObject *names = dc_field_names(e->c, (PyObject *)Py_TYPE(o));
     if (!names) {
         Py_DECREF(q);
         return enc_fail_py(e);
