@@ -766,6 +766,15 @@ static int enc_str_obj(enc *e, PyObject *s)
 
 static int enc_bigint(enc *e, PyObject *o)
 {
+    /* str() of an int is quadratic and Python's own digit limit can be
+     * turned off: refuse by size first (4300 digits < 14286 bits) */
+    PyObject *bits = PyObject_CallMethod(o, "bit_length", NULL);
+    long long nb = bits ? PyLong_AsLongLong(bits) : -1;
+    Py_XDECREF(bits);
+    if (nb < 0 || nb > 14286) {
+        PyErr_Clear();
+        return enc_fail(e, 0, "int too large (more than %d digits)", SF_VALUE_MAX_INT_DIGITS);
+    }
     PyObject *s = PyObject_Str(o);
     Py_ssize_t n = 0;
     const char *p = s ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
