@@ -789,17 +789,28 @@ static int enc_bigint(enc *e, PyObject *o)
     return enc_ext_end(e, h, SF_EXT_BIGINT);
 }
 
-/* Pack the int attributes names[0..n) of o. */
-static int enc_int_attrs(enc *e, PyObject *o, const char *const *names, int n)
+/* The int attributes names[0..n) of o into out (n at most 8); -1 with a
+ * Python error set. */
+static int int_attrs(PyObject *o, const char *const *names, int n, long long *out)
 {
     for (int i = 0; i < n; i++) {
         PyObject *v = PyObject_GetAttrString(o, names[i]);
-        long long x = v ? PyLong_AsLongLong(v) : -1;
+        out[i] = v ? PyLong_AsLongLong(v) : -1;
         Py_XDECREF(v);
-        if (x == -1 && PyErr_Occurred())
-            return enc_fail_py(e);
-        msgpack_pack_int64(&e->pk, x);
+        if (out[i] == -1 && PyErr_Occurred())
+            return -1;
     }
+    return 0;
+}
+
+/* Pack the int attributes names[0..n) of o (n at most 8). */
+static int enc_int_attrs(enc *e, PyObject *o, const char *const *names, int n)
+{
+    long long x[8];
+    if (int_attrs(o, names, n, x) < 0)
+        return enc_fail_py(e);
+    for (int i = 0; i < n; i++)
+        msgpack_pack_int64(&e->pk, x[i]);
     return 0;
 }
 
@@ -812,13 +823,8 @@ static int td_micros(PyObject *td, long long *us, int *none)
         return 0;
     long long f[3];
     static const char *const names[3] = {"days", "seconds", "microseconds"};
-    for (int i = 0; i < 3; i++) {
-        PyObject *v = PyObject_GetAttrString(td, names[i]);
-        f[i] = v ? PyLong_AsLongLong(v) : -1;
-        Py_XDECREF(v);
-        if (f[i] == -1 && PyErr_Occurred())
-            return -1;
-    }
+    if (int_attrs(td, names, 3, f) < 0)
+        return -1;
     *us = (f[0] * 86400 + f[1]) * 1000000 + f[2];   /* |offset| < 1 day */
     return 0;
 }
