@@ -1019,6 +1019,9 @@ static void test_rich_decode_errors(void **state)
     dec_bad(t, MP("\xc7\x0c\x0d\x92\xa8" "__name__\x80\x80"), "unknown dataclass '__name__'");
     dec_bad(t, MP("\xc7\x0b\x0d\x92\xa8" "Outer.x.\x80"), "unknown dataclass 'Outer.x.'");
     dec_bad(t, MP("\xc7\x09\x0c\x93\xa4Line\xa1x\x01"), "unknown Enum 'Line'");
+    /* names reach only the module's own dict and classes' dicts: not the
+     * attributes of a module it imported */
+    dec_bad(t, MP("\xc7\x0e\x0c\x93\xa9" "enum.Flag" "\xa1x\x01"), "unknown Enum 'enum.Flag'");
     dec_bad(t, MP("\xc7\x0d\x0c\x93\xa5" "Color\xa4PINK\x09"), "Enum 'Color' has no member 'PINK'");
     dec_bad(t, MP("\xc7\x0b\x0c\x92\xa5" "Color\xa3RED"), "extension type 12 at offset 0: expected [class, name, value]");
     dec_bad(t, MP("\xc7\x10\x0d\x92\xa5Money\x81\xa6" "amount\x01"), "the fields do not match dataclass 'Money'");

@@ -39,11 +39,6 @@ struct sf_executor {
 
 /* ---- msgpack writing (msgpack-c's packer onto an sf_buf, sf_pack.h) ---- */
 
-static void pack_str(msgpack_packer *pk, const char *s, size_t n)
-{
-    msgpack_pack_str_with_body(pk, s, n);
-}
-
 /* Append the reference ext [entity, key] (key: msgpack bytes) to b; tmp is
  * scratch for the ext's body. */
 static void pack_ref(sf_buf *b, sf_buf *tmp, const char *entity, const char *key, size_t keylen)
@@ -52,7 +47,7 @@ static void pack_ref(sf_buf *b, sf_buf *tmp, const char *entity, const char *key
     sf_buf_reset(tmp);
     sf_buf_packer_init(&pk, tmp);
     msgpack_pack_array(&pk, 2);
-    pack_str(&pk, entity, strlen(entity));
+    msgpack_pack_str_with_body(&pk, entity, strlen(entity));
     sf_buf_append(tmp, key, keylen);
     sf_buf_packer_init(&pk, b);
     msgpack_pack_ext_with_body(&pk, tmp->data, tmp->len, SF_EXT_REF);
@@ -1067,7 +1062,7 @@ static int encode_state(sf_executor *ex, sf_tx *tx, int j, sf_buf *out)
             return tx_fail(tx, "TypeError", "%s: attribute names must be str",
                            entity_name(ex, t->entity));
         }
-        pack_str(&pk, s, (size_t)n);
+        msgpack_pack_str_with_body(&pk, s, (size_t)n);
         if (sf_pycodec_encode(ex->codec, v, "attribute", out, err, sizeof err) < 0) {
             /* Again with the attribute's name, for the message. */
             char where[300];
@@ -1759,12 +1754,12 @@ static int put_target(sf_executor *ex, const sf_tx *tx, int inst, int method, sf
         return ev_err(err, errlen, "event names a method outside its entity");
     msgpack_packer pk;
     sf_buf_packer_init(&pk, out);
-    pack_str(&pk, pe->ir->name, strlen(pe->ir->name));
+    msgpack_pack_str_with_body(&pk, pe->ir->name, strlen(pe->ir->name));
     sf_buf_append(out, tx->keys.data + t->key_off, t->key_len);
     const char *mn = method == SF_EXEC_INSTALL ? "_sf_install"
                      : method == SF_EXEC_DELETE ? SF_IR_DELETE_METHOD
                                                 : pe->methods[method].ir->name;
-    pack_str(&pk, mn, strlen(mn));
+    msgpack_pack_str_with_body(&pk, mn, strlen(mn));
     return 0;
 }
 
@@ -1830,7 +1825,7 @@ int sf_event_encode(sf_executor *ex, const sf_tx *tx, const sf_event *ev, sf_buf
                 ev_err(err, errlen, "continuation bind name is not a string");
                 goto fail;
             }
-            pack_str(&pk, s, (size_t)n);
+            msgpack_pack_str_with_body(&pk, s, (size_t)n);
         } else
             msgpack_pack_nil(&pk);
         if (put_frame(ex, c->frame, out, err, errlen) < 0)
@@ -2170,7 +2165,7 @@ static int collect_refs(sf_executor *ex, sf_tx *tx, PyObject *v, int depth, sf_b
     msgpack_packer pk;
     sf_buf_packer_init(&pk, out);
     msgpack_pack_array(&pk, 2);
-    pack_str(&pk, en, strlen(en));
+    msgpack_pack_str_with_body(&pk, en, strlen(en));
     if (sf_pycodec_encode(ex->codec, sf_pycodec_ref_key(v), "key", out, err, sizeof err) < 0) {
         out->len = mark;
         return tx_fail(tx, "BadRequest", "%s", err);

@@ -210,6 +210,18 @@ static const char hints_src[] =
     "    return -td if sign else td\n"
     "\n"
     "\n"
+    "_dc_cache = {}\n"
+    "\n"
+    "\n"
+    "def _dc_spec(h):\n"
+    "    \"\"\"(type hints, {name: field} of the init fields) of dataclass h,\n"
+    "    computed once per class.\"\"\"\n"
+    "    r = _dc_cache.get(h)\n"
+    "    if r is None:\n"
+    "        r = _dc_cache[h] = (typing.get_type_hints(h), {f.name: f for f in dataclasses.fields(h) if f.init})\n"
+    "    return r\n"
+    "\n"
+    "\n"
     "def conv(h, v, path):\n"
     "    if h is typing.Any or h is None:\n"
     "        return v\n"
@@ -270,8 +282,7 @@ static const char hints_src[] =
     "    if dataclasses.is_dataclass(h):\n"
     "        if type(v) is not dict:\n"
     "            raise Mismatch(path, \"%s (an object)\" % h.__name__, v)\n"
-    "        hints = typing.get_type_hints(h)\n"
-    "        fs = {f.name: f for f in dataclasses.fields(h) if f.init}\n"
+    "        hints, fs = _dc_spec(h)\n"
     "        for k in v:\n"
     "            if k not in fs:\n"
     "                raise Mismatch(path, \"%s (an object)\" % h.__name__, v, \" with unknown field %r\" % (k,))\n"
@@ -402,11 +413,15 @@ void sf_pycodec_set_module(sf_pycodec *c, PyObject *module)
     Py_XSETREF(c->module, module);
     /* a new application: forget what was known about the old one's methods */
     memset(c->hint_slots, 0, sizeof c->hint_slots);
+    Py_CLEAR(c->dc_names);
     if (c->hints_convert) {
         PyObject *g = PyFunction_Check(c->hints_convert) ? PyFunction_GetGlobals(c->hints_convert) : NULL;
-        PyObject *cache = g ? PyDict_GetItemString(g, "_cache") : NULL;
-        if (cache && PyDict_Check(cache))
-            PyDict_Clear(cache);
+        static const char *const caches[] = {"_cache", "_dc_cache"};
+        for (size_t i = 0; i < sizeof caches / sizeof caches[0]; i++) {
+            PyObject *cache = g ? PyDict_GetItemString(g, caches[i]) : NULL;
+            if (cache && PyDict_Check(cache))
+                PyDict_Clear(cache);
+        }
     }
 }
 
@@ -465,20 +480,25 @@ void sf_pycodec_fini(sf_pycodec *c)
     Py_CLEAR(c->zoneinfo_t);
     Py_CLEAR(c->enum_meta);
     Py_CLEAR(c->dc_fields);
+    Py_CLEAR(c->dc_names);
     Py_CLEAR(c->hints_convert);
     Py_CLEAR(c->hints_need);
 }
 
 /* The class named by qualname in the application's module (new reference),
  * or NULL with no exception set. Every dotted part must be an identifier
- * that is not a dunder. */
+ * that is not a dunder. The first part is looked up in the module's dict
+ * and each further part in the previous class's own dict: no attribute
+ * access, so no descriptor, module __getattr__ or imported module is ever
+ * reached from a name a client sent. */
 static PyObject *lookup_class(sf_pycodec *c, const char *qualname, size_t n)
 {
-    if (!c->module || n == 0 || n > 512)
+    if (!c->module || !PyModule_Check(c->module) || n == 0 || n > 512)
         return NULL;
-    PyObject *cur = Py_NewRef(c->module);
+    PyObject *ns = PyModule_GetDict(c->module); /* borrowed */
+    PyObject *cur = NULL;                       /* borrowed */
     size_t i = 0;
-    while (cur && i <= n) {
+    while (ns && i <= n) {
         size_t j = i;
         while (j < n && qualname[j] != '.')
             j++;
@@ -486,17 +506,14 @@ static PyObject *lookup_class(sf_pycodec *c, const char *qualname, size_t n)
         int ok = part && PyUnicode_IsIdentifier(part) &&
                  !(j - i >= 4 && qualname[i] == '_' && qualname[i + 1] == '_' && qualname[j - 1] == '_' &&
                    qualname[j - 2] == '_');
-        PyObject *next = ok ? PyObject_GetAttr(cur, part) : NULL;
+        cur = ok ? PyDict_GetItemWithError(ns, part) : NULL;
         Py_XDECREF(part);
-        Py_DECREF(cur);
-        cur = next;
+        ns = cur && PyType_Check(cur) ? ((PyTypeObject *)cur)->tp_dict : NULL;
         i = j + 1;
     }
     if (PyErr_Occurred())
         PyErr_Clear();
-    if (cur && !PyType_Check(cur))
-        Py_CLEAR(cur);
-    return cur;
+    return i > n && cur && PyType_Check(cur) ? Py_NewRef(cur) : NULL;
 }
 
 PyObject *sf_pycodec_ref_new(sf_pycodec *c, const char *entity, PyObject *key)
@@ -749,6 +766,15 @@ static int enc_str_obj(enc *e, PyObject *s)
 
 static int enc_bigint(enc *e, PyObject *o)
 {
+    /* str() of an int is quadratic and Python's own digit limit can be
+     * turned off: refuse by size first (4300 digits < 14286 bits) */
+    PyObject *bits = PyObject_CallMethod(o, "bit_length", NULL);
+    long long nb = bits ? PyLong_AsLongLong(bits) : -1;
+    Py_XDECREF(bits);
+    if (nb < 0 || nb > 14286) {
+        PyErr_Clear();
+        return enc_fail(e, 0, "int too large (more than %d digits)", SF_VALUE_MAX_INT_DIGITS);
+    }
     PyObject *s = PyObject_Str(o);
     Py_ssize_t n = 0;
     const char *p = s ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
@@ -763,17 +789,28 @@ static int enc_bigint(enc *e, PyObject *o)
     return enc_ext_end(e, h, SF_EXT_BIGINT);
 }
 
-/* Pack the int attributes names[0..n) of o. */
-static int enc_int_attrs(enc *e, PyObject *o, const char *const *names, int n)
+/* The int attributes names[0..n) of o into out (n at most 8); -1 with a
+ * Python error set. */
+static int int_attrs(PyObject *o, const char *const *names, int n, long long *out)
 {
     for (int i = 0; i < n; i++) {
         PyObject *v = PyObject_GetAttrString(o, names[i]);
-        long long x = v ? PyLong_AsLongLong(v) : -1;
+        out[i] = v ? PyLong_AsLongLong(v) : -1;
         Py_XDECREF(v);
-        if (x == -1 && PyErr_Occurred())
-            return enc_fail_py(e);
-        msgpack_pack_int64(&e->pk, x);
+        if (out[i] == -1 && PyErr_Occurred())
+            return -1;
     }
+    return 0;
+}
+
+/* Pack the int attributes names[0..n) of o (n at most 8). */
+static int enc_int_attrs(enc *e, PyObject *o, const char *const *names, int n)
+{
+    long long x[8];
+    if (int_attrs(o, names, n, x) < 0)
+        return enc_fail_py(e);
+    for (int i = 0; i < n; i++)
+        msgpack_pack_int64(&e->pk, x[i]);
     return 0;
 }
 
@@ -786,13 +823,8 @@ static int td_micros(PyObject *td, long long *us, int *none)
         return 0;
     long long f[3];
     static const char *const names[3] = {"days", "seconds", "microseconds"};
-    for (int i = 0; i < 3; i++) {
-        PyObject *v = PyObject_GetAttrString(td, names[i]);
-        f[i] = v ? PyLong_AsLongLong(v) : -1;
-        Py_XDECREF(v);
-        if (f[i] == -1 && PyErr_Occurred())
-            return -1;
-    }
+    if (int_attrs(td, names, 3, f) < 0)
+        return -1;
     *us = (f[0] * 86400 + f[1]) * 1000000 + f[2];   /* |offset| < 1 day */
     return 0;
 }
@@ -926,13 +958,22 @@ static int enc_enum(enc *e, PyObject *o, int depth)
     return rc;
 }
 
-/* The names of the fields of a dataclass (instance or class): a new list. */
-static PyObject *dc_field_names(sf_pycodec *c, PyObject *o)
+/* The names of the fields of dataclass cls (a new reference to a list
+ * shared by every caller: read only), asked of dataclasses.fields once per
+ * class. */
+static PyObject *dc_field_names(sf_pycodec *c, PyObject *cls)
 {
-    PyObject *fields = PyObject_CallOneArg(c->dc_fields, o);
+    if (!c->dc_names && !(c->dc_names = PyDict_New()))
+        return NULL;
+    PyObject *names = PyDict_GetItemWithError(c->dc_names, cls);
+    if (names)
+        return Py_NewRef(names);
+    if (PyErr_Occurred())
+        return NULL;
+    PyObject *fields = PyObject_CallOneArg(c->dc_fields, cls);
     if (!fields)
         return NULL;
-    PyObject *names = PySequence_List(fields);
+    names = PySequence_List(fields);
     Py_DECREF(fields);
     if (!names)
         return NULL;
@@ -947,6 +988,10 @@ static PyObject *dc_field_names(sf_pycodec *c, PyObject *o)
         }
         PyList_SetItem(names, i, nm);
     }
+    if (PyDict_SetItem(c->dc_names, cls, names) < 0) {
+        Py_DECREF(names);
+        return NULL;
+    }
     return names;
 }
 
@@ -957,7 +1002,7 @@ static int enc_dataclass(enc *e, PyObject *o, int depth)
     PyObject *q = enc_class_name(e, Py_TYPE(o), "dataclasses");
     if (!q)
         return -1;
-    PyObject *names = dc_field_names(e->c, o);
+    PyObject *names = dc_field_names(e->c, (PyObject *)Py_TYPE(o));
     if (!names) {
         Py_DECREF(q);
         return enc_fail_py(e);

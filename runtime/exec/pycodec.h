@@ -62,6 +62,7 @@ typedef struct sf_pycodec {
     PyObject *zoneinfo_t;     /* NULL when zoneinfo cannot be imported */
     PyObject *enum_meta;      /* enum.EnumType */
     PyObject *dc_fields;      /* dataclasses.fields */
+    PyObject *dc_names;       /* {dataclass: [field names]} of the current module, filled as met */
     PyObject *hints_convert;  /* the argument converter (sf_pycodec_convert_args) */
     PyObject *hints_need;     /* whether a method has hints to convert by */
     sf_pycodec_hint_slot hint_slots[SF_PYCODEC_HINT_SLOTS];
