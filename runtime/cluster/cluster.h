@@ -29,6 +29,7 @@ enum {
     SF_FRAME_FAILED = 25,  /* worker -> coordinator: [25, reason (str)]: this worker
                             * detected a failure it cannot repair (a peer's connection
                             * closed, a send to a peer failed or had no connection) */
+    /* 26 is retired (an early fallback frame); do not reuse it. */
     SF_FRAME_RELEASE = 27,  /* worker -> worker: [27, batch, [[txid, outcome], ...]]: fallback
                              * transactions that ended at the sender (0 commit, 1 logic abort,
                              * 2 next batch) */
